@@ -1,0 +1,5 @@
+//! Biometric captures: checking the image files that go into a record.
+
+mod image;
+
+pub use image::{Image, ImageError, ImageFormat, ImageRole, MAX_FILE_BYTES, MAX_SIDE, check};

@@ -1,0 +1,225 @@
+//! Validation problems, each naming its field, with a message in English and Kiswahili.
+//!
+//! The kiosk shows the message next to the field; the command line prints them all. Messages
+//! are written for the applicant, in plain words, not translated word for word.
+
+use std::fmt;
+
+/// A language the kiosk speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Language {
+    /// English.
+    #[default]
+    English,
+    /// Kiswahili.
+    Kiswahili,
+}
+
+impl Language {
+    /// The ISO 639-1 code (`en`, `sw`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::English => "en",
+            Self::Kiswahili => "sw",
+        }
+    }
+
+    /// Parses `en` or `sw`.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "en" => Some(Self::English),
+            "sw" => Some(Self::Kiswahili),
+            _ => None,
+        }
+    }
+}
+
+/// What is wrong with a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The field is empty but must be filled.
+    Required,
+    /// The text is longer than allowed.
+    TooLong {
+        /// Most characters allowed.
+        max: usize,
+    },
+    /// The text holds characters a name (or this field) cannot hold.
+    InvalidCharacters,
+    /// The value does not fit the number's format.
+    BadFormat {
+        /// A well-formed example.
+        example: &'static str,
+    },
+    /// The applicant is under six on the capture date.
+    TooYoung {
+        /// Age in whole years on the capture date.
+        age: i32,
+    },
+    /// The date of birth is after the capture date.
+    BornInFuture,
+    /// A Kenyan citizen gave a foreigner's document, or the other way round.
+    DocumentNotForCitizenship,
+    /// A foreigner's document without a nationality, or a Kenyan nationality on a foreigner.
+    NationalityRequired,
+    /// Under 18 without a parent or guardian.
+    GuardianRequired,
+    /// County code outside 1 to 47.
+    UnknownCounty,
+    /// The sub-county is not in the chosen county.
+    SubCountyNotInCounty {
+        /// The county's name.
+        county: &'static str,
+    },
+    /// A finger position appears more than once.
+    FingerRepeated,
+    /// A finger position is neither captured nor recorded as an exception.
+    FingerMissing,
+    /// A finger exception without a supervisor's sign-off.
+    SupervisorRequired,
+    /// Consent was not given.
+    ConsentNotGiven,
+    /// A child's consent must come from a parent or guardian.
+    GuardianConsentRequired,
+    /// The language code is not `en` or `sw`.
+    UnknownLanguage,
+}
+
+/// One problem with one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Path of the field, e.g. `names.surname` or `fingerprints.left_index`.
+    pub field: String,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+impl Problem {
+    /// Makes a problem for `field`.
+    pub fn new(field: impl Into<String>, kind: ProblemKind) -> Self {
+        Self {
+            field: field.into(),
+            kind,
+        }
+    }
+
+    /// The message for the person, in `language`.
+    pub fn message(&self, language: Language) -> String {
+        use Language::{English as En, Kiswahili as Sw};
+        use ProblemKind as K;
+        match (&self.kind, language) {
+            (K::Required, En) => "This is required.".into(),
+            (K::Required, Sw) => "Sehemu hii lazima ijazwe.".into(),
+            (K::TooLong { max }, En) => format!("Too long: at most {max} characters."),
+            (K::TooLong { max }, Sw) => format!("Ni ndefu mno: herufi {max} zisizidi."),
+            (K::InvalidCharacters, En) => {
+                "Use letters, spaces, hyphens and apostrophes only.".into()
+            }
+            (K::InvalidCharacters, Sw) => {
+                "Tumia herufi, nafasi, vistari na alama ya ritifaa pekee.".into()
+            }
+            (K::BadFormat { example }, En) => {
+                format!("This number is not in the right form, e.g. {example}.")
+            }
+            (K::BadFormat { example }, Sw) => {
+                format!("Nambari hii haiko katika muundo sahihi, mfano {example}.")
+            }
+            (K::TooYoung { age }, En) => {
+                format!("Applicants must be at least 6 years old (this applicant is {age}).")
+            }
+            (K::TooYoung { age }, Sw) => {
+                format!("Mwombaji lazima awe na umri wa miaka 6 au zaidi (umri wake ni {age}).")
+            }
+            (K::BornInFuture, En) => "The date of birth is after today.".into(),
+            (K::BornInFuture, Sw) => "Tarehe ya kuzaliwa ni baada ya leo.".into(),
+            (K::DocumentNotForCitizenship, En) => "Kenyan citizens give a birth certificate, \
+                national ID or driving licence; foreigners an alien ID or passport."
+                .into(),
+            (K::DocumentNotForCitizenship, Sw) => "Raia wa Kenya hutoa cheti cha kuzaliwa, \
+                kitambulisho cha taifa au leseni ya udereva; wageni hutoa kitambulisho cha \
+                mgeni au pasipoti."
+                .into(),
+            (K::NationalityRequired, En) => {
+                "Give the country that issued the document (three letters, e.g. UGA).".into()
+            }
+            (K::NationalityRequired, Sw) => {
+                "Andika nchi iliyotoa hati hii (herufi tatu, mfano UGA).".into()
+            }
+            (K::GuardianRequired, En) => {
+                "Applicants under 18 need a parent or guardian, with name and relationship.".into()
+            }
+            (K::GuardianRequired, Sw) => {
+                "Mwombaji aliye chini ya miaka 18 anahitaji mzazi au mlezi, pamoja na jina \
+                 na uhusiano."
+                    .into()
+            }
+            (K::UnknownCounty, En) => "Choose one of Kenya's 47 counties.".into(),
+            (K::UnknownCounty, Sw) => "Chagua moja ya kaunti 47 za Kenya.".into(),
+            (K::SubCountyNotInCounty { county }, En) => {
+                format!("This sub-county is not in {county} County.")
+            }
+            (K::SubCountyNotInCounty { county }, Sw) => {
+                format!("Kaunti ndogo hii haimo katika Kaunti ya {county}.")
+            }
+            (K::FingerRepeated, En) => "This finger is given more than once.".into(),
+            (K::FingerRepeated, Sw) => "Kidole hiki kimetolewa zaidi ya mara moja.".into(),
+            (K::FingerMissing, En) => {
+                "Capture this finger, or record why it cannot be captured.".into()
+            }
+            (K::FingerMissing, Sw) => {
+                "Chukua alama ya kidole hiki, au eleza kwa nini haiwezekani.".into()
+            }
+            (K::SupervisorRequired, En) => {
+                "A supervisor must approve fingers that could not be captured.".into()
+            }
+            (K::SupervisorRequired, Sw) => {
+                "Msimamizi lazima aidhinishe vidole ambavyo alama zake hazikuchukuliwa.".into()
+            }
+            (K::ConsentNotGiven, En) => "We cannot register without consent.".into(),
+            (K::ConsentNotGiven, Sw) => "Hatuwezi kusajili bila ridhaa yako.".into(),
+            (K::GuardianConsentRequired, En) => {
+                "For an applicant under 18, a parent or guardian gives consent.".into()
+            }
+            (K::GuardianConsentRequired, Sw) => {
+                "Kwa mwombaji aliye chini ya miaka 18, mzazi au mlezi ndiye hutoa ridhaa.".into()
+            }
+            (K::UnknownLanguage, En) => "The language must be en or sw.".into(),
+            (K::UnknownLanguage, Sw) => "Lugha lazima iwe en au sw.".into(),
+        }
+    }
+}
+
+/// Every problem found in one form: never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    /// Whether `field` has a problem of `kind`.
+    pub fn has(&self, field: &str, kind: &ProblemKind) -> bool {
+        self.0.iter().any(|p| p.field == field && &p.kind == kind)
+    }
+
+    /// Whether any problem names `field`.
+    pub fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|p| p.field == field)
+    }
+}
+
+impl fmt::Display for Problems {
+    /// One line per problem: the field, then the English and Kiswahili messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in &self.0 {
+            writeln!(
+                f,
+                "{}: {} / {}",
+                problem.field,
+                problem.message(Language::English),
+                problem.message(Language::Kiswahili)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}

@@ -1,0 +1,336 @@
+//! The NIIMS enrolment form as types.
+//!
+//! Every field of the registration form has a type here, and nothing else does: `serde` refuses
+//! unknown fields, so a DNA sample or GPS coordinates cannot be smuggled into a record (the High
+//! Court struck both in 2020). Free text is `String`; closed lists are enums.
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+/// Whether the applicant registers as a Kenyan citizen or a foreign resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Citizenship {
+    /// A Kenyan citizen (by birth or registration).
+    Kenyan,
+    /// A foreign national resident in Kenya.
+    Foreigner,
+}
+
+/// The kind of identity document the applicant presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentType {
+    /// Kenyan birth certificate (entry number).
+    BirthCertificate,
+    /// Kenyan national identity card.
+    NationalId,
+    /// Kenyan driving licence.
+    DrivingLicence,
+    /// Alien (foreigner) identity card.
+    AlienId,
+    /// Passport of the applicant's nationality.
+    Passport,
+}
+
+/// The identity document the applicant presents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDocument {
+    /// What kind of document it is.
+    pub kind: DocumentType,
+    /// The document's number as printed on it.
+    pub number: String,
+    /// ISO 3166-1 alpha-3 code of the issuing country; required for foreigners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+}
+
+/// The applicant's names as they appear on the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Names {
+    /// Surname (family name).
+    pub surname: String,
+    /// First (given) name.
+    pub first_name: String,
+    /// Other names, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_names: Option<String>,
+}
+
+/// Sex as recorded on the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// Male.
+    Male,
+    /// Female.
+    Female,
+    /// Intersex (recognised by the 2019 census).
+    Intersex,
+}
+
+/// How a parent or guardian is related to the applicant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relationship {
+    /// Father.
+    Father,
+    /// Mother.
+    Mother,
+    /// Legal guardian who is not a parent.
+    Guardian,
+}
+
+/// A parent or guardian of the applicant (required under 18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guardian {
+    /// How they are related to the applicant.
+    pub relationship: Relationship,
+    /// Their full name.
+    pub full_name: String,
+    /// Their national ID number, where they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+}
+
+/// Marital status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaritalStatus {
+    /// Never married.
+    Single,
+    /// Married.
+    Married,
+    /// Divorced.
+    Divorced,
+    /// Separated.
+    Separated,
+    /// Widowed.
+    Widowed,
+}
+
+/// Disability, as the form asks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disability {
+    /// No disability.
+    None,
+    /// Visual impairment.
+    Visual,
+    /// Hearing impairment.
+    Hearing,
+    /// Speech impairment.
+    Speech,
+    /// Physical disability.
+    Physical,
+    /// Mental or intellectual disability.
+    Intellectual,
+    /// More than one of the above.
+    Multiple,
+}
+
+/// Highest level of education completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EducationLevel {
+    /// No formal education.
+    None,
+    /// Pre-primary.
+    PrePrimary,
+    /// Primary school.
+    Primary,
+    /// Secondary school.
+    Secondary,
+    /// College (certificate or diploma).
+    College,
+    /// University degree.
+    University,
+    /// Postgraduate degree.
+    Postgraduate,
+}
+
+/// Employment status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmploymentStatus {
+    /// In paid employment.
+    Employed,
+    /// Self-employed.
+    SelfEmployed,
+    /// Not employed and looking for work.
+    Unemployed,
+    /// In school, college or university.
+    Student,
+    /// Retired.
+    Retired,
+    /// Not in the labour force for another reason.
+    NotApplicable,
+}
+
+/// Place of residence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Residence {
+    /// County code, 1 to 47 (First Schedule of the Constitution).
+    pub county: u8,
+    /// Sub-county name, as in the master data for that county.
+    pub sub_county: String,
+    /// Administrative location (a named place, never coordinates).
+    pub location: String,
+}
+
+/// Everything the applicant tells the kiosk about themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Demographics {
+    /// Kenyan or foreigner.
+    pub citizenship: Citizenship,
+    /// The document presented.
+    pub document: IdentityDocument,
+    /// Names.
+    pub names: Names,
+    /// Date of birth.
+    pub date_of_birth: Date,
+    /// Sex.
+    pub sex: Sex,
+    /// Parents and guardians; at least one is required under 18.
+    #[serde(default)]
+    pub guardians: Vec<Guardian>,
+    /// Marital status.
+    pub marital_status: MaritalStatus,
+    /// Disability.
+    pub disability: Disability,
+    /// Highest level of education.
+    pub education: EducationLevel,
+    /// Employment status.
+    pub employment: EmploymentStatus,
+    /// Ethnic group, as the applicant states it.
+    pub ethnic_group: String,
+    /// Place of residence.
+    pub residence: Residence,
+    /// Land reference number, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub land_reference: Option<String>,
+    /// House number, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub house_number: Option<String>,
+    /// NSSF membership number, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nssf: Option<String>,
+    /// NHIF membership number, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nhif: Option<String>,
+    /// KRA PIN, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kra_pin: Option<String>,
+}
+
+/// The ten finger positions, numbered as in ISO/IEC 19794-4 and ANSI/NIST-ITL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FingerPosition {
+    /// 1: right thumb.
+    RightThumb = 1,
+    /// 2: right index.
+    RightIndex = 2,
+    /// 3: right middle.
+    RightMiddle = 3,
+    /// 4: right ring.
+    RightRing = 4,
+    /// 5: right little.
+    RightLittle = 5,
+    /// 6: left thumb.
+    LeftThumb = 6,
+    /// 7: left index.
+    LeftIndex = 7,
+    /// 8: left middle.
+    LeftMiddle = 8,
+    /// 9: left ring.
+    LeftRing = 9,
+    /// 10: left little.
+    LeftLittle = 10,
+}
+
+impl FingerPosition {
+    /// All ten positions in standard order.
+    pub const ALL: [FingerPosition; 10] = [
+        Self::RightThumb,
+        Self::RightIndex,
+        Self::RightMiddle,
+        Self::RightRing,
+        Self::RightLittle,
+        Self::LeftThumb,
+        Self::LeftIndex,
+        Self::LeftMiddle,
+        Self::LeftRing,
+        Self::LeftLittle,
+    ];
+
+    /// The snake_case name used in JSON and field paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RightThumb => "right_thumb",
+            Self::RightIndex => "right_index",
+            Self::RightMiddle => "right_middle",
+            Self::RightRing => "right_ring",
+            Self::RightLittle => "right_little",
+            Self::LeftThumb => "left_thumb",
+            Self::LeftIndex => "left_index",
+            Self::LeftMiddle => "left_middle",
+            Self::LeftRing => "left_ring",
+            Self::LeftLittle => "left_little",
+        }
+    }
+}
+
+/// Why a finger could not be captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FingerException {
+    /// Missing from birth.
+    Missing,
+    /// Amputated.
+    Amputated,
+    /// Injured or bandaged today.
+    Injured,
+    /// Present, but no usable print after the allowed attempts (worn ridges).
+    Unusable,
+}
+
+/// Who gave consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentGiver {
+    /// The applicant (18 and over).
+    Applicant,
+    /// A parent or guardian, for a child (Data Protection Act 2019, s.33).
+    Guardian,
+}
+
+/// The applicant's consent, recorded as part of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// Whether consent was given; a record cannot be sealed without it.
+    pub given: bool,
+    /// Who gave it.
+    pub given_by: ConsentGiver,
+    /// Identifier of the consent text shown, so the words agreed to can be found later.
+    pub text_version: String,
+    /// Language the text was shown in (`en` or `sw`).
+    pub language: String,
+}
+
+/// Who ran the enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    /// Operator's staff number, or `self-service` for the unattended kiosk.
+    pub operator: String,
+    /// Supervisor's staff number; required when any finger is an exception.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<String>,
+}

@@ -1,0 +1,14 @@
+//! Sealed records: the payload, its encryption to the registry, the signed envelope, the hash
+//! chain, and the registration number the applicant takes home.
+
+mod chain;
+mod envelope;
+mod payload;
+mod registration;
+mod seal;
+
+pub use chain::{ChainError, ChainFault, ChainHead, verify_chain, verify_link};
+pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, sha256};
+pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};
+pub use registration::{DeviceId, RegistrationNumber, RegistrationNumberError};
+pub use seal::{ChainSlot, SealError, Sealer, UnsealError, device_id_for, unseal};
