@@ -2,12 +2,16 @@
 //!
 //! The library holds everything the `sajili` binary does, so it can be tested without it:
 //! the NIIMS form and its rules ([`form`]), image checks ([`biometrics`]), the sealed record
-//! ([`record`]), the redb store ([`store`]), the device's identity on disk ([`device`]) and the
-//! enrolment flow that binds them ([`kiosk`]).
+//! ([`record`]), the redb store ([`store`]), the device's identity on disk ([`device`]), the
+//! clock floor ([`clock`]) and the enrolment flow that binds them ([`kiosk`]).
 
 pub mod biometrics;
+pub mod clock;
+pub mod device;
 pub mod form;
+pub mod kiosk;
 pub mod record;
+pub mod store;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

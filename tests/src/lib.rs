@@ -1,1 +1,252 @@
-//! x
+//! Shared helpers for Sajili's integration tests: a registry trust bundle made in code, the
+//! `sajili` binary, throwaway data dirs, and the documented example enrolment.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use age::x25519::Identity;
+use ed25519_dalek::SigningKey;
+use sajili::device::{BUNDLE_FORMAT, TrustBundle};
+use sajili::form::{FingerException, FingerPosition};
+use sajili::record::hex;
+
+/// A stand-in registry's keys and the bundle a device pins (until the reference registry exists).
+pub struct TestRegistry {
+    /// Decrypts what devices seal.
+    pub identity: Identity,
+    /// Signs receipts.
+    pub receipt_key: SigningKey,
+    /// The trust bundle, JSON.
+    pub bundle_json: String,
+}
+
+impl TestRegistry {
+    /// Fresh keys and a self-signed CA certificate.
+    pub fn new() -> Self {
+        let identity = Identity::generate();
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("randomness");
+        let receipt_key = SigningKey::from_bytes(&seed);
+        let ca = rcgen::generate_simple_self_signed(vec!["sajili-test-registry".into()])
+            .expect("test CA");
+        let bundle = TrustBundle {
+            format: BUNDLE_FORMAT,
+            registry_url: "https://127.0.0.1:8443".into(),
+            age_recipient: identity.to_public().to_string(),
+            receipt_signing_key: hex(receipt_key.verifying_key().as_bytes()),
+            ca_certificate: ca.cert.pem(),
+            enrolment_token: None,
+        };
+        let bundle_json = serde_json::to_string_pretty(&bundle).expect("bundle JSON");
+        Self {
+            identity,
+            receipt_key,
+            bundle_json,
+        }
+    }
+
+    /// Writes the bundle into `dir` and returns its path.
+    pub fn write_bundle(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("bundle.json");
+        std::fs::write(&path, &self.bundle_json).expect("write bundle");
+        path
+    }
+}
+
+impl Default for TestRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Path of the `sajili` binary, built once per test process if it is not there yet.
+pub fn sajili_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // The test binary lives in target/<profile>/deps; the kiosk binary one level up.
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let bin = profile_dir.join("sajili");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "sajili", "--bin", "sajili"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p sajili failed");
+        assert!(bin.is_file(), "{} missing after build", bin.display());
+        bin
+    })
+}
+
+/// Runs `sajili` with `args` against the data dir `data`.
+pub fn sajili(data: &Path, args: &[&str]) -> Output {
+    Command::new(sajili_bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("SAJILI_DATA")
+        .output()
+        .expect("run sajili")
+}
+
+/// stdout of `output` as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of `output` as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// An initialised device in a fresh temporary directory.
+pub struct TestDevice {
+    /// Holds the directory until the test ends.
+    pub dir: tempfile::TempDir,
+    /// The data dir.
+    pub data: PathBuf,
+    /// Its registry.
+    pub registry: TestRegistry,
+}
+
+impl TestDevice {
+    /// Runs `sajili init` in a new temporary data dir.
+    pub fn init() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = TestRegistry::new();
+        let bundle = registry.write_bundle(dir.path());
+        let data = dir.path().join("data");
+        let output = sajili(
+            &data,
+            &["init", "--bundle", bundle.to_str().expect("utf-8 path")],
+        );
+        assert!(output.status.success(), "init failed: {}", stderr(&output));
+        Self {
+            dir,
+            data,
+            registry,
+        }
+    }
+
+    /// Runs `sajili` on this device.
+    pub fn run(&self, args: &[&str]) -> Output {
+        sajili(&self.data, args)
+    }
+}
+
+/// Writes the documented example enrolment (JSON and images) into `dir`; returns the JSON path.
+///
+/// An adult citizen, nine prints and one finger recorded as injured with a supervisor's
+/// sign-off, so the example shows both kinds of finger entry.
+pub fn write_example(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("example dir");
+    std::fs::write(
+        dir.join("photo.jpg"),
+        sajili::fixtures::face_photo_jpeg(640, 480, 7),
+    )
+    .expect("write photo");
+    let mut fingerprints = Vec::new();
+    for position in FingerPosition::ALL {
+        let name = position.name();
+        if position == FingerPosition::LeftLittle {
+            fingerprints.push(serde_json::json!({
+                "position": name,
+                "exception": FingerException::Injured,
+            }));
+            continue;
+        }
+        let file = format!("{name}.png");
+        let png = sajili::fixtures::fingerprint_png(256, 288, position as u64);
+        std::fs::write(dir.join(&file), png).expect("write print");
+        fingerprints.push(serde_json::json!({ "position": name, "image": file }));
+    }
+    let example = serde_json::json!({
+        "demographics": sajili::fixtures::adult_demographics(),
+        "consent": {
+            "given": true,
+            "given_by": "applicant",
+            "text_version": "consent-2026-1",
+            "language": "sw"
+        },
+        "staff": { "operator": "OP-0042", "supervisor": "SUP-0007" },
+        "photo": "photo.jpg",
+        "fingerprints": fingerprints,
+    });
+    let path = dir.join("enrolment.json");
+    let text = serde_json::to_string_pretty(&example).expect("example JSON") + "\n";
+    std::fs::write(&path, text).expect("write example");
+    path
+}
+
+/// Small seed inputs for each fuzz target, one folder per target under `dir`.
+pub fn write_fuzz_seeds(dir: &Path) {
+    use sajili::record::{ChainSlot, Envelope, Sealer};
+    let write = |target: &str, name: &str, bytes: &[u8]| {
+        let folder = dir.join(target);
+        std::fs::create_dir_all(&folder).expect("seed dir");
+        std::fs::write(folder.join(format!("seed-{name}")), bytes).expect("write seed");
+    };
+    let registry = TestRegistry::new();
+    let sealer = Sealer::new(
+        SigningKey::from_bytes(&[3; 32]),
+        registry.identity.to_public(),
+    );
+    let signed = Envelope::sign(
+        &SigningKey::from_bytes(&[3; 32]),
+        sealer.device_id(),
+        1,
+        [0; 32],
+        1_800_000_000,
+        [7; 32],
+        b"age-encryption.org/v1 (stand-in ciphertext)".to_vec(),
+    )
+    .expect("envelope");
+    write("envelope", "small", &signed.to_bytes());
+
+    write(
+        "image",
+        "photo",
+        &sajili::fixtures::face_photo_jpeg(240, 320, 1),
+    );
+    write(
+        "image",
+        "print",
+        &sajili::fixtures::fingerprint_png(150, 150, 1),
+    );
+
+    // A payload with tiny images keeps the seed small; the decoder does not check image sizes.
+    let mut enrolment = sajili::fixtures::adult_enrolment(1);
+    enrolment.photo.data.truncate(16);
+    for finger in &mut enrolment.fingerprints {
+        if let sajili::record::FingerCapture::Image(image) = &mut finger.capture {
+            image.data.truncate(16);
+        }
+    }
+    let envelope = sealer
+        .seal(&enrolment, ChainSlot::FIRST, 1_800_000_000)
+        .expect("seal");
+    let payload = age::decrypt(&registry.identity, &envelope.ciphertext).expect("decrypt");
+    write("payload", "adult", &payload);
+
+    write("bundle", "test", registry.bundle_json.as_bytes());
+    let example =
+        std::fs::read(workspace_root().join("docs/examples/enrolment.json")).expect("example");
+    write("enrolment_json", "example", &example);
+    let number = sealer.registration_number(ChainSlot::FIRST).to_string();
+    write("registration_number", "first", number.as_bytes());
+}

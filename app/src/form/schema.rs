@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+// Dates are written `YYYY-MM-DD` in JSON (time's default is a tuple).
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
 /// Whether the applicant registers as a Kenyan citizen or a foreign resident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,7 +195,8 @@ pub struct Demographics {
     pub document: IdentityDocument,
     /// Names.
     pub names: Names,
-    /// Date of birth.
+    /// Date of birth, `YYYY-MM-DD`.
+    #[serde(with = "iso_date")]
     pub date_of_birth: Date,
     /// Sex.
     pub sex: Sex,

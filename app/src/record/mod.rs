@@ -11,4 +11,4 @@ pub use chain::{ChainError, ChainFault, ChainHead, verify_chain, verify_link};
 pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, sha256};
 pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};
 pub use registration::{DeviceId, RegistrationNumber, RegistrationNumberError};
-pub use seal::{ChainSlot, SealError, Sealer, UnsealError, device_id_for, unseal};
+pub use seal::{ChainSlot, SealError, Sealer, UnsealError, decode_payload, device_id_for, unseal};

@@ -174,8 +174,13 @@ pub fn unseal(envelope: &Envelope, identity: &Identity) -> Result<Payload<Enrolm
     if sha256(&plaintext) != envelope.payload_hash {
         return Err(UnsealError::PayloadHashMismatch);
     }
-    let payload: Payload<Enrolment> = ciborium::from_reader(plaintext.as_slice())
-        .map_err(|e| UnsealError::Decode(e.to_string()))?;
+    decode_payload(&plaintext)
+}
+
+/// Decodes a decrypted payload. Refuses formats other than [`PAYLOAD_FORMAT`].
+pub fn decode_payload(plaintext: &[u8]) -> Result<Payload<Enrolment>, UnsealError> {
+    let payload: Payload<Enrolment> =
+        ciborium::from_reader(plaintext).map_err(|e| UnsealError::Decode(e.to_string()))?;
     if payload.format != PAYLOAD_FORMAT {
         return Err(UnsealError::Decode(format!(
             "payload format {}",

@@ -1,0 +1,9 @@
+//! The enrolment flow that binds the form, the biometrics, the record and the store.
+
+mod enrol;
+mod import;
+mod journal;
+
+pub use enrol::{EnrolError, SealedEnrolment, enrol};
+pub use import::{FingerSource, ImportError, ImportRequest, InputProblem, load};
+pub use journal::{decrypt_draft, encrypt_draft};

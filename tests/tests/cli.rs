@@ -1,0 +1,411 @@
+//! The command line end to end: init, enrol, status, verify, and bad input of every kind.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use sajili_tests::{TestDevice, TestRegistry, sajili, stderr, stdout, write_example};
+
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn status_json(device: &TestDevice) -> serde_json::Value {
+    let output = device.run(&["status", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("status JSON")
+}
+
+fn enrol_example(device: &TestDevice) -> String {
+    let json = write_example(&device.dir.path().join("example"));
+    let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+    assert!(output.status.success(), "enrol failed: {}", stderr(&output));
+    stdout(&output).trim().to_string()
+}
+
+#[test]
+fn init_makes_private_keys_and_refuses_to_run_twice() {
+    let device = TestDevice::init();
+    let key = device.data.join("keys/record-signing.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(&device.data.join("keys")), 0o700);
+    let before = std::fs::read(&key).unwrap();
+
+    let bundle = device.registry.write_bundle(device.dir.path());
+    let again = device.run(&["init", "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already initialised"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        before,
+        "the key must never be replaced"
+    );
+}
+
+#[test]
+fn init_refuses_a_bad_bundle_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let registry = TestRegistry::new();
+    let mut bundle: serde_json::Value = serde_json::from_str(&registry.bundle_json).unwrap();
+    bundle["age_recipient"] = "age1notakey".into();
+    let path = dir.path().join("bad-bundle.json");
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    let output = sajili(&data, &["init", "--bundle", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("age_recipient"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!data.exists(), "nothing may be written for a bad bundle");
+}
+
+#[test]
+fn an_enrolment_is_sealed_counted_and_verified() {
+    let device = TestDevice::init();
+    let number = enrol_example(&device);
+    let parsed = sajili::record::RegistrationNumber::parse(&number).expect("a registration number");
+    assert_eq!(parsed.seq, 1);
+    let second = enrol_example(&device);
+    assert_eq!(
+        sajili::record::RegistrationNumber::parse(&second)
+            .unwrap()
+            .seq,
+        2
+    );
+
+    let status = status_json(&device);
+    assert_eq!(status["records_sealed"], 2);
+    assert_eq!(status["queue_depth"], 2);
+    assert_eq!(
+        status["in_progress"], 0,
+        "the journal entry goes with the seal"
+    );
+    assert_eq!(
+        status["device_id"].as_str().unwrap(),
+        parsed.device.as_str()
+    );
+    assert!(status["bytes_waiting"].as_u64().unwrap() > 200_000);
+
+    let verify = device.run(&["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).contains("chain intact to seq 2"),
+        "{}",
+        stdout(&verify)
+    );
+
+    let text = device.run(&["status"]);
+    assert!(
+        stdout(&text).contains("Records sealed  2"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn an_invalid_enrolment_exits_2_listing_every_problem_and_stores_nothing() {
+    let device = TestDevice::init();
+    let json = write_example(&device.dir.path().join("example"));
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    value["demographics"]["kra_pin"] = "P000000000X".into();
+    value["demographics"]["date_of_birth"] = "2022-01-01".into();
+    value["demographics"]["residence"]["sub_county"] = "Westlands".into();
+    value["photo"] = "missing.jpg".into();
+    std::fs::write(&json, value.to_string()).unwrap();
+
+    let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    for field in [
+        "kra_pin",
+        "date_of_birth",
+        "residence.sub_county",
+        "photo",
+        "guardians",
+    ] {
+        assert!(
+            message.contains(&format!("{field}:")),
+            "{field} not named in:\n{message}"
+        );
+    }
+    assert!(
+        message.contains("Mwombaji"),
+        "Kiswahili missing:\n{message}"
+    );
+    assert_eq!(status_json(&device)["records_sealed"], 0);
+    assert_eq!(status_json(&device)["in_progress"], 0);
+}
+
+#[test]
+fn bad_input_files_get_clear_errors_and_change_nothing() {
+    let device = TestDevice::init();
+    enrol_example(&device);
+    let example = device.dir.path().join("example");
+    let json = example.join("enrolment.json");
+
+    let malformed = example.join("malformed.json");
+    std::fs::write(&malformed, "{\"demographics\": {").unwrap();
+    let output = device.run(&["enrol", "--json", malformed.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("line 1"), "{}", stderr(&output));
+
+    let output = device.run(&["enrol", "--json", "/nonexistent/enrolment.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot read"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::remove_file(example.join("right_index.png")).unwrap();
+    let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("fingerprints.right_index:"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::write(example.join("right_index.png"), "this is not an image").unwrap();
+    std::fs::write(example.join("photo.jpg"), b"\xFF\xD8\xFF garbage").unwrap();
+    let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("not an image"), "{message}");
+    assert!(
+        message.contains("photo:") && message.contains("damaged"),
+        "{message}"
+    );
+
+    let smuggled = example.join("smuggled.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    value["demographics"]["gps"] = serde_json::json!([-1.28, 36.82]);
+    std::fs::write(&smuggled, value.to_string()).unwrap();
+    let output = device.run(&["enrol", "--json", smuggled.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("unknown field `gps`"),
+        "{}",
+        stderr(&output)
+    );
+
+    let status = status_json(&device);
+    assert_eq!(status["records_sealed"], 1);
+    assert_eq!(status["in_progress"], 0);
+    assert!(device.run(&["verify"]).status.success());
+}
+
+#[test]
+fn a_data_dir_without_init_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["status"][..], &["verify"], &["enrol", "--json", "x.json"]] {
+        let output = sajili(dir.path(), args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("not initialised"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing created"
+    );
+}
+
+#[test]
+fn a_corrupted_store_is_reported_and_left_untouched() {
+    let device = TestDevice::init();
+    enrol_example(&device);
+    let store = device.data.join("kiosk.redb");
+    let original = std::fs::read(&store).unwrap();
+    // Damage live data (the envelopes, found by their magic, and the pages after) and the
+    // file header, in turn. Free space is not damage, so it is not chosen.
+    let magic = original
+        .windows(4)
+        .position(|w| w == sajili::record::MAGIC)
+        .expect("an envelope in the file");
+    for (start, len) in [
+        (magic, 64),
+        (magic + 5_000, 16),
+        (magic + 300_000, 4096),
+        (0, 64),
+    ] {
+        let mut damaged = original.clone();
+        for byte in &mut damaged[start..start + len] {
+            *byte ^= 0x5A;
+        }
+        std::fs::write(&store, &damaged).unwrap();
+        let output = device.run(&["status"]);
+        let message = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "damage at {start}: {message}"
+        );
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(
+            message.contains("corrupted")
+                || message.contains("damaged")
+                || message.contains("not a"),
+            "damage at {start}: {message}"
+        );
+        assert_eq!(
+            std::fs::read(&store).unwrap(),
+            damaged,
+            "damage at {start}: file was modified"
+        );
+    }
+}
+
+fn tamper(device: &TestDevice, change: impl FnOnce(&mut redb::Table<u64, &[u8]>)) {
+    let db = Database::open(device.data.join("kiosk.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut table = txn.open_table(OUTBOX).unwrap();
+        change(&mut table);
+    }
+    txn.commit().unwrap();
+}
+
+fn outbox_value(table: &redb::Table<u64, &[u8]>, seq: u64) -> Vec<u8> {
+    table.get(seq).unwrap().unwrap().value().to_vec()
+}
+
+fn verify_failure(device: &TestDevice) -> String {
+    let output = device.run(&["verify"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "verify passed: {}",
+        stdout(&output)
+    );
+    stderr(&output)
+}
+
+#[test]
+fn verify_names_the_first_bad_seq_for_any_tampering() {
+    let device = TestDevice::init();
+    for _ in 0..4 {
+        enrol_example(&device);
+    }
+    // Keep a pristine copy to restore between cases.
+    let store = device.data.join("kiosk.redb");
+    let pristine = std::fs::read(&store).unwrap();
+
+    tamper(&device, |table| {
+        let mut bytes = outbox_value(table, 3);
+        bytes[200] ^= 1;
+        table.insert(3, bytes.as_slice()).unwrap();
+    });
+    assert!(
+        verify_failure(&device).contains("seq 3: signature"),
+        "{}",
+        verify_failure(&device)
+    );
+
+    std::fs::write(&store, &pristine).unwrap();
+    tamper(&device, |table| {
+        table.remove(2).unwrap();
+    });
+    assert!(verify_failure(&device).contains("seq 2: record missing"));
+
+    std::fs::write(&store, &pristine).unwrap();
+    tamper(&device, |table| {
+        let (two, three) = (outbox_value(table, 2), outbox_value(table, 3));
+        table.insert(2, three.as_slice()).unwrap();
+        table.insert(3, two.as_slice()).unwrap();
+    });
+    assert!(verify_failure(&device).contains("seq 2: carries seq 3"));
+
+    std::fs::write(&store, &pristine).unwrap();
+    tamper(&device, |table| {
+        let one = outbox_value(table, 1);
+        table.insert(5, one.as_slice()).unwrap();
+    });
+    assert!(verify_failure(&device).contains("seq 5: record beyond the chain head"));
+
+    std::fs::write(&store, &pristine).unwrap();
+    assert!(device.run(&["verify"]).status.success());
+}
+
+#[test]
+fn the_sealed_record_holds_exactly_what_was_entered_and_nothing_leaks_beside_it() {
+    let device = TestDevice::init();
+    let number = enrol_example(&device);
+    let example = device.dir.path().join("example");
+    let opened = sajili::device::open(&sajili::device::DataDir::new(&device.data)).unwrap();
+    let bytes = opened
+        .store
+        .envelope(1)
+        .unwrap()
+        .expect("envelope 1 in the outbox");
+    let envelope = sajili::record::Envelope::from_bytes(&bytes).unwrap();
+    let payload = sajili::record::unseal(&envelope, &device.registry.identity).unwrap();
+
+    assert_eq!(payload.registration_number, number);
+    assert_eq!(payload.captured_at, envelope.created_at);
+    let enrolment = payload.enrolment;
+    assert_eq!(
+        enrolment.demographics,
+        sajili::fixtures::adult_demographics()
+    );
+    assert_eq!(enrolment.staff.supervisor.as_deref(), Some("SUP-0007"));
+    assert_eq!(
+        enrolment.photo.data,
+        std::fs::read(example.join("photo.jpg")).unwrap()
+    );
+    assert_eq!(enrolment.fingerprints.len(), 10);
+    for finger in &enrolment.fingerprints {
+        match &finger.capture {
+            sajili::record::FingerCapture::Image(image) => {
+                let file = example.join(format!("{}.png", finger.position.name()));
+                assert_eq!(
+                    image.data,
+                    std::fs::read(file).unwrap(),
+                    "{:?}",
+                    finger.position
+                );
+            }
+            sajili::record::FingerCapture::Exception(reason) => {
+                assert_eq!(finger.position, sajili::form::FingerPosition::LeftLittle);
+                assert_eq!(*reason, sajili::form::FingerException::Injured);
+            }
+        }
+    }
+
+    // The outbox holds ciphertext only, and no plaintext rests anywhere in the store file
+    // (not even in pages freed when the draft left the journal); the audit log names no one.
+    let surname = enrolment.demographics.names.surname.as_bytes();
+    assert!(!bytes.windows(surname.len()).any(|w| w == surname));
+    let file = std::fs::read(device.data.join("kiosk.redb")).unwrap();
+    assert!(
+        !file.windows(surname.len()).any(|w| w == surname),
+        "plaintext in the store file"
+    );
+    let photo = std::fs::read(example.join("photo.jpg")).unwrap();
+    assert!(
+        !file.windows(64).any(|w| w == &photo[1000..1064]),
+        "photo bytes in the store file"
+    );
+    for event in opened.store.audit_log().unwrap() {
+        let line = format!("{event:?}");
+        assert!(
+            !line.contains("Otieno") && !line.contains("23456789"),
+            "{line}"
+        );
+    }
+}

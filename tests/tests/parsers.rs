@@ -1,0 +1,154 @@
+//! Every parser of outside bytes, fed thousands of mutations of its fuzz seeds: no panic, and
+//! the properties the fuzz targets assert. Real fuzzing is `cargo fuzz` (fuzz/); this keeps the
+//! parsers honest on every CI run, deterministically.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+
+use sajili::biometrics::{ImageRole, check};
+use sajili::record::{Envelope, RegistrationNumber, decode_payload};
+use sajili_tests::workspace_root;
+
+const MUTATIONS: usize = 3_000;
+
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, limit: usize) -> usize {
+        (self.next() % limit.max(1) as u64) as usize
+    }
+
+    /// A copy of `seed` with a few flipped bits, overwritten bytes, a cut or an insertion.
+    fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+        let mut bytes = seed.to_vec();
+        for _ in 0..1 + self.below(4) {
+            match self.below(5) {
+                0 if !bytes.is_empty() => {
+                    let at = self.below(bytes.len());
+                    bytes[at] ^= 1 << self.below(8);
+                }
+                1 if !bytes.is_empty() => {
+                    let at = self.below(bytes.len());
+                    bytes[at] = self.next() as u8;
+                }
+                2 => {
+                    let at = self.below(bytes.len() + 1);
+                    bytes.truncate(at);
+                }
+                3 => {
+                    let at = self.below(bytes.len() + 1);
+                    bytes.insert(at, self.next() as u8);
+                }
+                _ => {
+                    // Interesting numbers where length fields tend to be.
+                    if bytes.len() >= 4 {
+                        let at = self.below(bytes.len() - 3);
+                        let value = [0u32, 1, 0x7FFF_FFFF, u32::MAX][self.below(4)];
+                        bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
+                    }
+                }
+            }
+        }
+        bytes
+    }
+}
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let folder = workspace_root().join("fuzz/corpus").join(target);
+    let mut out: Vec<Vec<u8>> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(!out.is_empty(), "no seeds in {}", folder.display());
+    out.sort();
+    out
+}
+
+fn each_mutation(target: &str, mut check_one: impl FnMut(&[u8])) {
+    let mut mutator = Mutator(0x005A_1111 ^ target.len() as u64);
+    let seeds = seeds(target);
+    for seed in &seeds {
+        check_one(seed);
+    }
+    for index in 0..MUTATIONS {
+        let input = mutator.mutate(&seeds[index % seeds.len()]);
+        check_one(&input);
+    }
+}
+
+#[test]
+fn envelopes_parse_canonically_or_not_at_all() {
+    let mut parsed = 0;
+    each_mutation("envelope", |bytes| {
+        if let Ok(envelope) = Envelope::from_bytes(bytes) {
+            assert_eq!(envelope.to_bytes(), bytes);
+            parsed += 1;
+        }
+    });
+    assert!(parsed > 0, "not even the seed parsed");
+}
+
+#[test]
+fn damaged_images_are_refused_without_panic() {
+    let mut refused = 0;
+    each_mutation("image", |bytes| {
+        for role in [ImageRole::FacePhoto, ImageRole::Fingerprint] {
+            if check(bytes.to_vec(), role).is_err() {
+                refused += 1;
+            }
+        }
+    });
+    assert!(refused > MUTATIONS, "too few refusals: {refused}");
+}
+
+#[test]
+fn damaged_payloads_are_refused_without_panic() {
+    let mut decoded = 0;
+    each_mutation("payload", |bytes| {
+        if decode_payload(bytes).is_ok() {
+            decoded += 1;
+        }
+    });
+    assert!(decoded >= 1, "the seed payload must decode");
+}
+
+#[test]
+fn damaged_bundles_and_enrolment_json_are_refused_without_panic() {
+    each_mutation("bundle", |bytes| {
+        let _ = sajili::device::TrustBundle::parse(bytes);
+    });
+    each_mutation("enrolment_json", |bytes| {
+        let _ = serde_json::from_slice::<sajili::kiosk::ImportRequest>(bytes);
+    });
+}
+
+#[test]
+fn registration_numbers_round_trip_or_are_refused() {
+    each_mutation("registration_number", |bytes| {
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Ok(number) = RegistrationNumber::parse(text)
+        {
+            assert_eq!(RegistrationNumber::parse(&number.to_string()), Ok(number));
+        }
+    });
+}
+
+#[test]
+fn seed_corpora_exist_for_every_fuzz_target() {
+    let targets = std::fs::read_dir(workspace_root().join("fuzz/fuzz_targets")).unwrap();
+    for target in targets {
+        let path = target.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            Path::new(&workspace_root().join("fuzz/corpus").join(&name)).is_dir(),
+            "fuzz target {name} has no seed corpus"
+        );
+    }
+}
