@@ -1,44 +1,12 @@
 use time::macros::date;
 
 use super::*;
-use crate::form::{
-    Guardian, IdentityDocument, Language, Names, Relationship, Residence, schema::*,
-};
+use crate::form::{Guardian, IdentityDocument, Language, Relationship, schema::*};
 
 const TODAY: Date = date!(2026 - 11 - 25);
 
 fn adult() -> Demographics {
-    Demographics {
-        citizenship: Citizenship::Kenyan,
-        document: IdentityDocument {
-            kind: DocumentType::NationalId,
-            number: "12345678".into(),
-            nationality: None,
-        },
-        names: Names {
-            surname: "Wanjiku".into(),
-            first_name: "Akinyi".into(),
-            other_names: Some("Mary-Anne".into()),
-        },
-        date_of_birth: date!(1990 - 04 - 12),
-        sex: Sex::Female,
-        guardians: vec![],
-        marital_status: MaritalStatus::Married,
-        disability: Disability::None,
-        education: EducationLevel::Secondary,
-        employment: EmploymentStatus::SelfEmployed,
-        ethnic_group: "Kikuyu".into(),
-        residence: Residence {
-            county: 47,
-            sub_county: "Kibra".into(),
-            location: "Laini Saba".into(),
-        },
-        land_reference: Some("NAIROBI/BLOCK 12/345".into()),
-        house_number: Some("B14".into()),
-        nssf: Some("2012345678".into()),
-        nhif: Some("12345678".into()),
-        kra_pin: Some("A012345678Z".into()),
-    }
+    crate::fixtures::adult_demographics()
 }
 
 fn child(date_of_birth: Date) -> Demographics {
