@@ -409,3 +409,17 @@ fn the_sealed_record_holds_exactly_what_was_entered_and_nothing_leaks_beside_it(
         );
     }
 }
+
+#[test]
+fn the_data_dir_comes_from_sajili_data_when_not_given() {
+    let device = TestDevice::init();
+    let output = std::process::Command::new(sajili_tests::sajili_bin())
+        .args(["status", "--json"])
+        .env("SAJILI_DATA", &device.data)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let status: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(status["records_sealed"], 0);
+    assert_eq!(status["device_id"].as_str().unwrap().len(), 8);
+}
