@@ -11,6 +11,7 @@ pub mod device;
 pub mod form;
 pub mod kiosk;
 pub mod record;
+pub mod simulate;
 pub mod store;
 
 #[cfg(any(test, feature = "fixtures"))]

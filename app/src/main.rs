@@ -53,6 +53,29 @@ enum Command {
     /// Check every stored envelope's signature and the hash chain from seq 1 to the head.
     /// Exits 1 naming the first bad seq and why.
     Verify,
+    /// Run a simulated device for other programs to talk to.
+    #[command(subcommand)]
+    Twin(TwinCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TwinCommand {
+    /// A fingerprint sensor (R30x protocol) on a pseudo-terminal: prints the device path, then
+    /// answers on it until stopped. Any R30x client can use it as it would /dev/ttyUSB0.
+    Sensor {
+        /// Also make a symlink to the device here.
+        #[arg(long)]
+        link: Option<PathBuf>,
+        /// Serve these 8-bit grey 256x288 PNG prints in turn (default: built-in test patterns).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// Inject a fault.
+        #[arg(long, value_enum)]
+        fault: Option<sajili::simulate::SensorFault>,
+        /// Answer only as fast as a real wire at the current baud rate.
+        #[arg(long)]
+        pace: bool,
+    },
 }
 
 /// A failure, sorted by exit code.
@@ -88,6 +111,17 @@ fn main() -> ExitCode {
         Command::Enrol { json } => enrol(&data, &json),
         Command::Status { json } => status(&data, json),
         Command::Verify => verify(&data),
+        Command::Twin(TwinCommand::Sensor {
+            link,
+            images,
+            fault,
+            pace,
+        }) => twin_sensor(sajili::simulate::SensorTwinOptions {
+            link,
+            images,
+            fault,
+            pace,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,4 +236,11 @@ fn verify(data: &DataDir) -> Result<(), Failure> {
         }
         Err(VerifyFailure::Store(error)) => Err(error.into()),
     }
+}
+
+fn twin_sensor(options: sajili::simulate::SensorTwinOptions) -> Result<(), Failure> {
+    let (path, serve) =
+        sajili::simulate::sensor_twin(&options).map_err(|e| Failure::Input(e.to_string()))?;
+    println!("{}", path.display());
+    serve().map_err(|e| Failure::Failed(format!("sensor twin stopped: {e}")))
 }

@@ -1,0 +1,158 @@
+//! Running the devices' simulated twins for other programs: the kiosk in demo mode,
+//! `pyfingerprint`, or a field engineer's own tool.
+
+use std::fmt;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sajili_drivers::fingerprint::{Faults, Pty, Twin, TwinConfig};
+
+/// Faults `sajili twin sensor --fault` can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SensorFault {
+    /// A bad checksum in one answer packet out of 500.
+    CorruptChecksum,
+    /// Three bytes missing from one answer packet out of 450.
+    DropBytes,
+    /// Every answer 300 ms late.
+    Slow,
+    /// Silent after 20 answer packets, as if the cable were pulled.
+    Unplug,
+}
+
+/// How to run the sensor twin.
+#[derive(Debug, Clone)]
+pub struct SensorTwinOptions {
+    /// Make a symlink here to the pty.
+    pub link: Option<PathBuf>,
+    /// 8-bit grey 256 x 288 PNG prints to serve in turn (default: a built-in test pattern).
+    pub images: Option<PathBuf>,
+    /// A fault to inject.
+    pub fault: Option<SensorFault>,
+    /// Answer only as fast as the real wire carries bytes.
+    pub pace: bool,
+}
+
+/// Why the twin could not start.
+#[derive(Debug)]
+pub enum TwinError {
+    /// No pseudo-terminal could be made, or the link could not be written.
+    Io(String),
+    /// An image in the folder is unusable.
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for TwinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(detail) => f.write_str(detail),
+            Self::Image { path, reason } => write!(f, "{}: {reason}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for TwinError {}
+
+fn load_print(path: &Path) -> Result<Vec<u8>, TwinError> {
+    let bad = |reason: String| TwinError::Image {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let decoder = png::Decoder::new(Cursor::new(bytes));
+    let mut reader = decoder.read_info().map_err(|e| bad(e.to_string()))?;
+    let info = reader.info();
+    if (info.width, info.height) != (256, 288)
+        || info.color_type != png::ColorType::Grayscale
+        || info.bit_depth != png::BitDepth::Eight
+    {
+        return Err(bad(
+            "needs an 8-bit grey PNG of 256 x 288 pixels (the R30x image)".into(),
+        ));
+    }
+    let mut pixels = vec![0u8; 256 * 288];
+    reader
+        .next_frame(&mut pixels)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(pixels)
+}
+
+fn load_prints(folder: &Path) -> Result<Vec<Vec<u8>>, TwinError> {
+    let entries = std::fs::read_dir(folder)
+        .map_err(|e| TwinError::Io(format!("{}: {e}", folder.display())))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("png"))
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(TwinError::Io(format!(
+            "no .png prints in {}",
+            folder.display()
+        )));
+    }
+    paths.iter().map(|path| load_print(path)).collect()
+}
+
+/// Starts the sensor twin on a new pty; returns the pty's path and a function that serves
+/// until the process is stopped.
+pub fn sensor_twin(
+    options: &SensorTwinOptions,
+) -> Result<(PathBuf, impl FnOnce() -> std::io::Result<()>), TwinError> {
+    let images = match &options.images {
+        Some(folder) => load_prints(folder)?,
+        None => (1..=10).map(Twin::test_pattern).collect(),
+    };
+    let faults = match options.fault {
+        None => Faults::default(),
+        Some(SensorFault::CorruptChecksum) => Faults {
+            corrupt_checksum_every: Some(500),
+            ..Faults::default()
+        },
+        Some(SensorFault::DropBytes) => Faults {
+            drop_bytes_every: Some(450),
+            ..Faults::default()
+        },
+        Some(SensorFault::Slow) => Faults {
+            delay: Duration::from_millis(300),
+            ..Faults::default()
+        },
+        Some(SensorFault::Unplug) => Faults {
+            unplug_after: Some(20),
+            ..Faults::default()
+        },
+    };
+    let pty =
+        Pty::open().map_err(|e| TwinError::Io(format!("cannot open a pseudo-terminal: {e}")))?;
+    let path = pty.path.clone();
+    if let Some(link) = &options.link {
+        if link
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            let _ = std::fs::remove_file(link);
+        }
+        std::os::unix::fs::symlink(&path, link)
+            .map_err(|e| TwinError::Io(format!("cannot link {}: {e}", link.display())))?;
+    }
+    let mut twin = Twin::new(TwinConfig {
+        images,
+        pace_to_wire: options.pace,
+        faults,
+        ..TwinConfig::default()
+    });
+    let serve = move || {
+        let mut pty = pty;
+        twin.serve(&mut pty.master)
+    };
+    Ok((path, serve))
+}
