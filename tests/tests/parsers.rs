@@ -152,3 +152,50 @@ fn seed_corpora_exist_for_every_fuzz_target() {
         );
     }
 }
+
+#[test]
+fn sensor_packets_parse_canonically_and_the_twin_survives_any_stream() {
+    use sajili_drivers::fingerprint::packet::decode_prefix;
+    use sajili_drivers::fingerprint::{Twin, TwinConfig};
+    let mut parsed = 0;
+    each_mutation("sensor_packets", |bytes| {
+        if let Ok(Some((packet, used))) = decode_prefix(bytes) {
+            assert_eq!(packet.encode(), &bytes[..used]);
+            parsed += 1;
+        }
+        let mut twin = Twin::new(TwinConfig {
+            images: vec![vec![128; 256 * 288]],
+            polls_before_finger: 0,
+            ..TwinConfig::default()
+        });
+        let mut link = Loopback {
+            input: std::io::Cursor::new(bytes.to_vec()),
+            output: Vec::new(),
+        };
+        assert!(twin.serve(&mut link).is_ok());
+    });
+    assert!(parsed > 0);
+}
+
+/// Reads from a buffer, writes into another: a serial line with no device behind it.
+struct Loopback {
+    input: std::io::Cursor<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+impl std::io::Read for Loopback {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+impl std::io::Write for Loopback {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
