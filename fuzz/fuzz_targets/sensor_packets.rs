@@ -8,7 +8,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(Some((packet, used))) = decode_prefix(data) {
         assert_eq!(packet.encode(), &data[..used]);
     }
-    let mut twin = Twin::new(TwinConfig { images: vec![Twin::test_pattern(1)], ..TwinConfig::default() });
+    // A flat image and no polls: cheap per input, and every command path (upload included) runs.
+    let mut twin = Twin::new(TwinConfig {
+        images: vec![vec![128; 256 * 288]],
+        polls_before_finger: 0,
+        ..TwinConfig::default()
+    });
     let mut link = std::io::Cursor::new(data.to_vec());
     let mut sink = Vec::new();
     let mut duplex = Duplex { input: &mut link, output: &mut sink };
