@@ -33,6 +33,12 @@ fn init_makes_private_keys_and_refuses_to_run_twice() {
     assert_eq!(std::fs::read(&key).unwrap().len(), 32);
     assert_eq!(mode(&key), 0o600);
     assert_eq!(mode(&device.data.join("keys")), 0o700);
+    assert_eq!(mode(&device.data.join("keys/journal.key")), 0o600);
+    assert_eq!(
+        mode(&device.data.join("trust-bundle.json")),
+        0o600,
+        "may hold a token"
+    );
     let before = std::fs::read(&key).unwrap();
 
     let bundle = device.registry.write_bundle(device.dir.path());

@@ -3,7 +3,7 @@
 //! ```text
 //! DATA/
 //!   kiosk.redb               the store (journal, outbox, chain, receipts, audit, settings)
-//!   trust-bundle.json        the registry's trust bundle, pinned at init
+//!   trust-bundle.json        the registry's trust bundle, pinned at init, 0600 (may hold a token)
 //!   keys/                    0700
 //!     record-signing.key     ed25519 seed, 32 bytes, 0600; made here, never leaves
 //!     record-signing.pub     its public key, hex, for provisioning
@@ -228,7 +228,8 @@ pub fn init(
     write_atomic(&public_path, format!("{verifying_key}\n").as_bytes(), 0o644)
         .map_err(io_error(&public_path))?;
     let pinned = data.bundle_path();
-    write_atomic(&pinned, &bundle_json, 0o644).map_err(io_error(&pinned))?;
+    // 0600: a bundle may carry a one-time enrolment token, which is a secret.
+    write_atomic(&pinned, &bundle_json, 0o600).map_err(io_error(&pinned))?;
     write_journal_key(data, &age::x25519::Identity::generate())?;
 
     let device_id = device_id_for(&signing_key.verifying_key());
