@@ -182,3 +182,19 @@ fn a_twin_for_another_address_stays_silent() {
     let error = connect(&twin.path, 0).unwrap_err();
     assert!(matches!(error, SensorError::NotAnswering), "{error}");
 }
+
+#[test]
+fn probing_confirms_a_sensor_and_names_silence() {
+    use sajili_drivers::fingerprint::discover::probe;
+    let twin = start(TwinConfig {
+        images: images(),
+        ..TwinConfig::default()
+    });
+    let found = probe(std::path::Path::new(&twin.path)).unwrap();
+    assert_eq!(found.family, "R30x/AS608/ZFM");
+    let silent = Pty::open().unwrap();
+    let error = probe(&silent.path).unwrap_err();
+    assert!(matches!(error, SensorError::NotAnswering), "{error}");
+    let error = probe(std::path::Path::new("/dev/nonexistent-tty")).unwrap_err();
+    assert!(error.to_string().contains("cannot open"), "{error}");
+}

@@ -1,6 +1,7 @@
 //! Optical fingerprint modules of the R30x / AS608 / ZFM family, over a USB-UART bridge,
 //! with no vendor SDK, and their simulated twin.
 
+pub mod discover;
 mod driver;
 pub mod packet;
 pub mod protocol;
