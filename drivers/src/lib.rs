@@ -1,8 +1,8 @@
 //! Sajili's device drivers: camera (V4L2), fingerprint sensors (R30x serial protocol) and input
 //! (evdev), each behind a trait with a simulated twin that speaks the same bytes.
 //!
-//! This crate knows nothing of the app. So far it holds the fingerprint sensor and its twin;
-//! the camera and input drivers follow.
+//! This crate knows nothing of the app.
 #![forbid(unsafe_code)]
 
 pub mod fingerprint;
+pub mod input;

@@ -249,4 +249,10 @@ pub fn write_fuzz_seeds(dir: &Path) {
     write("enrolment_json", "example", &example);
     let number = sealer.registration_number(ChainSlot::FIRST).to_string();
     write("registration_number", "first", number.as_bytes());
+
+    let scan: Vec<u8> = sajili_drivers::input::keymap::type_line("AK1234567", 1_800_000_000)
+        .iter()
+        .flat_map(|event| event.encode())
+        .collect();
+    write("input_events", "scan", &scan);
 }

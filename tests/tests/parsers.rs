@@ -199,3 +199,22 @@ impl std::io::Write for Loopback {
         Ok(())
     }
 }
+
+#[test]
+fn input_streams_parse_canonically_or_not_at_all() {
+    use sajili_drivers::input::event::parse_stream;
+    use sajili_drivers::input::keymap::LineAssembler;
+    let mut parsed = 0;
+    each_mutation("input_events", |bytes| {
+        if let Ok(events) = parse_stream(bytes) {
+            let again: Vec<u8> = events.iter().flat_map(|e| e.encode()).collect();
+            assert_eq!(again, bytes);
+            let mut assembler = LineAssembler::new();
+            events.iter().for_each(|e| {
+                assembler.feed(e);
+            });
+            parsed += 1;
+        }
+    });
+    assert!(parsed > 0);
+}
