@@ -4,5 +4,6 @@
 //! This crate knows nothing of the app.
 #![forbid(unsafe_code)]
 
+pub mod camera;
 pub mod fingerprint;
 pub mod input;

@@ -255,4 +255,16 @@ pub fn write_fuzz_seeds(dir: &Path) {
         .flat_map(|event| event.encode())
         .collect();
     write("input_events", "scan", &scan);
+
+    let mut frame = Vec::new();
+    jpeg_encoder::Encoder::new(&mut frame, 80)
+        .encode(
+            &sajili_drivers::camera::CameraTwin::scene(64, 48, 0),
+            64,
+            48,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .expect("frame");
+    let stripped = sajili_drivers::camera::strip_huffman_tables(&frame).expect("strip");
+    write("mjpeg", "webcam-frame", &stripped);
 }

@@ -218,3 +218,22 @@ fn input_streams_parse_canonically_or_not_at_all() {
     });
     assert!(parsed > 0);
 }
+
+#[test]
+fn camera_frames_are_repaired_or_refused_without_panic() {
+    use sajili_drivers::camera::{PixelFormat, RawFrame, decode, has_huffman_tables, repair};
+    let mut decoded = 0;
+    each_mutation("mjpeg", |bytes| {
+        if let Ok(fixed) = repair(bytes) {
+            assert_eq!(has_huffman_tables(&fixed), Ok(true));
+        }
+        let frame = RawFrame {
+            bytes: bytes.to_vec(),
+            timestamp: Default::default(),
+        };
+        if decode(PixelFormat::Mjpeg, 64, 48, frame).is_ok() {
+            decoded += 1;
+        }
+    });
+    assert!(decoded > 0, "the seed frame must decode after repair");
+}

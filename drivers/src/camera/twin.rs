@@ -1,0 +1,143 @@
+//! The camera twin: frames from images (or a generated scene) at a set rate, as MJPEG without
+//! Huffman tables (as many webcams send) or as YUYV, with faults on demand.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{CameraError, FrameSource, PixelFormat, RawFrame, rgb_to_yuyv, strip_huffman_tables};
+
+/// Faults the camera twin can inject.
+#[derive(Debug, Clone, Default)]
+pub struct CameraFaults {
+    /// Every Nth frame is garbage bytes.
+    pub garbage_every: Option<u32>,
+}
+
+/// A simulated camera.
+#[derive(Debug)]
+pub struct CameraTwin {
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    frames: Vec<Vec<u8>>,
+    interval: Duration,
+    started: Instant,
+    count: u32,
+    faults: CameraFaults,
+    unplugged: Arc<AtomicBool>,
+}
+
+impl CameraTwin {
+    /// A twin serving `rgb_frames` (RGB24, `width` x `height` each) in turn at `fps`.
+    pub fn new(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        rgb_frames: &[Vec<u8>],
+        fps: u32,
+        faults: CameraFaults,
+    ) -> Self {
+        let frames = rgb_frames
+            .iter()
+            .map(|rgb| match format {
+                PixelFormat::Yuyv => rgb_to_yuyv(rgb, width as usize, height as usize),
+                PixelFormat::Mjpeg => {
+                    let mut jpeg = Vec::new();
+                    let encoded = jpeg_encoder::Encoder::new(&mut jpeg, 85).encode(
+                        rgb,
+                        width as u16,
+                        height as u16,
+                        jpeg_encoder::ColorType::Rgb,
+                    );
+                    match encoded {
+                        Ok(()) => strip_huffman_tables(&jpeg).unwrap_or(jpeg),
+                        Err(_) => Vec::new(),
+                    }
+                }
+            })
+            .collect();
+        Self {
+            format,
+            width,
+            height,
+            frames,
+            interval: Duration::from_secs(1) / fps.max(1),
+            started: Instant::now(),
+            count: 0,
+            faults,
+            unplugged: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A switch that unplugs the camera while set.
+    pub fn unplug_switch(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unplugged)
+    }
+
+    /// A generated scene: a light background with a head-and-shoulders shape, moving slightly.
+    pub fn scene(width: u32, height: u32, phase: u32) -> Vec<u8> {
+        let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+        let shift = (phase % 20) as f32 - 10.0;
+        for y in 0..height {
+            for x in 0..width {
+                let fx = (x as f32 - width as f32 / 2.0 - shift) / width as f32;
+                let fy = y as f32 / height as f32 - 0.42;
+                let head = (fx / 0.16).powi(2) + (fy / 0.24).powi(2) < 1.0;
+                let pixel = if head {
+                    [160, 110, 85]
+                } else if fy > 0.3 && fx.abs() < 0.35 {
+                    [40, 60, 110]
+                } else {
+                    [228, 230, 232]
+                };
+                rgb.extend_from_slice(&pixel);
+            }
+        }
+        rgb
+    }
+}
+
+impl FrameSource for CameraTwin {
+    fn format(&self) -> (PixelFormat, u32, u32) {
+        (self.format, self.width, self.height)
+    }
+
+    fn next_raw(&mut self) -> Result<RawFrame, CameraError> {
+        if self.unplugged.load(Ordering::SeqCst) {
+            return Err(CameraError::Disconnected);
+        }
+        if self.frames.is_empty() {
+            return Err(CameraError::BadFrame("the twin has no frames".into()));
+        }
+        let due = self.started + self.interval * self.count;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        self.count += 1;
+        let timestamp = self.interval * self.count;
+        if self
+            .faults
+            .garbage_every
+            .is_some_and(|n| n > 0 && self.count.is_multiple_of(n))
+        {
+            return Ok(RawFrame {
+                bytes: vec![0x5A; 1000],
+                timestamp,
+            });
+        }
+        let index = (self.count as usize - 1) % self.frames.len();
+        Ok(RawFrame {
+            bytes: self.frames[index].clone(),
+            timestamp,
+        })
+    }
+
+    fn reopen(&mut self) -> Result<(), CameraError> {
+        if self.unplugged.load(Ordering::SeqCst) {
+            Err(CameraError::Disconnected)
+        } else {
+            Ok(())
+        }
+    }
+}
