@@ -8,6 +8,7 @@
 pub mod biometrics;
 pub mod clock;
 pub mod device;
+pub mod doctor;
 pub mod form;
 pub mod kiosk;
 pub mod record;

@@ -53,6 +53,13 @@ enum Command {
     /// Check every stored envelope's signature and the hash chain from seq 1 to the head.
     /// Exits 1 naming the first bad seq and why.
     Verify,
+    /// Self-test for field staff: find every camera, fingerprint sensor and input device,
+    /// check each one, and print a verdict per device. Exits 1 if any needs attention.
+    Doctor {
+        /// Check the simulated twins instead of real devices.
+        #[arg(long)]
+        simulate: bool,
+    },
     /// Run a simulated device for other programs to talk to.
     #[command(subcommand)]
     Twin(TwinCommand),
@@ -111,6 +118,7 @@ fn main() -> ExitCode {
         Command::Enrol { json } => enrol(&data, &json),
         Command::Status { json } => status(&data, json),
         Command::Verify => verify(&data),
+        Command::Doctor { simulate } => doctor(simulate),
         Command::Twin(TwinCommand::Sensor {
             link,
             images,
@@ -243,4 +251,28 @@ fn twin_sensor(options: sajili::simulate::SensorTwinOptions) -> Result<(), Failu
         sajili::simulate::sensor_twin(&options).map_err(|e| Failure::Input(e.to_string()))?;
     println!("{}", path.display());
     serve().map_err(|e| Failure::Failed(format!("sensor twin stopped: {e}")))
+}
+
+fn doctor(simulate: bool) -> Result<(), Failure> {
+    let checks = if simulate {
+        sajili::doctor::check_twins()
+    } else {
+        sajili::doctor::check_devices()
+    };
+    for check in &checks {
+        let verdict = if check.ok { "OK  " } else { "FAIL" };
+        println!(
+            "{verdict} {:<8} {:<28} {}",
+            check.kind, check.device, check.detail
+        );
+    }
+    let failing = checks.iter().filter(|c| !c.ok).count();
+    if failing == 0 {
+        println!("Verdict: all {} device(s) working", checks.len());
+        Ok(())
+    } else {
+        Err(Failure::Failed(format!(
+            "{failing} device(s) need attention"
+        )))
+    }
 }

@@ -1,0 +1,184 @@
+//! `sajili doctor`: the self-test field staff run after flashing. Finds every camera,
+//! fingerprint sensor and input device, checks each one (a frame decoded, a handshake
+//! answered, a scanner grabbed), and gives a verdict per device.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sajili_drivers::camera::{self, Camera, CameraFaults, CameraTwin, PixelFormat, V4lSource};
+use sajili_drivers::fingerprint::{self, FingerprintSensor, Pty, R30x, Twin, TwinConfig, discover};
+use sajili_drivers::input::{self, InputKind, ReplaySource, Scanner};
+
+/// The size the kiosk captures face photos at.
+pub const CAMERA_SIZE: (u32, u32) = (640, 480);
+
+/// One device's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What kind of device.
+    pub kind: &'static str,
+    /// Which one (its device node, or what was looked for).
+    pub device: String,
+    /// Whether it works.
+    pub ok: bool,
+    /// What was found, or what is wrong and what to do.
+    pub detail: String,
+}
+
+fn check(kind: &'static str, device: impl Into<String>, result: Result<String, String>) -> Check {
+    let (ok, detail) = match result {
+        Ok(detail) => (true, detail),
+        Err(detail) => (false, detail),
+    };
+    Check {
+        kind,
+        device: device.into(),
+        ok,
+        detail,
+    }
+}
+
+fn frame_check<S: camera::FrameSource>(source: S) -> Result<String, String> {
+    let (format, _, _) = source.format();
+    let format = String::from_utf8_lossy(&format.fourcc()).into_owned();
+    let mut camera = Camera::new(source);
+    // The first frames after opening may be partial: allow a few.
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        match camera.next_frame() {
+            Ok(frame) => {
+                return Ok(format!(
+                    "{}x{} frame decoded ({format})",
+                    frame.width, frame.height
+                ));
+            }
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(last_error)
+}
+
+fn sensor_check<L: fingerprint::SerialLink>(mut sensor: R30x<L>) -> Result<String, String> {
+    let description = sensor.describe();
+    let image = sensor
+        .capture(Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} answered at {} baud; {}x{} image read",
+        description.family, description.baud, image.width, image.height
+    ))
+}
+
+/// Checks the real devices on this machine.
+pub fn check_devices() -> Vec<Check> {
+    let mut checks = Vec::new();
+
+    let cameras = camera::list_cameras();
+    if cameras.is_empty() {
+        checks.push(check(
+            "camera",
+            "-",
+            Err("no camera found: check its USB cable".into()),
+        ));
+    }
+    for found in cameras {
+        let result = V4lSource::open(&found.path, CAMERA_SIZE)
+            .map_err(|e| e.to_string())
+            .and_then(frame_check);
+        checks.push(check("camera", found.path.display().to_string(), result));
+    }
+
+    let bridges = discover::find_bridges(Path::new("/sys/class/tty"), Path::new("/dev"));
+    if bridges.is_empty() {
+        checks.push(check(
+            "sensor",
+            "-",
+            Err("no fingerprint sensor found: check its USB cable".into()),
+        ));
+    }
+    for bridge in bridges {
+        let path = bridge.device.to_string_lossy().into_owned();
+        let result = fingerprint::open_serial(&path, 57_600, Duration::from_millis(500))
+            .and_then(|link| R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0))
+            .map_err(|e| format!("{} bridge, but: {e}", bridge.chip))
+            .map(|sensor| {
+                let d = sensor.describe();
+                format!(
+                    "{} bridge; {} answered at {} baud",
+                    bridge.chip, d.family, d.baud
+                )
+            });
+        checks.push(check("sensor", path, result));
+    }
+
+    for device in input::list_devices() {
+        let name = format!("{} ({})", device.path.display(), device.name);
+        match device.kind {
+            InputKind::Scanner => {
+                let result = input::EvdevSource::open_grabbed(&device.path)
+                    .map(|_| "grabbed: its keys will not reach the screen".to_string())
+                    .map_err(|e| e.to_string());
+                checks.push(check("scanner", name, result));
+            }
+            InputKind::Touchscreen => {
+                checks.push(check("touch", name, Ok("touchscreen found".into())))
+            }
+            InputKind::HardwareKeys => {
+                checks.push(check("keys", name, Ok("hardware keys found".into())))
+            }
+            InputKind::Other => {}
+        }
+    }
+    checks
+}
+
+/// Runs the same checks on the simulated twins (a camera from a generated scene, the sensor
+/// on a pseudo-terminal, a replayed scanner recording).
+pub fn check_twins() -> Vec<Check> {
+    let mut checks = Vec::new();
+    let scene = CameraTwin::scene(CAMERA_SIZE.0, CAMERA_SIZE.1, 0);
+    let twin = CameraTwin::new(
+        PixelFormat::Mjpeg,
+        CAMERA_SIZE.0,
+        CAMERA_SIZE.1,
+        &[scene],
+        30,
+        CameraFaults::default(),
+    );
+    checks.push(check("camera", "twin (MJPEG)", frame_check(twin)));
+
+    let sensor = Pty::open().map_err(|e| e.to_string()).and_then(|pty| {
+        let path = pty.path.to_string_lossy().into_owned();
+        let mut twin = Twin::new(TwinConfig {
+            images: vec![Twin::test_pattern(1)],
+            polls_before_finger: 0,
+            ..TwinConfig::default()
+        });
+        std::thread::spawn(move || {
+            let mut pty = pty;
+            let _ = twin.serve(&mut pty.master);
+        });
+        let sensor = fingerprint::open_serial(&path, 57_600, Duration::from_millis(500))
+            .and_then(|link| R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0))
+            .map_err(|e| e.to_string())?;
+        Ok((path, sensor))
+    });
+    match sensor {
+        Ok((path, sensor)) => checks.push(check(
+            "sensor",
+            format!("twin {path}"),
+            sensor_check(sensor),
+        )),
+        Err(error) => checks.push(check("sensor", "twin", Err(error))),
+    }
+
+    let recording = input::keymap::type_line("12345678", 0);
+    let line = Scanner::new(ReplaySource::from_events(recording)).next_line();
+    checks.push(check(
+        "scanner",
+        "twin (replayed recording)",
+        line.map(|text| format!("scanned {text:?}"))
+            .map_err(|e| e.to_string()),
+    ));
+    checks
+}
