@@ -198,3 +198,34 @@ fn probing_confirms_a_sensor_and_names_silence() {
     let error = probe(std::path::Path::new("/dev/nonexistent-tty")).unwrap_err();
     assert!(error.to_string().contains("cannot open"), "{error}");
 }
+
+#[test]
+fn a_slow_sensor_is_waited_for() {
+    let twin = start(TwinConfig {
+        images: images(),
+        polls_before_finger: 0,
+        faults: Faults {
+            delay: Duration::from_millis(250),
+            ..Faults::default()
+        },
+        ..TwinConfig::default()
+    });
+    let mut sensor = connect(&twin.path, 0).unwrap();
+    let image = sensor.capture(Duration::from_secs(5)).unwrap();
+    assert_eq!(image.pixels.len(), 256 * 288);
+}
+
+#[test]
+fn the_ring_led_is_set_and_bad_settings_are_named() {
+    let twin = start(TwinConfig {
+        images: images(),
+        ..TwinConfig::default()
+    });
+    let mut sensor = connect(&twin.path, 0).unwrap();
+    sensor.set_led(1, 0x80, 2, 0).unwrap();
+    let error = sensor.set_led(9, 0, 2, 0).unwrap_err();
+    assert!(
+        matches!(error, SensorError::Module(ModuleError::PacketReceive)),
+        "{error}"
+    );
+}

@@ -265,6 +265,21 @@ impl<L: SerialLink> R30x<L> {
         }
     }
 
+    /// Sets the ring LED of modules that have one (R503: AuraLedConfig): `control` 1 breathing,
+    /// 2 flashing, 3 on, 4 off, 5 gradually on, 6 gradually off; `colour` 1 red, 2 blue,
+    /// 3 purple, 4 green, 5 yellow, 6 cyan, 7 white. Modules without a ring LED answer with a
+    /// module error, which callers may ignore.
+    pub fn set_led(
+        &mut self,
+        control: u8,
+        speed: u8,
+        colour: u8,
+        count: u8,
+    ) -> Result<(), SensorError> {
+        self.command(&[instruction::AURA_LED_CONFIG, control, speed, colour, count])
+            .map(|_| ())
+    }
+
     /// Waits up to `wait` for a finger, then uploads its image.
     pub fn capture_image(&mut self, wait: Duration) -> Result<FingerImage, SensorError> {
         let deadline = Instant::now() + wait;

@@ -16,7 +16,7 @@ pub struct Faults {
     pub corrupt_checksum_every: Option<u32>,
     /// Drop the last bytes of every Nth answer packet.
     pub drop_bytes_every: Option<u32>,
-    /// Wait this long before every answer.
+    /// Wait this long before answering each command.
     pub delay: Duration,
     /// Stop answering altogether after this many answer packets (an unplugged sensor).
     pub unplug_after: Option<u32>,
@@ -192,7 +192,16 @@ impl Twin {
                 }
                 answers
             }
-            instruction::AURA_LED_CONFIG => vec![self.ack(0, &[])],
+            instruction::AURA_LED_CONFIG => match arguments {
+                // Control 1..=6 (breathing, flashing, on, off, gradual on, gradual off),
+                // speed, colour 1..=7, count.
+                [control, _, colour, _]
+                    if (1..=6).contains(control) && (1..=7).contains(colour) =>
+                {
+                    vec![self.ack(0, &[])]
+                }
+                _ => vec![self.ack(ModuleError::PacketReceive.code(), &[])],
+            },
             _ => vec![self.ack(ModuleError::PacketReceive.code(), &[])],
         }
     }
@@ -245,7 +254,12 @@ impl Twin {
                     Ok(None) => break,
                     Ok(Some((command, used))) => {
                         pending.drain(..used);
-                        for answer in self.answer(&command) {
+                        let answers = self.answer(&command);
+                        // A slow module is slow to start answering, not slow per packet.
+                        if !answers.is_empty() && !self.config.faults.delay.is_zero() {
+                            std::thread::sleep(self.config.faults.delay);
+                        }
+                        for answer in answers {
                             self.send(link, &answer)?;
                         }
                     }
@@ -262,9 +276,6 @@ impl Twin {
         let Some(bytes) = self.wire_bytes(answer) else {
             return Ok(());
         };
-        if !self.config.faults.delay.is_zero() {
-            std::thread::sleep(self.config.faults.delay);
-        }
         if self.config.pace_to_wire {
             // 8N1: ten bit times per byte.
             std::thread::sleep(Duration::from_secs_f64(
