@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sajili_drivers::camera::{self, Camera, CameraFaults, CameraTwin, PixelFormat, V4lSource};
-use sajili_drivers::fingerprint::{self, FingerprintSensor, Pty, R30x, Twin, TwinConfig, discover};
+use sajili_drivers::fingerprint::{self, FingerprintSensor, R30x, Twin, TwinConfig, discover};
 use sajili_drivers::input::{self, InputKind, ReplaySource, Scanner};
 
 /// The size the kiosk captures face photos at.
@@ -147,22 +147,21 @@ pub fn check_twins() -> Vec<Check> {
     );
     checks.push(check("camera", "twin (MJPEG)", frame_check(twin)));
 
-    let sensor = Pty::open().map_err(|e| e.to_string()).and_then(|pty| {
-        let path = pty.path.to_string_lossy().into_owned();
-        let mut twin = Twin::new(TwinConfig {
-            images: vec![Twin::test_pattern(1)],
-            polls_before_finger: 0,
-            ..TwinConfig::default()
-        });
-        std::thread::spawn(move || {
-            let mut pty = pty;
-            let _ = twin.serve(&mut pty.master);
-        });
-        let sensor = fingerprint::open_serial(&path, 57_600, Duration::from_millis(500))
-            .and_then(|link| R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0))
-            .map_err(|e| e.to_string())?;
-        Ok((path, sensor))
+    let twin = Twin::new(TwinConfig {
+        images: vec![Twin::test_pattern(1)],
+        polls_before_finger: 0,
+        ..TwinConfig::default()
     });
+    let sensor = twin
+        .spawn_on_pty()
+        .map_err(|e| e.to_string())
+        .and_then(|path| {
+            let path = path.to_string_lossy().into_owned();
+            let sensor = fingerprint::open_serial(&path, 57_600, Duration::from_millis(500))
+                .and_then(|link| R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0))
+                .map_err(|e| e.to_string())?;
+            Ok((path, sensor))
+        });
     match sensor {
         Ok((path, sensor)) => checks.push(check(
             "sensor",

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use sajili_drivers::fingerprint::{FingerprintSensor, Pty, R30x, Twin, TwinConfig, open_serial};
+use sajili_drivers::fingerprint::{FingerprintSensor, R30x, Twin, TwinConfig, open_serial};
 
 fn captures_from_args() -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -26,18 +26,13 @@ fn bytes_on_wire_per_capture() -> usize {
 
 fn main() {
     let captures = captures_from_args().max(1);
-    let pty = Pty::open().unwrap();
-    let path = pty.path.to_string_lossy().into_owned();
-    let mut twin = Twin::new(TwinConfig {
+    let twin = Twin::new(TwinConfig {
         images: vec![Twin::test_pattern(1)],
         polls_before_finger: 0,
         pace_to_wire: true,
         ..TwinConfig::default()
     });
-    std::thread::spawn(move || {
-        let mut pty = pty;
-        let _ = twin.serve(&mut pty.master);
-    });
+    let path = twin.spawn_on_pty().unwrap().to_string_lossy().into_owned();
     let link = open_serial(&path, 57_600, Duration::from_secs(2)).unwrap();
     let mut sensor = R30x::connect(link, 0xFFFF_FFFF, 0).unwrap();
     for baud in [57_600u32, 115_200] {

@@ -16,14 +16,13 @@ struct Running {
 }
 
 fn start(config: TwinConfig) -> Running {
-    let pty = Pty::open().expect("pty");
-    let path = pty.path.to_string_lossy().into_owned();
     let twin = Twin::new(config);
     let unplug = twin.unplug_switch();
-    std::thread::spawn(move || {
-        let (mut twin, mut pty) = (twin, pty);
-        let _ = twin.serve(&mut pty.master);
-    });
+    let path = twin
+        .spawn_on_pty()
+        .expect("pty")
+        .to_string_lossy()
+        .into_owned();
     Running { path, unplug }
 }
 
@@ -77,7 +76,8 @@ fn a_wrong_password_is_named() {
         matches!(error, SensorError::Module(ModuleError::WrongPassword)),
         "{error}"
     );
-    assert!(connect(&twin.path, 0x1234).is_ok());
+    let second = connect(&twin.path, 0x1234);
+    assert!(second.is_ok(), "{:?}", second.err());
 }
 
 #[test]

@@ -84,6 +84,20 @@ impl Twin {
         }
     }
 
+    /// Serves on a new pseudo-terminal from a background thread, for the life of the process;
+    /// returns the path clients open.
+    pub fn spawn_on_pty(mut self) -> io::Result<std::path::PathBuf> {
+        let pty = super::Pty::open()?;
+        let path = pty.path.clone();
+        std::thread::spawn(move || {
+            // Move the whole pair in: a closure capturing only `pty.master` would drop the
+            // slave handle that keeps the terminal alive between clients.
+            let mut pty = pty;
+            self.serve(&mut pty.master)
+        });
+        Ok(path)
+    }
+
     /// A switch that unplugs the twin while set (it hears nothing and answers nothing) and
     /// plugs it back in when cleared.
     pub fn unplug_switch(&self) -> Arc<AtomicBool> {
