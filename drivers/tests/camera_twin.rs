@@ -143,3 +143,43 @@ fn an_unplugged_camera_comes_back_by_itself() {
     unplug.store(false, Ordering::SeqCst);
     assert!(camera.next_frame().is_ok());
 }
+
+#[test]
+fn the_twin_plays_jpeg_files_and_refuses_mismatched_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = CameraTwin::scene(320, 240, 5);
+    std::fs::write(dir.path().join("a.jpg"), encode_jpeg(&scene, 320, 240)).unwrap();
+    std::fs::write(
+        dir.path().join("b.jpg"),
+        encode_jpeg(&CameraTwin::scene(160, 120, 0), 160, 120),
+    )
+    .unwrap();
+    let a = dir.path().join("a.jpg");
+    let twin = CameraTwin::from_jpeg_files(
+        PixelFormat::Mjpeg,
+        std::slice::from_ref(&a),
+        30,
+        CameraFaults::default(),
+    )
+    .unwrap();
+    let frame = Camera::new(twin).next_frame().unwrap();
+    assert_eq!((frame.width, frame.height), (320, 240));
+    assert!(mean_difference(&frame.rgb, &scene) < 5.0);
+    let mixed = [a, dir.path().join("b.jpg")];
+    let error =
+        CameraTwin::from_jpeg_files(PixelFormat::Mjpeg, &mixed, 30, CameraFaults::default())
+            .unwrap_err();
+    assert!(
+        error.to_string().contains("unlike the first file"),
+        "{error}"
+    );
+    assert!(
+        CameraTwin::from_jpeg_files(
+            PixelFormat::Mjpeg,
+            &[dir.path().join("none.jpg")],
+            30,
+            CameraFaults::default()
+        )
+        .is_err()
+    );
+}

@@ -70,6 +70,43 @@ impl CameraTwin {
         }
     }
 
+    /// A twin serving JPEG files (all the same size) in turn at `fps`.
+    pub fn from_jpeg_files(
+        format: PixelFormat,
+        paths: &[std::path::PathBuf],
+        fps: u32,
+        faults: CameraFaults,
+    ) -> Result<Self, CameraError> {
+        let mut frames = Vec::with_capacity(paths.len());
+        let mut size = None;
+        for path in paths {
+            let bad = |detail: String| CameraError::Open {
+                path: path.display().to_string(),
+                detail,
+            };
+            let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let mut decoder = zune_jpeg::JpegDecoder::new_with_options(
+                zune_jpeg::zune_core::bytestream::ZCursor::new(&bytes),
+                zune_jpeg::zune_core::options::DecoderOptions::default()
+                    .jpeg_set_out_colorspace(zune_jpeg::zune_core::colorspace::ColorSpace::RGB),
+            );
+            let rgb = decoder.decode().map_err(|e| bad(e.to_string()))?;
+            let info = decoder
+                .info()
+                .ok_or_else(|| bad("no image information".into()))?;
+            let this = (u32::from(info.width), u32::from(info.height));
+            if *size.get_or_insert(this) != this {
+                return Err(bad(format!("{}x{}, unlike the first file", this.0, this.1)));
+            }
+            frames.push(rgb);
+        }
+        let (width, height) = size.ok_or_else(|| CameraError::Open {
+            path: "-".into(),
+            detail: "no image files given".into(),
+        })?;
+        Ok(Self::new(format, width, height, &frames, fps, faults))
+    }
+
     /// A switch that unplugs the camera while set.
     pub fn unplug_switch(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.unplugged)
