@@ -83,6 +83,10 @@ pub struct StoreStatus {
     pub clock_floor: Option<i64>,
 }
 
+/// redb's page cache. Its default (1 GiB) is the whole memory of a small board; records are
+/// written once and read rarely, so a small cache costs nothing.
+const CACHE_BYTES: usize = 32 << 20;
+
 /// An open store.
 pub struct Store {
     db: Database,
@@ -106,6 +110,7 @@ impl Store {
             });
         }
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| StoreError::from_redb(path, e))?;
         let store = Self {
@@ -136,6 +141,7 @@ impl Store {
             });
         }
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .set_check_integrity_on_open(true)
             .open(path)
             .map_err(|e| StoreError::from_redb(path, e))?;
@@ -326,29 +332,25 @@ impl Store {
     /// Counts for `sajili status`.
     pub fn status(&self) -> Result<StoreStatus, StoreError> {
         let txn = self.read()?;
-        let (head, last_sealed_at, clock_floor) = {
+        let (head, last_sealed_at, clock_floor, bytes_waiting) = {
             let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
             (
                 read_head(&settings)?,
                 read_i64(&settings, SETTING_LAST_SEALED)?,
                 read_i64(&settings, SETTING_CLOCK_FLOOR)?,
+                read_i64(&settings, SETTING_OUTBOX_BYTES)?
+                    .unwrap_or(0)
+                    .max(0) as u64,
             )
         };
-        let counts = || -> Result<(u64, u64, u64, u64), redb::Error> {
-            let outbox = txn.open_table(OUTBOX)?;
-            let mut bytes_waiting = 0u64;
-            for entry in outbox.iter()? {
-                bytes_waiting += entry?.1.value().len() as u64;
-            }
+        let counts = || -> Result<(u64, u64, u64), redb::Error> {
             Ok((
-                outbox.len()?,
-                bytes_waiting,
+                txn.open_table(OUTBOX)?.len()?,
                 txn.open_table(RECEIPTS)?.len()?,
                 txn.open_table(JOURNAL)?.len()?,
             ))
         };
-        let (queue_depth, bytes_waiting, receipts, in_progress) =
-            counts().map_err(|e| self.error(e))?;
+        let (queue_depth, receipts, in_progress) = counts().map_err(|e| self.error(e))?;
         Ok(StoreStatus {
             records_sealed: head.seq,
             chain_head: crate::record::hex(&head.hash),
@@ -380,6 +382,12 @@ fn store_sealed(
         SETTING_LAST_SEALED,
         encode_i64(sealed.created_at).as_slice(),
     )?;
+    let waiting = match settings.get(SETTING_OUTBOX_BYTES)? {
+        Some(value) => decode_i64(value.value()).unwrap_or(0),
+        None => 0,
+    };
+    let waiting = waiting + sealed.bytes.len() as i64;
+    settings.insert(SETTING_OUTBOX_BYTES, encode_i64(waiting).as_slice())?;
     txn.open_table(OUTBOX)?
         .insert(slot.seq, sealed.bytes.as_slice())?;
     txn.open_table(CHAIN)?

@@ -24,6 +24,9 @@ pub(crate) const SETTING_HEAD: &str = "chain.head";
 pub(crate) const SETTING_CLOCK_FLOOR: &str = "clock.floor";
 /// Device id: eight ASCII symbols.
 pub(crate) const SETTING_DEVICE_ID: &str = "device.id";
+/// Bytes of envelopes in the outbox: i64 BE, kept in the transaction that changes the outbox,
+/// so `status` need not read every envelope.
+pub(crate) const SETTING_OUTBOX_BYTES: &str = "outbox.bytes";
 /// When the last record was sealed: i64 BE Unix seconds.
 pub(crate) const SETTING_LAST_SEALED: &str = "chain.last_sealed_at";
 

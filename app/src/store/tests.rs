@@ -129,3 +129,25 @@ fn a_second_process_handle_is_refused_as_in_use() {
         "{second:?}"
     );
 }
+
+#[test]
+fn bytes_waiting_is_the_sum_of_the_outbox() {
+    let (_dir, store) = new_store();
+    for seed in 1..=3u8 {
+        store
+            .seal(None, &event("record.sealed"), |_| {
+                Ok::<_, ()>(sealed(seed, 1_800_000_000))
+            })
+            .expect("seal");
+    }
+    let status = store.status().expect("status");
+    let mut sum = 0;
+    for seq in 1..=3 {
+        sum += store
+            .envelope(seq)
+            .expect("read")
+            .map_or(0, |e| e.len() as u64);
+    }
+    assert_eq!((status.queue_depth, status.bytes_waiting), (3, sum));
+    assert_eq!(sum, 300);
+}
