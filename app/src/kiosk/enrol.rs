@@ -27,6 +27,8 @@ pub enum EnrolError {
     Seal(SealError),
     /// The store failed.
     Store(StoreError),
+    /// A saved draft cannot be opened: its journal key was replaced, or it is damaged.
+    DraftUnreadable(String),
 }
 
 impl fmt::Display for EnrolError {
@@ -35,6 +37,9 @@ impl fmt::Display for EnrolError {
             Self::Invalid(problems) => write!(f, "the enrolment is not valid:\n{problems}"),
             Self::Seal(error) => error.fmt(f),
             Self::Store(error) => error.fmt(f),
+            Self::DraftUnreadable(detail) => {
+                write!(f, "a saved enrolment cannot be opened: {detail}")
+            }
         }
     }
 }

@@ -20,10 +20,10 @@ pub fn encrypt_draft(device: &Device, enrolment: &Enrolment) -> Result<Vec<u8>, 
 pub fn decrypt_draft(device: &Device, bytes: &[u8]) -> Result<Enrolment, EnrolError> {
     let plaintext = Zeroizing::new(
         age::decrypt(&device.journal_key(), bytes)
-            .map_err(|e| EnrolError::Seal(SealError::Encrypt(e.to_string())))?,
+            .map_err(|e| EnrolError::DraftUnreadable(e.to_string()))?,
     );
     ciborium::from_reader(plaintext.as_slice())
-        .map_err(|e| EnrolError::Seal(SealError::Encode(e.to_string())))
+        .map_err(|e| EnrolError::DraftUnreadable(e.to_string()))
 }
 
 /// Replaces the journal key if no draft is waiting, so drafts left in free pages become

@@ -238,12 +238,11 @@ impl<L: SerialLink> R30x<L> {
         loop {
             match exchange(self) {
                 Err(
-                    error @ (SensorError::Garbled(_)
+                    SensorError::Garbled(_)
                     | SensorError::NotAnswering
-                    | SensorError::Module(ModuleError::PacketReceive)),
+                    | SensorError::Module(ModuleError::PacketReceive),
                 ) if attempt < RETRIES => {
                     attempt += 1;
-                    let _ = error;
                     self.resynchronise();
                 }
                 other => return other,
