@@ -69,7 +69,10 @@ mod tests {
 
         device.rotate_journal_key().expect("rotate");
         assert!(
-            decrypt_draft(&device, &draft).is_err(),
+            matches!(
+                decrypt_draft(&device, &draft),
+                Err(EnrolError::DraftUnreadable(_))
+            ),
             "old drafts die with the old key"
         );
         let again = encrypt_draft(&device, &enrolment).expect("encrypt");
