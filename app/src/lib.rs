@@ -13,7 +13,9 @@ pub mod form;
 pub mod kiosk;
 pub mod record;
 pub mod simulate;
+pub mod spool;
 pub mod store;
+pub mod uplink;
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

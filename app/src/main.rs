@@ -40,15 +40,40 @@ enum Command {
     /// Seal one enrolment given as JSON (see docs/enrolment-json.md) and print its
     /// registration number. Exits 2, listing every problem, if the enrolment is not valid.
     Enrol {
-        /// The enrolment; image paths in it are relative to this file.
-        #[arg(long)]
-        json: PathBuf,
+        /// The enrolment; image paths in it are relative to this file. Give it more than once
+        /// to seal several, in order (one registration number per line).
+        #[arg(long, required = true)]
+        json: Vec<PathBuf>,
     },
     /// Show the device id, records sealed, queue waiting for the registry, and chain head.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Get this device's TLS certificate from the registry: makes the TLS key here, sends a
+    /// certificate request with a one-time enrolment token. Safe to run again after a cut.
+    Provision {
+        /// The registry, `https://host:port` (default: the pinned trust bundle's).
+        #[arg(long)]
+        registry: Option<String>,
+        /// The one-time enrolment token (default: the trust bundle's, if it has one).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Send sealed records to the registry over mutual TLS, for ever (waiting for connectivity
+    /// and new records, backing off with jitter), or until the outbox is drained (`--once`).
+    /// Reads only the spool and its own directory: never plaintext or the signing key.
+    Uplink {
+        /// Drain the outbox and exit: 0 when every record has a receipt, 1 saying why not.
+        #[arg(long)]
+        once: bool,
+        /// The longest wait between tries after failures, seconds.
+        #[arg(long, default_value_t = 300)]
+        max_backoff: u64,
+        /// How often to look for new records when idle, milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        poll_ms: u64,
     },
     /// Check every stored envelope's signature and the hash chain from seq 1 to the head.
     /// Exits 1 naming the first bad seq and why.
@@ -118,6 +143,19 @@ fn main() -> ExitCode {
         Command::Enrol { json } => enrol(&data, &json),
         Command::Status { json } => status(&data, json),
         Command::Verify => verify(&data),
+        Command::Provision { registry, token } => provision(&data, registry, token),
+        Command::Uplink {
+            once,
+            max_backoff,
+            poll_ms,
+        } => uplink(
+            &data,
+            sajili::uplink::sync::RunOptions {
+                once,
+                max_backoff: std::time::Duration::from_secs(max_backoff.max(1)),
+                poll: std::time::Duration::from_millis(poll_ms.max(10)),
+            },
+        ),
         Command::Doctor { simulate } => doctor(simulate),
         Command::Twin(TwinCommand::Sensor {
             link,
@@ -159,21 +197,101 @@ fn init(data: &DataDir, bundle: &std::path::Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn enrol(data: &DataDir, json: &std::path::Path) -> Result<(), Failure> {
-    let device = device::open(data)?;
-    let now = clock::floored(SystemClock.now(), device.store.clock_floor()?);
-    let enrolment = kiosk::load(json, clock::kenyan_date(now)).map_err(|error| match error {
-        ImportError::Read { .. } | ImportError::Json { .. } | ImportError::Invalid(_) => {
-            Failure::Input(error.to_string())
+fn enrol(data: &DataDir, files: &[PathBuf]) -> Result<(), Failure> {
+    let mut device = device::open(data)?;
+    let mut result = Ok(());
+    for json in files {
+        let now = clock::floored(SystemClock.now(), device.store.clock_floor()?);
+        let sealed = kiosk::load(json, clock::kenyan_date(now))
+            .map_err(|error| match error {
+                ImportError::Read { .. } | ImportError::Json { .. } | ImportError::Invalid(_) => {
+                    Failure::Input(error.to_string())
+                }
+                other => Failure::Failed(other.to_string()),
+            })
+            .and_then(|enrolment| {
+                kiosk::enrol(&device, enrolment, now).map_err(|error| match error {
+                    EnrolError::Invalid(_) => Failure::Input(error.to_string()),
+                    other => Failure::Failed(other.to_string()),
+                })
+            });
+        match sealed {
+            Ok(sealed) => println!("{}", sealed.registration_number),
+            Err(failure) => {
+                result = Err(failure);
+                break;
+            }
         }
+    }
+    // Hand the new records to the uplink. Sealed records are safe in the store whatever
+    // happens here; a failed copy is made again on the next hand-off.
+    if let Err(error) = kiosk::handoff(&mut device, SystemClock.now()) {
+        eprintln!("sajili: warning: records sealed, not yet handed to the uplink: {error}");
+    }
+    result
+}
+
+fn provision(
+    data: &DataDir,
+    registry: Option<String>,
+    token: Option<String>,
+) -> Result<(), Failure> {
+    use sajili::uplink::identity::{IdentityError, provision};
+    use sajili::uplink::tls::TrustedTime;
+    let device = device::open(data)?;
+    let floor = device.store.clock_floor()?.unwrap_or(clock::BUILD_TIME);
+    let report = provision(
+        &device,
+        registry.as_deref(),
+        token.as_deref(),
+        TrustedTime { floor },
+    )
+    .map_err(|error| match error {
+        IdentityError::Call(ref call) if call.code().is_some() => Failure::Input(error.to_string()),
         other => Failure::Failed(other.to_string()),
     })?;
-    let sealed = kiosk::enrol(&device, enrolment, now).map_err(|error| match error {
-        EnrolError::Invalid(_) => Failure::Input(error.to_string()),
-        other => Failure::Failed(other.to_string()),
+    device.store.audit(&sajili::store::AuditEvent {
+        at: SystemClock.now(),
+        actor: "system".into(),
+        action: "device.provisioned".into(),
+        subject: report.device_id.clone(),
     })?;
-    println!("{}", sealed.registration_number);
+    println!(
+        "Provisioned device {}: certificate valid until {}{}",
+        report.device_id,
+        format_time(Some(report.not_after)),
+        if report.new_key {
+            ""
+        } else {
+            " (existing TLS key kept)"
+        }
+    );
     Ok(())
+}
+
+fn uplink(data: &DataDir, options: sajili::uplink::sync::RunOptions) -> Result<(), Failure> {
+    use sajili::uplink::sync::{PassOutcome, RunEnd, Uplink, run};
+    let mut uplink = Uplink::open(data.root()).map_err(|e| Failure::Failed(e.to_string()))?;
+    let end = run(&mut uplink, options, |line| {
+        eprintln!("sajili uplink: {line}")
+    })
+    .map_err(|e| Failure::Failed(e.to_string()))?;
+    match end {
+        RunEnd::Drained => {
+            println!(
+                "Outbox drained: the registry holds every record up to seq {}",
+                uplink.state.registry_seq.unwrap_or(0)
+            );
+            Ok(())
+        }
+        RunEnd::Stopped(PassOutcome::Blocked { seq, reason }) => Err(Failure::Failed(format!(
+            "record {seq} is quarantined: {reason}; the records after it wait for it"
+        ))),
+        RunEnd::Stopped(PassOutcome::Waiting { seq }) => Err(Failure::Failed(format!(
+            "record {seq} is not in the outbox yet; run `sajili status` to hand it over"
+        ))),
+        RunEnd::Stopped(PassOutcome::Drained) => Ok(()),
+    }
 }
 
 fn format_time(at: Option<i64>) -> String {
@@ -189,9 +307,20 @@ fn format_time(at: Option<i64>) -> String {
 }
 
 fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
-    let device = device::open(data)?;
+    let mut device = device::open(data)?;
+    let handoff = kiosk::handoff(&mut device, SystemClock.now());
     let status = device.store.status()?;
     let device_id = device.sealer.device_id();
+    let spool = sajili::spool::Spool::new(data.root());
+    let uplink = sajili::uplink::state::UplinkState::load(&spool);
+    let provisioned = sajili::uplink::identity::UplinkDir::new(data.root())
+        .certificate()
+        .is_ok();
+    let handoff_error = handoff.as_ref().err().map(ToString::to_string);
+    let rejected = handoff
+        .as_ref()
+        .map(|r| r.rejected.clone())
+        .unwrap_or_default();
     if json {
         let mut value =
             serde_json::to_value(&status).map_err(|e| Failure::Failed(e.to_string()))?;
@@ -201,6 +330,12 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
                 "registry_url".into(),
                 device.bundle.registry_url.clone().into(),
             );
+            object.insert("provisioned".into(), provisioned.into());
+            object.insert(
+                "uplink".into(),
+                serde_json::to_value(&uplink).unwrap_or_default(),
+            );
+            object.insert("handoff_error".into(), handoff_error.into());
         }
         println!("{value}");
         return Ok(());
@@ -221,6 +356,34 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
         &status.chain_head[..16]
     );
     println!("Last sealed     {}", format_time(status.last_sealed_at));
+    println!(
+        "Provisioned     {}",
+        if provisioned {
+            format!(
+                "yes, certificate until {}",
+                format_time(uplink.certificate_expires)
+            )
+        } else {
+            "no: run `sajili provision`".into()
+        }
+    );
+    println!("Last attempt    {}", format_time(uplink.last_attempt));
+    println!("Last success    {}", format_time(uplink.last_success));
+    if let Some(error) = &uplink.last_error {
+        println!("Last error      {error}");
+    }
+    for entry in &uplink.quarantined {
+        println!(
+            "Quarantined     record {}: {} ({})",
+            entry.seq, entry.message, entry.code
+        );
+    }
+    if let Some(error) = handoff_error {
+        println!("Hand-off        FAILED: {error}");
+    }
+    for (seq, why) in rejected {
+        println!("Receipt set aside  record {seq}: {why}");
+    }
     Ok(())
 }
 

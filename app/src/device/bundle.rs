@@ -68,15 +68,7 @@ impl fmt::Display for BundleError {
 impl std::error::Error for BundleError {}
 
 fn parse_hex32(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (index, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::record::parse_hex(text)?.try_into().ok()
 }
 
 impl TrustBundle {

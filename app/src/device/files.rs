@@ -9,7 +9,11 @@ use std::path::Path;
 /// `mode` is the file's permission bits (0o600 for secrets). A crash leaves the old file or the
 /// new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let directory = path.parent().unwrap_or(Path::new("."));
+    // A bare file name has an empty parent: that is the current directory.
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -43,6 +43,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Bytes from hex (either case); `None` for an odd length or a non-hex symbol.
+pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// One sealed enrolment, as stored and as sent.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Envelope {

@@ -4,11 +4,16 @@
 mod chain;
 mod envelope;
 mod payload;
+mod receipt;
 mod registration;
 mod seal;
 
 pub use chain::{ChainError, ChainFault, ChainHead, verify_chain, verify_link};
-pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, sha256};
+pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, parse_hex, sha256};
 pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};
+pub use receipt::{RECEIPT_LEN, RECEIPT_MAGIC, Receipt, ReceiptError, ReceiptKind, RefusalReason};
 pub use registration::{DeviceId, RegistrationNumber, RegistrationNumberError};
-pub use seal::{ChainSlot, SealError, Sealer, UnsealError, decode_payload, device_id_for, unseal};
+pub use seal::{
+    ChainSlot, SealError, Sealer, UnsealError, decode_payload, device_id_for,
+    provision_proof_message, unseal,
+};

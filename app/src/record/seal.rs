@@ -68,6 +68,14 @@ impl fmt::Debug for Sealer {
     }
 }
 
+/// The bytes a device signs to bind its TLS key to its record-signing key: a fixed label and
+/// the SHA-256 of the certificate request's DER.
+pub fn provision_proof_message(csr_der: &[u8]) -> Vec<u8> {
+    let mut message = b"sajili-provision-v1\0".to_vec();
+    message.extend_from_slice(&sha256(csr_der));
+    message
+}
+
 /// The device id that belongs to a record-signing key.
 pub fn device_id_for(key: &VerifyingKey) -> DeviceId {
     DeviceId::from_digest(&sha256(key.as_bytes()))
@@ -92,6 +100,16 @@ impl Sealer {
     /// The key that verifies this sealer's signatures.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing_key.verifying_key()
+    }
+
+    /// Signs [`provision_proof_message`] of a TLS certificate request: proves to the registry
+    /// that the TLS key belongs to the device that seals records. Only that message can be
+    /// signed here; its label keeps it from ever reading as an envelope.
+    pub fn prove_tls_key(&self, csr_der: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.signing_key
+            .sign(&provision_proof_message(csr_der))
+            .to_bytes()
     }
 
     /// The registration number a record in `slot` gets.

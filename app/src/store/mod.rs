@@ -62,6 +62,18 @@ pub enum SealFailure<E> {
     Store(StoreError),
 }
 
+/// A receipt the caller has verified (signature, device, and hash against [`Store::chain_hash`]),
+/// ready to file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// The record's seq.
+    pub seq: u64,
+    /// The receipt's bytes, kept for good.
+    pub receipt: Vec<u8>,
+    /// The registry's signed time in it: raises the clock floor.
+    pub registry_time: i64,
+}
+
 /// Counts for `sajili status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoreStatus {
@@ -329,6 +341,106 @@ impl Store {
         read_i64(&settings, SETTING_CLOCK_FLOOR)
     }
 
+    /// The chain index's hash for `seq`.
+    pub fn chain_hash(&self, seq: u64) -> Result<Option<Hash>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(CHAIN).map_err(|e| self.error(e))?;
+        let value = table.get(seq).map_err(|e| self.error(e))?;
+        value
+            .map(|guard| {
+                guard
+                    .value()
+                    .try_into()
+                    .map_err(|_| StoreError::BadValue { what: "chain hash" })
+            })
+            .transpose()
+    }
+
+    /// The seqs sealed and not yet acknowledged, oldest first (cheap: two settings).
+    pub fn unacknowledged(&self) -> Result<std::ops::RangeInclusive<u64>, StoreError> {
+        let txn = self.read()?;
+        let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
+        let head = read_head(&settings)?;
+        let through = read_u64(&settings, SETTING_ACKED_THROUGH)?.unwrap_or(0);
+        Ok(through + 1..=head.seq)
+    }
+
+    /// Files verified receipts and drops their envelopes from the outbox, in one transaction;
+    /// raises the clock floor to the registry's time. Returns how many envelopes were dropped.
+    ///
+    /// A receipt already filed is skipped, so absorbing twice is harmless.
+    pub fn acknowledge(&self, acks: &[Acknowledgement], at: i64) -> Result<u64, StoreError> {
+        if acks.is_empty() {
+            return Ok(0);
+        }
+        self.write(|txn| {
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            let mut outbox = txn.open_table(OUTBOX)?;
+            let mut settings = txn.open_table(SETTINGS)?;
+            let mut dropped = 0u64;
+            let mut freed = 0i64;
+            let mut latest = i64::MIN;
+            for ack in acks {
+                if receipts.get(ack.seq)?.is_some() {
+                    continue;
+                }
+                receipts.insert(ack.seq, ack.receipt.as_slice())?;
+                if let Some(old) = outbox.remove(ack.seq)? {
+                    freed += old.value().len() as i64;
+                    dropped += 1;
+                }
+                latest = latest.max(ack.registry_time);
+            }
+            let mut through = match settings.get(SETTING_ACKED_THROUGH)? {
+                Some(value) => decode_i64(value.value()).unwrap_or(0).max(0) as u64,
+                None => 0,
+            };
+            while receipts.get(through + 1)?.is_some() {
+                through += 1;
+            }
+            settings.insert(SETTING_ACKED_THROUGH, encode_i64(through as i64).as_slice())?;
+            let waiting = match settings.get(SETTING_OUTBOX_BYTES)? {
+                Some(value) => decode_i64(value.value()).unwrap_or(0),
+                None => 0,
+            };
+            settings.insert(
+                SETTING_OUTBOX_BYTES,
+                encode_i64((waiting - freed).max(0)).as_slice(),
+            )?;
+            let floor = match settings.get(SETTING_CLOCK_FLOOR)? {
+                Some(value) => decode_i64(value.value()),
+                None => None,
+            };
+            if latest > floor.unwrap_or(i64::MIN) {
+                settings.insert(SETTING_CLOCK_FLOOR, encode_i64(latest).as_slice())?;
+            }
+            drop((receipts, outbox, settings));
+            if dropped > 0 {
+                let first = acks.first().map_or(0, |a| a.seq);
+                let last = acks.last().map_or(0, |a| a.seq);
+                append_audit(
+                    txn,
+                    &AuditEvent {
+                        at,
+                        actor: "uplink".into(),
+                        action: "records.acknowledged".into(),
+                        subject: format!("seq {first}..{last}"),
+                    },
+                )?;
+            }
+            Ok(dropped)
+        })
+    }
+
+    /// Gives the space of dropped envelopes back to the file system. redb only reuses freed
+    /// pages otherwise; after the registry has taken a day's records this shrinks the file.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        self.db
+            .compact()
+            .map_err(|e| StoreError::from_redb(&path, e))
+    }
+
     /// Counts for `sajili status`.
     pub fn status(&self) -> Result<StoreStatus, StoreError> {
         let txn = self.read()?;
@@ -434,6 +546,13 @@ fn read_head(
         seq: u64::from_be_bytes(seq),
         hash,
     })
+}
+
+fn read_u64(
+    settings: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &'static str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(read_i64(settings, name)?.map(|value| value.max(0) as u64))
 }
 
 fn read_i64(

@@ -27,6 +27,9 @@ pub(crate) const SETTING_DEVICE_ID: &str = "device.id";
 /// Bytes of envelopes in the outbox: i64 BE, kept in the transaction that changes the outbox,
 /// so `status` need not read every envelope.
 pub(crate) const SETTING_OUTBOX_BYTES: &str = "outbox.bytes";
+/// Every seq up to this one has a receipt: u64 BE. Receipts arrive in chain order, so the
+/// records still waiting are exactly those after it, up to the head.
+pub(crate) const SETTING_ACKED_THROUGH: &str = "receipts.through";
 /// When the last record was sealed: i64 BE Unix seconds.
 pub(crate) const SETTING_LAST_SEALED: &str = "chain.last_sealed_at";
 

@@ -1,0 +1,153 @@
+//! The kiosk's side of the hand-off to the uplink (see [`crate::spool`]): copy sealed
+//! envelopes out, take verified receipts in.
+
+use std::fmt;
+
+use crate::device::Device;
+use crate::record::{Receipt, ReceiptKind, RefusalReason, sha256};
+use crate::spool::Spool;
+use crate::store::{Acknowledgement, StoreError};
+use crate::uplink::state::UplinkState;
+
+/// What one hand-off did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandoffReport {
+    /// Envelopes copied into the outbox (new, or missing there).
+    pub exported: u64,
+    /// Envelopes dropped from the store because the registry holds them.
+    pub acknowledged: u64,
+    /// Records whose contents the registry refused (it keeps them; see the docs).
+    pub refused: Vec<(u64, RefusalReason)>,
+    /// Receipt files that did not verify and were set aside, with why.
+    pub rejected: Vec<(u64, String)>,
+}
+
+/// Why the hand-off could not run. Nothing stored was lost.
+#[derive(Debug)]
+pub enum HandoffError {
+    /// The store failed.
+    Store(StoreError),
+    /// A spool file could not be read or written.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for HandoffError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(error) => error.fmt(f),
+            Self::Io(error) => write!(f, "the uplink spool: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for HandoffError {}
+
+impl From<StoreError> for HandoffError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<std::io::Error> for HandoffError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// Absorbs the receipts the uplink filed, then makes sure every record still waiting is in
+/// the outbox. Safe to run at any time and any number of times; `at` dates the audit entry.
+pub fn handoff(device: &mut Device, at: i64) -> Result<HandoffReport, HandoffError> {
+    let spool = Spool::new(device.data.root());
+    spool.ensure()?;
+    let mut report = HandoffReport::default();
+    absorb(device, &spool, at, &mut report)?;
+    export(device, &spool, &mut report)?;
+    Ok(report)
+}
+
+fn absorb(
+    device: &mut Device,
+    spool: &Spool,
+    at: i64,
+    report: &mut HandoffReport,
+) -> Result<(), HandoffError> {
+    let receipt_key = device
+        .bundle
+        .receipt_key()
+        .map_err(|e| HandoffError::Io(std::io::Error::other(e.to_string())))?;
+    let device_id = device.sealer.device_id();
+    let mut acks = Vec::new();
+    for seq in spool.receipt_seqs()? {
+        let Some(bytes) = spool.receipt(seq)? else {
+            continue;
+        };
+        let checked = Receipt::verify(&bytes, &receipt_key)
+            .map_err(|e| e.to_string())
+            .and_then(|receipt| {
+                let expected = device.store.chain_hash(seq).map_err(|e| e.to_string())?;
+                if receipt.device_id != device_id
+                    || receipt.seq != seq
+                    || receipt.kind == ReceiptKind::Standing
+                {
+                    return Err("the receipt is for another record".to_string());
+                }
+                if Some(receipt.hash) != expected {
+                    return Err("the receipt names other bytes than this device sealed".into());
+                }
+                Ok(receipt)
+            });
+        match checked {
+            Ok(receipt) => {
+                if let Some(reason) = receipt.reason {
+                    report.refused.push((seq, reason));
+                }
+                acks.push(Acknowledgement {
+                    seq,
+                    receipt: bytes,
+                    registry_time: receipt.at,
+                });
+            }
+            Err(why) => {
+                // Kept aside for an engineer, never absorbed: the envelope stays queued.
+                let aside = spool.receipts_dir().join(format!("{seq:020}.rejected"));
+                std::fs::rename(spool.receipts_dir().join(format!("{seq:020}.sjr")), aside)?;
+                report.rejected.push((seq, why));
+            }
+        }
+    }
+    report.acknowledged = device.store.acknowledge(&acks, at)?;
+    for ack in &acks {
+        spool.remove_envelope(ack.seq)?;
+        spool.remove_receipt(ack.seq)?;
+    }
+    if report.acknowledged > 0 && device.store.unacknowledged()?.is_empty() {
+        device.store.compact()?;
+    }
+    Ok(())
+}
+
+fn export(device: &Device, spool: &Spool, report: &mut HandoffReport) -> Result<(), HandoffError> {
+    // A record the registry refused as damaged is compared with the store's copy: if the
+    // outbox copy differs from what was sealed, the sealed bytes replace it and the uplink
+    // tries again.
+    for quarantined in UplinkState::load(spool).quarantined {
+        let seq = quarantined.seq;
+        let (Some(sent), Some(sealed)) = (spool.envelope(seq)?, device.store.envelope(seq)?) else {
+            continue;
+        };
+        if sent != sealed && Some(sha256(&sealed)) == device.store.chain_hash(seq)? {
+            spool.put_envelope(seq, &sealed)?;
+            report.exported += 1;
+        }
+    }
+    for seq in device.store.unacknowledged()? {
+        if spool.has_envelope(seq) || spool.has_receipt(seq) {
+            continue;
+        }
+        if let Some(bytes) = device.store.envelope(seq)? {
+            spool.put_envelope(seq, &bytes)?;
+            report.exported += 1;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The registry protocol, shared by the device and the reference registry. Each endpoint, its
+//! body, its answers and its error codes are described in docs/registry-protocol.md.
+
+use serde::{Deserialize, Serialize};
+
+/// Provisioning: a CSR for a certificate, with a token or a known signing key.
+pub const PATH_PROVISION: &str = "/v1/provision";
+/// A new certificate for the key of the client certificate presented (mTLS).
+pub const PATH_RENEW: &str = "/v1/renew";
+/// Where the device's chain stands at the registry (mTLS): a signed standing.
+pub const PATH_STANDING: &str = "/v1/standing";
+
+/// `/v1/records/{seq}`: upload a sealed record, whole or in parts (mTLS).
+pub fn record_path(seq: u64) -> String {
+    format!("/v1/records/{seq}")
+}
+
+/// `/v1/records/{seq}/upload`: how many bytes of a part-uploaded record the registry holds.
+pub fn upload_path(seq: u64) -> String {
+    format!("/v1/records/{seq}/upload")
+}
+
+/// `/v1/records/{seq}/receipt`: the receipt for a record the registry holds.
+pub fn receipt_path(seq: u64) -> String {
+    format!("/v1/records/{seq}/receipt")
+}
+
+/// Body of `POST /v1/provision`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRequest {
+    /// The one-time enrolment token; absent when re-issuing to a device the registry knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// PKCS#10 certificate signing request for the device's TLS key, PEM.
+    pub csr: String,
+    /// The device's ed25519 record-signing public key, hex.
+    pub signing_key: String,
+    /// ed25519 signature, hex, by that key over [`proof_message`] of the CSR: binds the TLS key
+    /// to the device that seals records.
+    pub proof: String,
+}
+
+pub use crate::record::provision_proof_message as proof_message;
+
+/// Answer to provisioning and renewal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateIssued {
+    /// The device id the registry knows the device by (the certificate's common name).
+    pub device_id: String,
+    /// The device certificate, PEM.
+    pub certificate: String,
+    /// When it expires, Unix seconds.
+    pub not_after: i64,
+}
+
+/// Answer to `GET /v1/records/{seq}/upload` and to a part that did not complete a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadProgress {
+    /// Bytes of the record the registry holds.
+    pub received: u64,
+}
+
+/// Every refusal's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// A stable code from [`codes`].
+    pub code: String,
+    /// The same in words, for an engineer.
+    pub message: String,
+    /// For `chain_gap`: the seq the registry expects next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_seq: Option<u64>,
+    /// For `offset_mismatch`: the bytes it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+}
+
+/// The error codes, stable across versions.
+pub mod codes {
+    /// No client certificate on a call that needs one.
+    pub const CLIENT_CERTIFICATE_REQUIRED: &str = "client_certificate_required";
+    /// The client certificate names a device the registry does not know.
+    pub const DEVICE_UNKNOWN: &str = "device_unknown";
+    /// The token was never issued.
+    pub const TOKEN_UNKNOWN: &str = "token_unknown";
+    /// The token was already used by another device.
+    pub const TOKEN_USED: &str = "token_used";
+    /// No token, and the signing key is not a known device's.
+    pub const TOKEN_REQUIRED: &str = "token_required";
+    /// The proof does not verify with the signing key.
+    pub const BAD_PROOF: &str = "bad_proof";
+    /// Another key already holds this device id.
+    pub const DEVICE_KEY_CONFLICT: &str = "device_key_conflict";
+    /// The request is malformed (JSON, CSR, query).
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// The envelope does not parse.
+    pub const BAD_ENVELOPE: &str = "bad_envelope";
+    /// The envelope's signature is not the device's.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// The envelope's seq is not the one in the path.
+    pub const SEQ_MISMATCH: &str = "seq_mismatch";
+    /// The certificate's device is not the envelope's.
+    pub const WRONG_DEVICE: &str = "wrong_device";
+    /// The registry holds other bytes for this device and seq.
+    pub const SEQ_CONFLICT: &str = "seq_conflict";
+    /// Records before this one are missing: send `expected_seq` first.
+    pub const CHAIN_GAP: &str = "chain_gap";
+    /// `prev_hash` is not the hash of the record the registry holds before it.
+    pub const CHAIN_FORK: &str = "chain_fork";
+    /// A part starts elsewhere than the bytes held (`received`).
+    pub const OFFSET_MISMATCH: &str = "offset_mismatch";
+    /// A record larger than the registry takes.
+    pub const TOO_LARGE: &str = "too_large";
+    /// Nothing held for this seq.
+    pub const NOT_FOUND: &str = "not_found";
+    /// The registry cannot take records now; try later.
+    pub const UNAVAILABLE: &str = "unavailable";
+    /// The registry failed; try later.
+    pub const INTERNAL: &str = "internal";
+
+    /// Codes that refuse a record for good: sending it again cannot succeed.
+    pub const RECORD_REFUSALS: &[&str] = &[
+        BAD_ENVELOPE,
+        BAD_SIGNATURE,
+        SEQ_MISMATCH,
+        WRONG_DEVICE,
+        SEQ_CONFLICT,
+        CHAIN_FORK,
+        TOO_LARGE,
+    ];
+}
+
+/// Largest record the protocol carries: an envelope's largest ciphertext plus its header.
+pub const MAX_RECORD: u64 = (crate::record::MAX_CIPHERTEXT as u64) + 4096;

@@ -1,0 +1,74 @@
+//! The uplink's progress, kept in the spool for `sajili status` to read: when it last tried,
+//! when it last succeeded, the last error in words, what the registry last said (signed), and
+//! the records it has set aside.
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::write_atomic;
+use crate::spool::Spool;
+
+/// A record the registry refused for good: not sent again until its bytes change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// The record.
+    pub seq: u64,
+    /// SHA-256 (hex) of the bytes refused. If the kiosk hands over other bytes for this seq
+    /// (a damaged copy replaced), they are tried.
+    pub sha256: String,
+    /// The registry's code.
+    pub code: String,
+    /// Its words.
+    pub message: String,
+    /// When, Unix seconds (device clock estimate).
+    pub at: i64,
+}
+
+/// The uplink's progress file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UplinkState {
+    /// When the uplink last tried to reach the registry.
+    pub last_attempt: Option<i64>,
+    /// When it last finished with nothing left to send.
+    pub last_success: Option<i64>,
+    /// The last error, in words; cleared by a success.
+    pub last_error: Option<String>,
+    /// The registry's time in the last signed answer verified (a clock floor).
+    pub registry_time: Option<i64>,
+    /// The last seq the registry said it holds.
+    pub registry_seq: Option<u64>,
+    /// Records sent and acknowledged by this uplink, all runs.
+    pub records_sent: u64,
+    /// Bytes of them.
+    pub bytes_sent: u64,
+    /// When the device certificate expires, Unix seconds.
+    pub certificate_expires: Option<i64>,
+    /// Records set aside.
+    pub quarantined: Vec<Quarantined>,
+}
+
+impl UplinkState {
+    /// Reads the state from the spool; a missing or unreadable file is a fresh state (it is
+    /// progress, not data: losing it loses nothing but the last error's words).
+    pub fn load(spool: &Spool) -> Self {
+        std::fs::read(spool.state_path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the state whole.
+    pub fn save(&self, spool: &Spool) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        write_atomic(&spool.state_path(), &json, 0o640)
+    }
+
+    /// The quarantine entry for `seq`, if any.
+    pub fn quarantined(&self, seq: u64) -> Option<&Quarantined> {
+        self.quarantined.iter().find(|q| q.seq == seq)
+    }
+
+    /// Raises the registry time seen.
+    pub fn saw_registry_time(&mut self, at: i64) {
+        self.registry_time = Some(self.registry_time.map_or(at, |t| t.max(at)));
+    }
+}
