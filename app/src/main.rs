@@ -349,6 +349,12 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
         status.bytes_waiting as f64 / 1e6
     );
     println!("Receipts        {}", status.receipts);
+    if status.records_refused > 0 {
+        println!(
+            "Refused         {} record(s) held by the registry with their contents refused",
+            status.records_refused
+        );
+    }
     println!("In progress     {}", status.in_progress);
     println!(
         "Chain head      seq {} {}",

@@ -2,6 +2,9 @@
 //! `sajili` binary, throwaway data dirs, and the documented example enrolment.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod proxy;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

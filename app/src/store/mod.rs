@@ -87,6 +87,8 @@ pub struct StoreStatus {
     pub bytes_waiting: u64,
     /// Receipts held.
     pub receipts: u64,
+    /// Records the registry holds but whose contents it refused (see docs/registry-protocol.md).
+    pub records_refused: u64,
     /// Enrolments in progress.
     pub in_progress: u64,
     /// When the last record was sealed, Unix seconds.
@@ -380,10 +382,13 @@ impl Store {
             let mut dropped = 0u64;
             let mut freed = 0i64;
             let mut latest = i64::MIN;
+            let mut refused = 0i64;
             for ack in acks {
                 if receipts.get(ack.seq)?.is_some() {
                     continue;
                 }
+                // Byte 4 of a receipt is its kind; 2 is "held, contents refused".
+                refused += i64::from(ack.receipt.get(4) == Some(&2));
                 receipts.insert(ack.seq, ack.receipt.as_slice())?;
                 if let Some(old) = outbox.remove(ack.seq)? {
                     freed += old.value().len() as i64;
@@ -407,6 +412,13 @@ impl Store {
                 SETTING_OUTBOX_BYTES,
                 encode_i64((waiting - freed).max(0)).as_slice(),
             )?;
+            if refused > 0 {
+                let before = match settings.get(SETTING_REFUSED)? {
+                    Some(value) => decode_i64(value.value()).unwrap_or(0),
+                    None => 0,
+                };
+                settings.insert(SETTING_REFUSED, encode_i64(before + refused).as_slice())?;
+            }
             let floor = match settings.get(SETTING_CLOCK_FLOOR)? {
                 Some(value) => decode_i64(value.value()),
                 None => None,
@@ -444,7 +456,7 @@ impl Store {
     /// Counts for `sajili status`.
     pub fn status(&self) -> Result<StoreStatus, StoreError> {
         let txn = self.read()?;
-        let (head, last_sealed_at, clock_floor, bytes_waiting) = {
+        let (head, last_sealed_at, clock_floor, bytes_waiting, records_refused) = {
             let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
             (
                 read_head(&settings)?,
@@ -453,6 +465,7 @@ impl Store {
                 read_i64(&settings, SETTING_OUTBOX_BYTES)?
                     .unwrap_or(0)
                     .max(0) as u64,
+                read_u64(&settings, SETTING_REFUSED)?.unwrap_or(0),
             )
         };
         let counts = || -> Result<(u64, u64, u64), redb::Error> {
@@ -469,6 +482,7 @@ impl Store {
             queue_depth,
             bytes_waiting,
             receipts,
+            records_refused,
             in_progress,
             last_sealed_at,
             clock_floor,

@@ -30,6 +30,8 @@ pub(crate) const SETTING_OUTBOX_BYTES: &str = "outbox.bytes";
 /// Every seq up to this one has a receipt: u64 BE. Receipts arrive in chain order, so the
 /// records still waiting are exactly those after it, up to the head.
 pub(crate) const SETTING_ACKED_THROUGH: &str = "receipts.through";
+/// Records the registry holds with their contents refused (receipt kind 2): u64 BE.
+pub(crate) const SETTING_REFUSED: &str = "receipts.refused";
 /// When the last record was sealed: i64 BE Unix seconds.
 pub(crate) const SETTING_LAST_SEALED: &str = "chain.last_sealed_at";
 

@@ -22,7 +22,7 @@ use crate::spool::Spool;
 /// record in one request.
 const MIN_PART: usize = 16 << 10;
 const MAX_PART: usize = 8 << 20;
-const FIRST_PART: usize = 128 << 10;
+const FIRST_PART: usize = 64 << 10;
 const PART_SECONDS: f64 = 4.0;
 
 /// Why a pass stopped early.
@@ -119,6 +119,8 @@ pub struct PassReport {
     pub refused: u64,
     /// A certificate renewal or re-issue happened.
     pub certificate_renewed: bool,
+    /// Events worth a line in the log, in words.
+    pub notes: Vec<String>,
 }
 
 /// The uplink's working state across passes.
@@ -197,6 +199,10 @@ impl Uplink {
         let now = self.now();
         let mut certificate = self.dir.certificate()?;
         if certificate.expired(now) {
+            report.notes.push(format!(
+                "the device certificate expired at {}; asking for a new one with the signed re-issue request",
+                certificate.not_after
+            ));
             reissue(&self.dir, self.trusted_time())?;
             report.certificate_renewed = true;
             certificate = self.dir.certificate()?;
@@ -211,6 +217,9 @@ impl Uplink {
             if let Ok(issued) = registry.renew()
                 && self.dir.store_certificate(&issued).is_ok()
             {
+                report
+                    .notes
+                    .push("two thirds of the certificate's life have passed: renewed".into());
                 report.certificate_renewed = true;
                 self.state.certificate_expires = Some(issued.not_after);
                 return Ok(Registry::new(
@@ -243,6 +252,7 @@ impl Uplink {
             recovered: 0,
             refused: 0,
             certificate_renewed: false,
+            notes: Vec::new(),
         };
         self.state.last_attempt = Some(self.now());
         self.save()?;
@@ -254,7 +264,10 @@ impl Uplink {
             Err(other) => return Err(other),
         };
         let standing = match registry.standing() {
-            Err(CallError::Certificate(_)) => {
+            Err(CallError::Certificate(why)) => {
+                report.notes.push(format!(
+                    "the registry refused this device's certificate: {why}; asking for a new one with the signed re-issue request"
+                ));
                 // Refused at the handshake (expired by the registry's clock, or revoked and
                 // re-enrolled): try the signed re-issue once, then go on with the new one.
                 reissue(&self.dir, self.trusted_time())?;
@@ -528,6 +541,9 @@ pub fn run(
                             String::new()
                         }
                     ));
+                }
+                for note in &report.notes {
+                    say(note);
                 }
                 if report.certificate_renewed {
                     say("device certificate renewed");

@@ -1,0 +1,346 @@
+//! The reference registry as a separate process, and devices provisioned with it, for tests
+//! that sync over real mutual TLS on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::{sajili, stderr, stdout, workspace_root};
+
+/// Path of the `sajili-registry` binary, built once per test process (same profile as the test).
+pub fn registry_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let bin = profile_dir.join("sajili-registry");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "sajili-registry"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p sajili-registry failed");
+        bin
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; another process could take it, rarely).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}
+
+/// A reference registry in a temporary directory, served on its own port.
+pub struct RegistryProcess {
+    /// Holds the directory.
+    pub dir: tempfile::TempDir,
+    /// The registry's data dir.
+    pub data: PathBuf,
+    /// The trust bundle devices take.
+    pub bundle: PathBuf,
+    /// The port it serves on.
+    pub port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl RegistryProcess {
+    /// `sajili-registry init` in a new directory (not yet serving).
+    pub fn init() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("registry");
+        let bundle = dir.path().join("bundle.json");
+        let port = free_port();
+        let output = Command::new(registry_bin())
+            .args(["init", "--data"])
+            .arg(&data)
+            .arg("--bundle-out")
+            .arg(&bundle)
+            .args(["--url", &format!("https://127.0.0.1:{port}")])
+            .output()
+            .expect("run sajili-registry init");
+        assert!(output.status.success(), "init: {}", stderr(&output));
+        let log = dir.path().join("registry.log");
+        Self {
+            dir,
+            data,
+            bundle,
+            port,
+            child: None,
+            log,
+            env: Vec::new(),
+        }
+    }
+
+    /// A registry initialised and serving.
+    pub fn start() -> Self {
+        let mut registry = Self::init();
+        registry.serve();
+        registry
+    }
+
+    /// Sets an environment variable for the next `serve` (e.g. `SAJILI_REGISTRY_FAULTS`).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.into(), value.into()));
+    }
+
+    /// Starts serving (again) and waits until the port answers.
+    pub fn serve(&mut self) {
+        assert!(self.child.is_none(), "already serving");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("registry log");
+        let mut command = Command::new(registry_bin());
+        command
+            .args(["serve", "--data"])
+            .arg(&self.data)
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().expect("spawn sajili-registry serve"));
+        let port = self.port;
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            }),
+            "the registry did not start: {}",
+            self.log()
+        );
+    }
+
+    /// Kills the server at once (SIGKILL), as a power cut would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// What the server logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(registry_bin())
+            .arg(args[0])
+            .arg("--data")
+            .arg(&self.data)
+            .args(&args[1..])
+            .output()
+            .expect("run sajili-registry")
+    }
+
+    /// A new one-time token.
+    pub fn token(&self) -> String {
+        let output = self.run(&["token"]);
+        assert!(output.status.success(), "token: {}", stderr(&output));
+        stdout(&output).trim().to_string()
+    }
+
+    /// `stats --json`.
+    pub fn stats(&self) -> serde_json::Value {
+        let output = self.run(&["stats", "--json"]);
+        assert!(output.status.success(), "stats: {}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).expect("stats JSON")
+    }
+
+    /// Records held of `device`, by the stats.
+    pub fn records_of(&self, device: &str) -> u64 {
+        let stats = self.stats();
+        stats["chains"]
+            .as_array()
+            .and_then(|chains| chains.iter().find(|c| c["device"] == device))
+            .and_then(|c| c["records"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// `show --device D`: every record decrypted, one JSON value each.
+    pub fn show(&self, device: &str) -> Vec<serde_json::Value> {
+        let output = self.run(&["show", "--device", device]);
+        assert!(output.status.success(), "show: {}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("show JSON line"))
+            .collect()
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A device initialised with a registry's bundle and provisioned with a token.
+pub struct SyncDevice {
+    /// Holds the directory.
+    pub dir: tempfile::TempDir,
+    /// The data dir.
+    pub data: PathBuf,
+    /// Its id.
+    pub id: String,
+}
+
+impl SyncDevice {
+    /// Initialised only.
+    pub fn init(registry: &RegistryProcess) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("device");
+        let output = sajili(
+            &data,
+            &["init", "--bundle", registry.bundle.to_str().expect("utf-8")],
+        );
+        assert!(output.status.success(), "init: {}", stderr(&output));
+        let status = sajili(&data, &["status", "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("status");
+        let id = json["device_id"].as_str().expect("device id").to_string();
+        Self { dir, data, id }
+    }
+
+    /// Initialised and provisioned, reaching the registry at `url` (its own, or a proxy's).
+    pub fn provisioned(registry: &RegistryProcess, url: &str) -> Self {
+        let device = Self::init(registry);
+        let token = registry.token();
+        let output = device.run(&["provision", "--registry", url, "--token", &token]);
+        assert!(output.status.success(), "provision: {}", stderr(&output));
+        device
+    }
+
+    /// Runs `sajili` on this device.
+    pub fn run(&self, args: &[&str]) -> Output {
+        sajili(&self.data, args)
+    }
+
+    /// `status --json` (which also absorbs receipts).
+    pub fn status(&self) -> serde_json::Value {
+        let output = self.run(&["status", "--json"]);
+        assert!(output.status.success(), "status: {}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).expect("status JSON")
+    }
+
+    /// Seals each enrolment file; returns the registration numbers.
+    pub fn enrol(&self, files: &[PathBuf]) -> Vec<String> {
+        let mut numbers = Vec::new();
+        for batch in files.chunks(200) {
+            let mut args = vec!["enrol".to_string()];
+            for file in batch {
+                args.push("--json".into());
+                args.push(file.to_str().expect("utf-8").into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = self.run(&args);
+            assert!(output.status.success(), "enrol: {}", stderr(&output));
+            numbers.extend(stdout(&output).lines().map(str::to_string));
+        }
+        numbers
+    }
+
+    /// Starts `sajili uplink` (for ever) with short back-off, for fault tests.
+    pub fn spawn_uplink(&self) -> Child {
+        Command::new(crate::sajili_bin())
+            .arg("--data")
+            .arg(&self.data)
+            .args(["uplink", "--max-backoff", "2", "--poll-ms", "100"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sajili uplink")
+    }
+
+    /// The uplink dir.
+    pub fn uplink_dir(&self) -> PathBuf {
+        self.data.join("uplink")
+    }
+
+    /// The spool's outbox.
+    pub fn outbox(&self) -> PathBuf {
+        self.data.join("spool/outbox")
+    }
+}
+
+/// Writes `count` enrolments of about 150 KB (a 240x320 photo and seven 160x176 prints shared
+/// by all, three fingers injured), each with its own surname; returns their JSON paths and the surnames.
+pub fn write_enrolments(dir: &Path, count: usize) -> (Vec<PathBuf>, Vec<String>) {
+    let example = crate::write_example(dir);
+    let mut template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&example).expect("example")).expect("JSON");
+    std::fs::write(
+        dir.join("photo.jpg"),
+        sajili::fixtures::face_photo_jpeg(240, 320, 3),
+    )
+    .expect("photo");
+    // Three fingers recorded as injured (with the example's supervisor) keep a record near
+    // 150 KB, the size the figures are quoted for.
+    if let Some(fingers) = template["fingerprints"].as_array_mut() {
+        for finger in fingers.iter_mut() {
+            if matches!(
+                finger["position"].as_str(),
+                Some("left_ring" | "right_little")
+            ) {
+                *finger = serde_json::json!({
+                    "position": finger["position"].clone(),
+                    "exception": "injured",
+                });
+            }
+        }
+    }
+    if let Some(fingers) = template["fingerprints"].as_array() {
+        for (index, finger) in fingers.iter().enumerate() {
+            if let Some(file) = finger["image"].as_str() {
+                let png = sajili::fixtures::fingerprint_png(160, 176, index as u64 + 11);
+                std::fs::write(dir.join(file), png).expect("print");
+            }
+        }
+    }
+    let mut files = Vec::new();
+    let mut surnames = Vec::new();
+    for n in 0..count {
+        let mut suffix = String::new();
+        let mut value = n;
+        for _ in 0..3 {
+            suffix.push((b'a' + (value % 26) as u8) as char);
+            value /= 26;
+        }
+        let surname = format!("Otieno{suffix}");
+        template["demographics"]["names"]["surname"] = surname.clone().into();
+        let path = dir.join(format!("enrolment-{n:04}.json"));
+        std::fs::write(&path, serde_json::to_string(&template).expect("JSON")).expect("write");
+        files.push(path);
+        surnames.push(surname);
+    }
+    (files, surnames)
+}

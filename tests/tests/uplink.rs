@@ -1,0 +1,708 @@
+//! The uplink against the reference registry, over real mutual TLS on 127.0.0.1: provisioning,
+//! a thousand records, faults on the link and at the registry, and refusals.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use sajili_tests::proxy::{Proxy, ProxyConfig};
+use sajili_tests::registry::{RegistryProcess, SyncDevice, wait_until, write_enrolments};
+use sajili_tests::{stderr, stdout};
+
+/// Checks that the registry holds exactly `numbers` for `device`, in order, chain complete,
+/// each decrypting to the enrolment with `surnames[i]`, and that the device holds a receipt for
+/// each and no ciphertext.
+fn assert_exactly_once(
+    registry: &RegistryProcess,
+    device: &SyncDevice,
+    numbers: &[String],
+    surnames: &[String],
+) {
+    let stats = registry.stats();
+    let chain = stats["chains"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["device"] == device.id.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(chain["records"], numbers.len() as u64, "stats: {stats}");
+    assert_eq!(chain["head"], numbers.len() as u64, "stats: {stats}");
+    assert_eq!(chain["complete"], true, "stats: {stats}");
+    assert_eq!(stats["uploads_in_progress"], 0, "stats: {stats}");
+    let shown = registry.show(&device.id);
+    assert_eq!(shown.len(), numbers.len());
+    for (index, record) in shown.iter().enumerate() {
+        assert_eq!(record["seq"], index as u64 + 1);
+        assert_eq!(record["status"], "accepted", "{record}");
+        assert_eq!(record["registration_number"], numbers[index].as_str());
+        assert_eq!(
+            record["enrolment"]["demographics"]["names"]["surname"],
+            surnames[index].as_str()
+        );
+    }
+    let status = device.status();
+    assert_eq!(status["queue_depth"], 0, "{status}");
+    assert_eq!(status["bytes_waiting"], 0, "{status}");
+    assert_eq!(status["receipts"], numbers.len() as u64, "{status}");
+    assert_eq!(
+        std::fs::read_dir(device.outbox()).unwrap().count(),
+        0,
+        "the outbox still holds envelopes"
+    );
+    let verify = device.run(&["verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(
+        stdout(&verify).contains(&format!(
+            "0 envelope(s) checked, {} acknowledged",
+            numbers.len()
+        )),
+        "{}",
+        stdout(&verify)
+    );
+}
+
+fn stop(mut child: Child) -> String {
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("uplink output");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs the uplink for ever until the registry holds `count` records of the device and the
+/// uplink's receipts are filed, then stops it; returns its stderr.
+fn sync_until_held(registry: &RegistryProcess, device: &SyncDevice, count: u64) -> String {
+    let uplink = device.spawn_uplink();
+    let held = wait_until(Duration::from_secs(300), || {
+        registry.records_of(&device.id) == count
+            && std::fs::read_dir(device.data.join("spool/receipts"))
+                .map(|d| d.count() as u64)
+                .unwrap_or(0)
+                >= count
+    });
+    // Let a last receipt be filed, then stop.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = stop(uplink);
+    assert!(
+        held,
+        "not all records reached the registry; uplink said:\n{log}\nregistry:\n{}",
+        registry.log()
+    );
+    log
+}
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is installed by scripts/setup")
+}
+
+fn ca(registry: &RegistryProcess) -> String {
+    registry.data.join("ca.crt").to_str().unwrap().to_string()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::init(&registry);
+    let token = registry.token();
+    let output = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("Provisioned device {}", device.id)));
+
+    let key_path = device.uplink_dir().join("tls.key");
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The key never left: no file of the registry holds it (PEM or DER). (Its first bytes are
+    // the same for every P-256 key, so the whole of it is compared.)
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject;
+        PrivateKeyDer::from_pem_slice(key.as_bytes())
+            .unwrap()
+            .secret_der()
+            .to_vec()
+    };
+    for entry in std::fs::read_dir(&registry.data).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(body.len()).any(|w| w == body.as_bytes()));
+        assert!(!bytes.windows(der.len()).any(|w| w == der.as_slice()));
+    }
+
+    // The same token again, from another device: refused, in words, exit 2.
+    let other = SyncDevice::init(&registry);
+    let reused = other.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert_eq!(reused.status.code(), Some(2), "{}", stderr(&reused));
+    assert!(
+        stderr(&reused).contains("already been used by another device (token_used)"),
+        "{}",
+        stderr(&reused)
+    );
+    let unknown = other.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        "0123abcd",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("not issued by this registry (token_unknown)"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(!other.uplink_dir().join("tls.crt").exists());
+    // The same device again (its first answer lost to a power cut): same token, same key.
+    let again = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("existing TLS key kept"));
+    let log = registry.log();
+    assert!(
+        log.contains("(token_used)") && log.contains("(token_unknown)"),
+        "{log}"
+    );
+    let stats = registry.stats();
+    assert_eq!(stats["devices"], 1);
+    assert_eq!(stats["tokens_used"], 1);
+}
+
+#[test]
+fn a_thousand_records_reach_the_registry_exactly_once() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 1000);
+    let started = Instant::now();
+    let numbers = device.enrol(&files);
+    let sealed = started.elapsed();
+    assert_eq!(numbers.len(), 1000);
+    let bytes: u64 = std::fs::read_dir(device.outbox())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let started = Instant::now();
+    let output = device.run(&["uplink", "--once"]);
+    let synced = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        registry.log()
+    );
+    assert!(
+        stdout(&output).contains("Outbox drained"),
+        "{}",
+        stdout(&output)
+    );
+    println!(
+        "1,000 records, {:.0} KB each: sealed in {:.1} s, synced in {:.1} s ({:.0} records/s, {:.1} MB/s)",
+        bytes as f64 / 1000.0 / 1000.0,
+        sealed.as_secs_f64(),
+        synced.as_secs_f64(),
+        1000.0 / synced.as_secs_f64(),
+        bytes as f64 / 1e6 / synced.as_secs_f64()
+    );
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn the_registry_killed_mid_sync_loses_and_duplicates_nothing() {
+    let mut registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 120);
+    let numbers = device.enrol(&files);
+    let uplink = device.spawn_uplink();
+    let mut kills = 0;
+    for _ in 0..3 {
+        let target = registry.records_of(&device.id) + 15;
+        wait_until(Duration::from_secs(60), || {
+            registry.records_of(&device.id) >= target
+        });
+        registry.kill();
+        kills += 1;
+        std::thread::sleep(Duration::from_millis(700));
+        registry.serve();
+    }
+    let held = wait_until(Duration::from_secs(180), || {
+        registry.records_of(&device.id) == 120
+            && std::fs::read_dir(device.data.join("spool/receipts"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+                == 120
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let log = stop(uplink);
+    assert!(held, "{log}");
+    assert_eq!(kills, 3);
+    assert!(
+        log.contains("trying again"),
+        "the uplink never saw the registry go: {log}"
+    );
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn connections_cut_at_random_points_resume_without_loss() {
+    let registry = RegistryProcess::start();
+    let mut seed = 0x5EED_u64;
+    let cuts: Vec<u64> = (0..25)
+        .map(|_| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % 600_000
+        })
+        .collect();
+    let proxy = Proxy::start(registry.port, ProxyConfig { cuts, rate: None });
+    let device = SyncDevice::provisioned(&registry, &proxy.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 60);
+    let numbers = device.enrol(&files);
+    sync_until_held(&registry, &device, 60);
+    assert!(
+        proxy.cuts() >= 10,
+        "only {} connections were cut",
+        proxy.cuts()
+    );
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn a_registry_answering_500_and_503_for_a_while_is_waited_out() {
+    let mut registry = RegistryProcess::init();
+    registry.set_env("SAJILI_REGISTRY_FAULTS", "500:4,503:4");
+    registry.serve();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 20);
+    let numbers = device.enrol(&files);
+    let log = sync_until_held(&registry, &device, 20);
+    assert!(
+        log.contains("HTTP 500") && log.contains("HTTP 503"),
+        "{log}"
+    );
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+    // The error was shown while it lasted, and cleared by the success.
+    assert!(device.status()["uplink"]["last_error"].is_null());
+}
+
+#[test]
+fn a_link_throttled_to_50_kbit_makes_steady_progress_and_a_cut_resumes() {
+    let registry = RegistryProcess::start();
+    let rate = 50_000 / 8;
+    // Provision directly; then the uplink goes through a slow proxy whose second connection
+    // is cut 40 KB in.
+    let proxy = Proxy::start(
+        registry.port,
+        ProxyConfig {
+            cuts: vec![u64::MAX, 90_000],
+            rate: Some(rate),
+        },
+    );
+    let device = SyncDevice::provisioned(&registry, &proxy.url());
+    let before = proxy.upstream_bytes();
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 1);
+    let numbers = device.enrol(&files);
+    let record = std::fs::read_dir(device.outbox())
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum::<u64>();
+    let uplink = device.spawn_uplink();
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while registry.records_of(&device.id) < 1 && started.elapsed() < Duration::from_secs(240) {
+        std::thread::sleep(Duration::from_secs(2));
+        samples.push(proxy.upstream_bytes() - before);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let log = stop(uplink);
+    let took = started.elapsed();
+    let sent = proxy.upstream_bytes() - before;
+    println!(
+        "throttled: record {record} B, {sent} B through the proxy in {:.0} s, {} cut(s); samples {samples:?}",
+        took.as_secs_f64(),
+        proxy.cuts()
+    );
+    assert_eq!(proxy.cuts(), 1, "{log}");
+    // Steady: every 2-second sample moved, but for the seconds of back-off after the cut.
+    let stalled = samples.windows(2).filter(|w| w[1] == w[0]).count();
+    assert!(
+        stalled <= 3,
+        "progress stalled {stalled} times: {samples:?}"
+    );
+    // Resumed: what crossed the link is the record once, plus TLS and HTTP overhead, plus at
+    // most the one part the cut lost, not the whole record again.
+    assert!(
+        sent < record + record / 2,
+        "{sent} bytes sent for a {record}-byte record: the cut restarted it"
+    );
+    assert!(registry.records_of(&device.id) == 1, "{log}");
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn calls_without_a_certificate_or_with_a_foreign_one_are_refused() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, _) = write_enrolments(&device.dir.path().join("in"), 1);
+    device.enrol(&files);
+    let envelope = device.outbox().join(format!("{:020}.sje", 1));
+    let url = format!("{}/v1/records/1", registry.url());
+
+    // No client certificate: refused with a code, never stored.
+    let output = curl(&[
+        "--cacert",
+        &ca(&registry),
+        "-X",
+        "PUT",
+        "--data-binary",
+        &format!("@{}", path(&envelope)),
+        "-w",
+        "\n%{http_code}",
+        &url,
+    ]);
+    let text = stdout(&output);
+    assert!(text.ends_with("401"), "{text}");
+    assert!(text.contains("client_certificate_required"), "{text}");
+
+    // A certificate from another CA, for the device's own key: refused at the handshake.
+    let foreign_ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let foreign_ca = rcgen::Issuer::new(ca_params, foreign_ca_key);
+    let key_pem = std::fs::read_to_string(device.uplink_dir().join("tls.key")).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, device.id.clone());
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let forged = params.signed_by(&key, &foreign_ca).unwrap();
+    let forged_path = device.dir.path().join("forged.crt");
+    std::fs::write(&forged_path, forged.pem()).unwrap();
+    let output = curl(&[
+        "--cacert",
+        &ca(&registry),
+        "--cert",
+        path(&forged_path),
+        "--key",
+        path(&device.uplink_dir().join("tls.key")),
+        "-X",
+        "PUT",
+        "--data-binary",
+        &format!("@{}", path(&envelope)),
+        &url,
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("unknown ca"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        registry.log().contains("TLS handshake"),
+        "{}",
+        registry.log()
+    );
+
+    // The uplink with the forged certificate: refused, and it says so; it then gets a new one
+    // with its signed re-issue request and sends the record.
+    std::fs::write(device.uplink_dir().join("tls.crt"), forged.pem()).unwrap();
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("it is not issued by the registry's CA"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(registry.records_of(&device.id), 1);
+}
+
+fn issue_for_device(
+    registry: &RegistryProcess,
+    device: &SyncDevice,
+    not_before: time::OffsetDateTime,
+    not_after: time::OffsetDateTime,
+) -> String {
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(registry.data.join("ca.key")).unwrap())
+            .unwrap();
+    let ca = rcgen::Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(registry.data.join("ca.crt")).unwrap(),
+        ca_key,
+    )
+    .unwrap();
+    let key = rcgen::KeyPair::from_pem(
+        &std::fs::read_to_string(device.uplink_dir().join("tls.key")).unwrap(),
+    )
+    .unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, device.id.clone());
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.signed_by(&key, &ca).unwrap().pem()
+}
+
+#[test]
+fn an_expired_certificate_is_refused_and_a_device_back_from_a_long_absence_recovers() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let numbers = device.enrol(&files);
+    let now = time::OffsetDateTime::now_utc();
+    let expired = issue_for_device(
+        &registry,
+        &device,
+        now - time::Duration::days(400),
+        now - time::Duration::days(35),
+    );
+    let expired_path = device.dir.path().join("expired.crt");
+    std::fs::write(&expired_path, &expired).unwrap();
+    let output = curl(&[
+        "--cacert",
+        &ca(&registry),
+        "--cert",
+        path(&expired_path),
+        "--key",
+        path(&device.uplink_dir().join("tls.key")),
+        &format!("{}/v1/standing", registry.url()),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("certificate expired"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        registry.log().contains("TLS handshake")
+            && registry.log().to_lowercase().contains("expired"),
+        "{}",
+        registry.log()
+    );
+
+    // The device, offline past its certificate's expiry, gets a new one by itself.
+    std::fs::write(device.uplink_dir().join("tls.crt"), &expired).unwrap();
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("certificate renewed"),
+        "{}",
+        stderr(&output)
+    );
+    let renewed = std::fs::read_to_string(device.uplink_dir().join("tls.crt")).unwrap();
+    assert_ne!(renewed, expired);
+
+    // Two thirds into a certificate's life, the uplink renews it over mutual TLS.
+    let aging = issue_for_device(
+        &registry,
+        &device,
+        now - time::Duration::days(30),
+        now + time::Duration::days(10),
+    );
+    std::fs::write(device.uplink_dir().join("tls.crt"), &aging).unwrap();
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("certificate renewed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(registry.log().contains("renewed the certificate"));
+    let status = device.status();
+    let expires = status["uplink"]["certificate_expires"].as_i64().unwrap();
+    assert!(expires > (now + time::Duration::days(300)).unix_timestamp());
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn a_device_cannot_send_another_devices_record() {
+    let registry = RegistryProcess::start();
+    let alice = SyncDevice::provisioned(&registry, &registry.url());
+    let bob = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, _) = write_enrolments(&bob.dir.path().join("in"), 1);
+    bob.enrol(&files);
+    // Bob's record in Alice's outbox, as if it were hers.
+    std::fs::create_dir_all(alice.outbox()).unwrap();
+    std::fs::copy(
+        bob.outbox().join(format!("{:020}.sje", 1)),
+        alice.outbox().join(format!("{:020}.sje", 1)),
+    )
+    .unwrap();
+    let output = alice.run(&["uplink", "--once"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("record 1 is quarantined"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("(wrong_device)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(registry.log().contains("(wrong_device)"));
+    assert_eq!(registry.stats()["records"], 0);
+    let status = alice.status();
+    assert_eq!(status["uplink"]["quarantined"][0]["code"], "wrong_device");
+}
+
+#[test]
+fn a_flipped_byte_is_refused_and_the_sealed_copy_goes_instead() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 3);
+    let numbers = device.enrol(&files);
+    let second = device.outbox().join(format!("{:020}.sje", 2));
+    let mut bytes = std::fs::read(&second).unwrap();
+    bytes[5000] ^= 0x04;
+    std::fs::write(&second, &bytes).unwrap();
+
+    let output = device.run(&["uplink", "--once"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("record 2 is quarantined"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("(bad_signature)"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(registry.log().contains("(bad_signature)"));
+    // Record 1 went; 3 waits for 2 (its chain link).
+    assert_eq!(registry.records_of(&device.id), 1);
+    let status = device.status();
+    assert!(
+        status["uplink"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("record 2 refused"),
+        "{status}"
+    );
+    // The kiosk's hand-off (run by that `status`) put the sealed bytes back; the uplink sends.
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+    assert!(registry.stats()["incidents"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn a_record_whose_contents_are_refused_does_not_stop_the_ones_behind_it() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, _) = write_enrolments(&device.dir.path().join("in"), 3);
+    let pinned = device.data.join("trust-bundle.json");
+    let original = std::fs::read_to_string(&pinned).unwrap();
+    device.enrol(&files[..1]);
+    // Record 2 sealed to a registry key that is not this registry's.
+    let mut bundle: serde_json::Value = serde_json::from_str(&original).unwrap();
+    bundle["age_recipient"] = age::x25519::Identity::generate()
+        .to_public()
+        .to_string()
+        .into();
+    std::fs::write(&pinned, bundle.to_string()).unwrap();
+    device.enrol(&files[1..2]);
+    std::fs::write(&pinned, &original).unwrap();
+    device.enrol(&files[2..]);
+
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 refused by the registry"),
+        "{}",
+        stderr(&output)
+    );
+    let shown = registry.show(&device.id);
+    let statuses: Vec<&str> = shown
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["accepted", "refused", "accepted"]);
+    let status = device.status();
+    assert_eq!(status["receipts"], 3);
+    assert_eq!(status["queue_depth"], 0);
+    assert_eq!(status["records_refused"], 1);
+}
+
+#[test]
+fn a_device_clock_reading_1970_or_2040_still_syncs() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let faked = |when: &str, args: &[&str]| {
+        Command::new("faketime")
+            .arg(when)
+            .arg(sajili_tests::sajili_bin())
+            .arg("--data")
+            .arg(&device.data)
+            .args(args)
+            .output()
+            .expect("faketime is installed by scripts/setup")
+    };
+    let mut numbers = Vec::new();
+    for (when, file) in [
+        ("1970-01-02 00:00:00", &files[0]),
+        ("2040-06-01 00:00:00", &files[1]),
+    ] {
+        let output = faked(when, &["enrol", "--json", path(file)]);
+        assert!(output.status.success(), "{when}: {}", stderr(&output));
+        numbers.push(stdout(&output).trim().to_string());
+        let output = faked(when, &["uplink", "--once"]);
+        assert!(output.status.success(), "{when}: {}", stderr(&output));
+    }
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn every_command_works_while_the_uplink_runs() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 6);
+    let uplink = device.spawn_uplink();
+    let mut numbers = Vec::new();
+    for file in &files {
+        numbers.extend(device.enrol(std::slice::from_ref(file)));
+        for args in [&["status"][..], &["verify"][..]] {
+            let output = device.run(args);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        }
+    }
+    let held = wait_until(Duration::from_secs(60), || {
+        registry.records_of(&device.id) == 6
+            && std::fs::read_dir(device.data.join("spool/receipts"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+                + device.status()["receipts"].as_u64().unwrap_or(0) as usize
+                >= 6
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let log = stop(uplink);
+    assert!(held, "{log}");
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
