@@ -396,7 +396,14 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
 fn verify(data: &DataDir) -> Result<(), Failure> {
     let device = device::open(data)?;
     let key = device.sealer.verifying_key();
-    match device.store.verify(&key, device.sealer.device_id()) {
+    let receipt_key = device
+        .bundle
+        .receipt_key()
+        .map_err(|e| Failure::Failed(e.to_string()))?;
+    match device
+        .store
+        .verify(&key, device.sealer.device_id(), &receipt_key)
+    {
         Ok(report) => {
             println!(
                 "OK: {} record(s), chain intact to seq {} (head {}); {} envelope(s) checked, {} acknowledged",

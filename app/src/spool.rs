@@ -24,7 +24,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::device::{ensure_dir, write_atomic};
+use crate::device::{ensure_dir, write_atomic, write_replaceable};
 
 const ENVELOPE_EXTENSION: &str = "sje";
 const RECEIPT_EXTENSION: &str = "sjr";
@@ -101,9 +101,11 @@ impl Spool {
         list_seqs(&self.outbox_dir(), ENVELOPE_EXTENSION)
     }
 
-    /// Files a verified receipt for the kiosk. Durable on return.
+    /// Files a verified receipt for the kiosk. Not forced to disk: a receipt lost to a power
+    /// cut (or left empty, which the kiosk sets aside) is fetched again from the registry,
+    /// which holds the record; the kiosk drops nothing until a receipt verifies.
     pub fn put_receipt(&self, seq: u64, bytes: &[u8]) -> io::Result<()> {
-        write_atomic(&self.receipt_path(seq), bytes, 0o640)
+        write_replaceable(&self.receipt_path(seq), bytes, 0o640)
     }
 
     /// The receipt for `seq`, if one is waiting.

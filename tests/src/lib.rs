@@ -270,4 +270,57 @@ pub fn write_fuzz_seeds(dir: &Path) {
         .expect("frame");
     let stripped = sajili_drivers::camera::strip_huffman_tables(&frame).expect("strip");
     write("mjpeg", "webcam-frame", &stripped);
+
+    let receipt = sajili::record::Receipt::sign(
+        &SigningKey::from_bytes(&[5; 32]),
+        sajili::record::ReceiptKind::Accepted,
+        sealer.device_id(),
+        1,
+        signed.hash(),
+        1_800_000_000,
+        None,
+    );
+    write("receipt", "accepted", &receipt.to_bytes());
+    let error = sajili::uplink::protocol::ApiError {
+        code: "chain_gap".into(),
+        message: "records 3 to 4 are missing before this one".into(),
+        expected_seq: Some(3),
+        received: None,
+    };
+    write(
+        "uplink_json",
+        "error",
+        &serde_json::to_vec(&error).expect("JSON"),
+    );
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, sealer.device_id().to_string());
+    let certificate = params.self_signed(&key).expect("certificate");
+    let issued = sajili::uplink::protocol::CertificateIssued {
+        device_id: sealer.device_id().to_string(),
+        certificate: certificate.pem(),
+        not_after: 1_900_000_000,
+    };
+    write(
+        "uplink_json",
+        "issued",
+        &serde_json::to_vec(&issued).expect("JSON"),
+    );
+    let request = sajili::uplink::protocol::ProvisionRequest {
+        token: Some("0123abcd".into()),
+        csr: params
+            .serialize_request(&key)
+            .expect("csr")
+            .pem()
+            .expect("pem"),
+        signing_key: hex(sealer.verifying_key().as_bytes()),
+        proof: hex(&[7; 64]),
+    };
+    write(
+        "uplink_json",
+        "provision",
+        &serde_json::to_vec(&request).expect("JSON"),
+    );
 }

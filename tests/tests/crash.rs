@@ -59,7 +59,11 @@ fn sigkill_at_random_moments_never_loses_or_tears_a_record() {
             .unwrap_or_else(|e| panic!("round {round}: store does not open after SIGKILL: {e}"));
         let report = opened
             .store
-            .verify(&opened.sealer.verifying_key(), opened.sealer.device_id())
+            .verify(
+                &opened.sealer.verifying_key(),
+                opened.sealer.device_id(),
+                &opened.bundle.receipt_key().unwrap(),
+            )
             .unwrap_or_else(|e| panic!("round {round}: verify failed after SIGKILL: {e}"));
         for number in &printed {
             assert_eq!(number.device, opened.sealer.device_id());

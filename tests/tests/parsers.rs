@@ -96,6 +96,36 @@ fn envelopes_parse_canonically_or_not_at_all() {
 }
 
 #[test]
+fn receipts_verify_canonically_or_not_at_all() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+    let mut verified = 0;
+    each_mutation("receipt", |bytes| {
+        if let Ok(receipt) = sajili::record::Receipt::verify(bytes, &key) {
+            assert_eq!(receipt.to_bytes(), bytes);
+            verified += 1;
+        }
+    });
+    assert!(verified > 0, "not even the seed verified");
+}
+
+#[test]
+fn damaged_registry_answers_and_requests_are_refused_without_panic() {
+    use sajili::uplink::identity::DeviceCertificate;
+    use sajili::uplink::protocol::{ApiError, CertificateIssued, ProvisionRequest};
+    let mut certificates = 0;
+    each_mutation("uplink_json", |bytes| {
+        let _ = serde_json::from_slice::<ApiError>(bytes);
+        let _ = serde_json::from_slice::<ProvisionRequest>(bytes);
+        if let Ok(issued) = serde_json::from_slice::<CertificateIssued>(bytes)
+            && DeviceCertificate::from_pem(&issued.certificate).is_ok()
+        {
+            certificates += 1;
+        }
+    });
+    assert!(certificates > 0, "not even the seed certificate parsed");
+}
+
+#[test]
 fn damaged_images_are_refused_without_panic() {
     let mut refused = 0;
     each_mutation("image", |bytes| {

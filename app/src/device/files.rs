@@ -9,6 +9,17 @@ use std::path::Path;
 /// `mode` is the file's permission bits (0o600 for secrets). A crash leaves the old file or the
 /// new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_whole(path, bytes, mode, true)
+}
+
+/// Like [`write_atomic`], without waiting for the disk: a crash may lose the file (or leave it
+/// empty), never leave a part of it under its name. For files that can be had again (a
+/// receipt the registry still holds).
+pub fn write_replaceable(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_whole(path, bytes, mode, false)
+}
+
+fn write_whole(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
     // A bare file name has an empty parent: that is the current directory.
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -27,10 +38,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
             .mode(mode)
             .open(&temporary)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
     }
     fs::rename(&temporary, path)?;
-    File::open(directory)?.sync_all()
+    if durable {
+        File::open(directory)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Creates `path` (and parents) as a directory with `mode`, or tightens an existing one.

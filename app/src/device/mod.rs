@@ -9,6 +9,9 @@
 //!     record-signing.pub     its public key, hex, for provisioning
 //!     journal.key            age identity that encrypts drafts in the journal, 0600;
 //!                            replaced whenever the journal empties
+//!   spool/                   hand-off to the uplink (see `crate::spool`)
+//!   uplink/                  the uplink's own: TLS key and certificate (see
+//!                            `crate::uplink::identity`)
 //! ```
 
 mod bundle;
@@ -24,7 +27,7 @@ use ed25519_dalek::SigningKey;
 use zeroize::Zeroizing;
 
 pub use bundle::{BUNDLE_FORMAT, BundleError, TrustBundle};
-pub use files::{ensure_dir, write_atomic};
+pub use files::{ensure_dir, write_atomic, write_replaceable};
 
 use crate::clock::Clock;
 use crate::record::{DeviceId, Sealer, device_id_for, hex};

@@ -42,12 +42,17 @@ pub enum ChainFault {
     Missing,
     /// A seq after the chain head.
     BeyondHead,
+    /// The receipt kept in place of a dropped envelope is not the pinned registry's for it.
+    BadReceipt,
 }
 
 impl fmt::Display for ChainFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed(error) => write!(f, "malformed envelope: {error}"),
+            Self::BadReceipt => f.write_str(
+                "its receipt does not verify with the pinned registry key for this record",
+            ),
             Self::BadSignature => f.write_str("signature does not verify (altered or foreign)"),
             Self::WrongDevice { found } => write!(f, "sealed by another device ({found})"),
             Self::UnexpectedSeq { found } => write!(

@@ -151,3 +151,50 @@ fn bytes_waiting_is_the_sum_of_the_outbox() {
     assert_eq!((status.queue_depth, status.bytes_waiting), (3, sum));
     assert_eq!(sum, 300);
 }
+
+#[test]
+fn acknowledging_drops_envelopes_keeps_receipts_and_raises_the_floor() {
+    use crate::record::{DeviceId, Receipt, ReceiptKind, RefusalReason};
+    let (_dir, mut store) = new_store();
+    for seed in 1..=3u8 {
+        store
+            .seal(None, &event("record.sealed"), |_| {
+                Ok::<_, ()>(sealed(seed, 1_800_000_000))
+            })
+            .expect("seal");
+    }
+    assert_eq!(store.unacknowledged().expect("range"), 1..=3);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+    let device = DeviceId::from_digest(&[1; 32]);
+    let receipt = |seq: u64, kind, reason| Acknowledgement {
+        seq,
+        receipt: Receipt::sign(
+            &key,
+            kind,
+            device,
+            seq,
+            sealed(seq as u8, 0).hash,
+            1_900_000_000,
+            reason,
+        )
+        .to_bytes(),
+        registry_time: 1_900_000_000,
+    };
+    let acks = [
+        receipt(1, ReceiptKind::Accepted, None),
+        receipt(2, ReceiptKind::Refused, Some(RefusalReason::Undecryptable)),
+    ];
+    assert_eq!(store.acknowledge(&acks, 1).expect("ack"), 2);
+    // Twice is harmless.
+    assert_eq!(store.acknowledge(&acks, 1).expect("ack again"), 0);
+    let status = store.status().expect("status");
+    assert_eq!(status.queue_depth, 1);
+    assert_eq!(status.bytes_waiting, 100);
+    assert_eq!(status.receipts, 2);
+    assert_eq!(status.records_refused, 1);
+    assert_eq!(status.clock_floor, Some(1_900_000_000));
+    assert_eq!(store.unacknowledged().expect("range"), 3..=3);
+    assert_eq!(store.envelope(1).expect("read"), None);
+    assert!(store.compact().is_ok());
+    assert_eq!(store.chain_hash(2).expect("hash"), Some(sealed(2, 0).hash));
+}

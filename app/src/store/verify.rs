@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use super::tables::{CHAIN, OUTBOX, RECEIPTS, SETTINGS};
 use super::{Store, StoreError, read_head};
 use crate::record::{
-    ChainError, ChainFault, ChainHead, DeviceId, Envelope, Hash, sha256, verify_link,
+    ChainError, ChainFault, ChainHead, DeviceId, Envelope, Hash, Receipt, sha256, verify_link,
 };
 
 /// What a successful verification covered.
@@ -51,10 +51,13 @@ impl Store {
     /// Checks every stored envelope and the chain against the device's key.
     ///
     /// Read-only. Reports the first bad seq and why.
+    /// A receipt stands in for a dropped envelope only if it verifies with `receipt_key` (the
+    /// pinned registry key) and names the hash in the chain index.
     pub fn verify(
         &self,
         key: &VerifyingKey,
         device: DeviceId,
+        receipt_key: &VerifyingKey,
     ) -> Result<VerifyReport, VerifyFailure> {
         let store = |e: redb::Error| VerifyFailure::Store(self.error(e));
         let txn = self.db.begin_read().map_err(|e| store(e.into()))?;
@@ -97,7 +100,12 @@ impl Store {
                     return Err(fault(seq, ChainFault::HashMismatch));
                 }
                 report.envelopes_checked += 1;
-            } else if receipts.get(seq).map_err(|e| store(e.into()))?.is_some() {
+            } else if let Some(guard) = receipts.get(seq).map_err(|e| store(e.into()))? {
+                let receipt = Receipt::verify(guard.value(), receipt_key)
+                    .map_err(|_| fault(seq, ChainFault::BadReceipt))?;
+                if receipt.device_id != device || receipt.seq != seq || receipt.hash != indexed {
+                    return Err(fault(seq, ChainFault::BadReceipt));
+                }
                 report.acknowledged += 1;
             } else {
                 return Err(fault(seq, ChainFault::Missing));

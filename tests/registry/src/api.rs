@@ -165,6 +165,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/records/{seq}", put(put_record))
         .route("/v1/records/{seq}/upload", get(upload_progress))
         .route("/v1/records/{seq}/receipt", get(receipt))
+        .route("/v1/sink", put(sink))
         .layer(DefaultBodyLimit::max(MAX_RECORD as usize))
         .with_state(state)
 }
@@ -368,6 +369,12 @@ fn provision_blocking(state: &AppState, body: &[u8]) -> Result<Response, Refusal
         not_after: issued.1,
     })
     .into_response())
+}
+
+/// Takes any body and drops it: the link's own speed, for the benchmark's curl baseline.
+async fn sink(body: Bytes) -> StatusCode {
+    drop(body);
+    StatusCode::NO_CONTENT
 }
 
 async fn renew(
