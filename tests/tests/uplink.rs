@@ -706,3 +706,46 @@ fn every_command_works_while_the_uplink_runs() {
     assert!(held, "{log}");
     assert_exactly_once(&registry, &device, &numbers, &surnames);
 }
+
+#[test]
+fn the_uplink_needs_neither_the_store_nor_the_keys() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let numbers = device.enrol(&files);
+    // Take away everything the uplink must never read: the kiosk's store (journal drafts) and
+    // the keys (record signing, journal, trust bundle with its token).
+    let aside = device.dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for name in ["kiosk.redb", "keys", "trust-bundle.json"] {
+        std::fs::rename(device.data.join(name), aside.join(name)).unwrap();
+    }
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for name in ["kiosk.redb", "keys", "trust-bundle.json"] {
+        std::fs::rename(aside.join(name), device.data.join(name)).unwrap();
+    }
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+#[test]
+fn an_unreachable_registry_is_reported_in_words_and_nothing_is_dropped() {
+    let mut registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let numbers = device.enrol(&files);
+    registry.kill();
+    let output = device.run(&["uplink", "--once", "--max-backoff", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot reach the registry"), "{}", stderr(&output));
+    let text = stdout(&device.run(&["status"]));
+    assert!(text.contains("Waiting         2 record(s)"), "{text}");
+    assert!(text.contains("Last error      cannot reach the registry"), "{text}");
+    assert!(text.contains("Last success    never"), "{text}");
+    registry.serve();
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+    let text = stdout(&device.run(&["status"]));
+    assert!(!text.contains("Last error"), "{text}");
+}
