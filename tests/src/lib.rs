@@ -72,28 +72,32 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Path of the workspace binary `bin` of `package`, built (in the profile of the running test
+/// or benchmark) if needed.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    // The test binary lives in target/<profile>/deps; workspace binaries one level up.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = profile_dir.join(bin);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
+    assert!(path.is_file(), "{} missing after build", path.display());
+    path
+}
+
 /// Path of the `sajili` binary, built once per test process if it is not there yet.
 pub fn sajili_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // The test binary lives in target/<profile>/deps; the kiosk binary one level up.
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-        let bin = profile_dir.join("sajili");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "sajili", "--bin", "sajili"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p sajili failed");
-        assert!(bin.is_file(), "{} missing after build", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| workspace_bin("sajili", "sajili"))
 }
 
 /// Runs `sajili` with `args` against the data dir `data`.

@@ -6,28 +6,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::{sajili, stderr, stdout, workspace_root};
+use crate::{sajili, stderr, stdout};
 
 /// Path of the `sajili-registry` binary, built once per test process (same profile as the test).
 pub fn registry_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
-        let bin = profile_dir.join("sajili-registry");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "sajili-registry"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p sajili-registry failed");
-        bin
-    })
+    BIN.get_or_init(|| crate::workspace_bin("sajili-registry", "sajili-registry"))
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; another process could take it, rarely).

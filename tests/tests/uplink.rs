@@ -61,6 +61,23 @@ fn assert_exactly_once(
     );
 }
 
+/// Runs `uplink --once` and checks it stops at `seq`, refused with `code`, said on both sides.
+fn assert_quarantined(registry: &RegistryProcess, device: &SyncDevice, seq: u64, code: &str) {
+    let output = device.run(&["uplink", "--once"]);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("record {seq} is quarantined")),
+        "{said}"
+    );
+    assert!(said.contains(&format!("({code})")), "{said}");
+    assert!(
+        registry.log().contains(&format!("({code})")),
+        "{}",
+        registry.log()
+    );
+}
+
 fn stop(mut child: Child) -> String {
     let _ = child.kill();
     let output = child.wait_with_output().expect("uplink output");
@@ -553,19 +570,7 @@ fn a_device_cannot_send_another_devices_record() {
         alice.outbox().join(format!("{:020}.sje", 1)),
     )
     .unwrap();
-    let output = alice.run(&["uplink", "--once"]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("record 1 is quarantined"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("(wrong_device)"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(registry.log().contains("(wrong_device)"));
+    assert_quarantined(&registry, &alice, 1, "wrong_device");
     assert_eq!(registry.stats()["records"], 0);
     let status = alice.status();
     assert_eq!(status["uplink"]["quarantined"][0]["code"], "wrong_device");
@@ -582,19 +587,7 @@ fn a_flipped_byte_is_refused_and_the_sealed_copy_goes_instead() {
     bytes[5000] ^= 0x04;
     std::fs::write(&second, &bytes).unwrap();
 
-    let output = device.run(&["uplink", "--once"]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("record 2 is quarantined"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(
-        stderr(&output).contains("(bad_signature)"),
-        "{}",
-        stderr(&output)
-    );
-    assert!(registry.log().contains("(bad_signature)"));
+    assert_quarantined(&registry, &device, 2, "bad_signature");
     // Record 1 went; 3 waits for 2 (its chain link).
     assert_eq!(registry.records_of(&device.id), 1);
     let status = device.status();
@@ -737,10 +730,17 @@ fn an_unreachable_registry_is_reported_in_words_and_nothing_is_dropped() {
     registry.kill();
     let output = device.run(&["uplink", "--once", "--max-backoff", "1"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot reach the registry"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot reach the registry"),
+        "{}",
+        stderr(&output)
+    );
     let text = stdout(&device.run(&["status"]));
     assert!(text.contains("Waiting         2 record(s)"), "{text}");
-    assert!(text.contains("Last error      cannot reach the registry"), "{text}");
+    assert!(
+        text.contains("Last error      cannot reach the registry"),
+        "{text}"
+    );
     assert!(text.contains("Last success    never"), "{text}");
     registry.serve();
     let output = device.run(&["uplink", "--once"]);
