@@ -271,7 +271,24 @@ fn provision(
 
 fn uplink(data: &DataDir, options: sajili::uplink::sync::RunOptions) -> Result<(), Failure> {
     use sajili::uplink::sync::{PassOutcome, RunEnd, Uplink, run};
-    let mut uplink = Uplink::open(data.root()).map_err(|e| Failure::Failed(e.to_string()))?;
+    // Run for ever: a device not yet provisioned (first boot, before its bundle's token is
+    // used) is waited for rather than given up on.
+    let mut attempt = 0;
+    let mut uplink = loop {
+        match Uplink::open(data.root()) {
+            Ok(uplink) => break uplink,
+            Err(error) if options.once => return Err(Failure::Failed(error.to_string())),
+            Err(error) => {
+                attempt += 1;
+                let wait = sajili::uplink::sync::backoff(attempt, options.max_backoff);
+                eprintln!(
+                    "sajili uplink: {error}; looking again in {:.0} s",
+                    wait.as_secs_f64()
+                );
+                std::thread::sleep(wait);
+            }
+        }
+    };
     let end = run(&mut uplink, options, |line| {
         eprintln!("sajili uplink: {line}")
     })

@@ -403,6 +403,11 @@ fn calls_without_a_certificate_or_with_a_foreign_one_are_refused() {
     let text = stdout(&output);
     assert!(text.ends_with("401"), "{text}");
     assert!(text.contains("client_certificate_required"), "{text}");
+    assert!(
+        registry.log().contains("(client_certificate_required)"),
+        "{}",
+        registry.log()
+    );
 
     // A certificate from another CA, for the device's own key: refused at the handshake.
     let foreign_ca_key = rcgen::KeyPair::generate().unwrap();

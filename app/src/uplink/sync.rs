@@ -214,18 +214,29 @@ impl Uplink {
         );
         if certificate.renewal_due(now) {
             // A failed renewal is retried on the next pass; the current certificate still works.
-            if let Ok(issued) = registry.renew()
-                && self.dir.store_certificate(&issued).is_ok()
-            {
-                report
-                    .notes
-                    .push("two thirds of the certificate's life have passed: renewed".into());
-                report.certificate_renewed = true;
-                self.state.certificate_expires = Some(issued.not_after);
-                return Ok(Registry::new(
-                    &self.registry_url,
-                    self.dir.mutual_tls(self.trusted_time())?,
-                ));
+            let renewed = registry
+                .renew()
+                .map_err(SyncError::from)
+                .and_then(|issued| {
+                    self.dir.store_certificate(&issued)?;
+                    Ok(issued)
+                });
+            match renewed {
+                Ok(issued) => {
+                    report
+                        .notes
+                        .push("two thirds of the certificate's life have passed: renewed".into());
+                    report.certificate_renewed = true;
+                    self.state.certificate_expires = Some(issued.not_after);
+                    return Ok(Registry::new(
+                        &self.registry_url,
+                        self.dir.mutual_tls(self.trusted_time())?,
+                    ));
+                }
+                Err(error) => report.notes.push(format!(
+                    "certificate renewal failed ({error}); the current one is valid until {}, trying again next pass",
+                    certificate.not_after
+                )),
             }
         }
         Ok(registry)
@@ -256,13 +267,7 @@ impl Uplink {
         };
         self.state.last_attempt = Some(self.now());
         self.save()?;
-        let registry = match self.connect(&mut report) {
-            Ok(registry) => registry,
-            Err(SyncError::Call(CallError::Certificate(why))) => {
-                return Err(SyncError::Call(CallError::Certificate(why)));
-            }
-            Err(other) => return Err(other),
-        };
+        let mut registry = self.connect(&mut report)?;
         let standing = match registry.standing() {
             Err(CallError::Certificate(why)) => {
                 report.notes.push(format!(
@@ -272,25 +277,14 @@ impl Uplink {
                 // re-enrolled): try the signed re-issue once, then go on with the new one.
                 reissue(&self.dir, self.trusted_time())?;
                 report.certificate_renewed = true;
-                return self.pass_with(
-                    Registry::new(
-                        &self.registry_url,
-                        self.dir.mutual_tls(self.trusted_time())?,
-                    ),
-                    report,
+                registry = Registry::new(
+                    &self.registry_url,
+                    self.dir.mutual_tls(self.trusted_time())?,
                 );
+                registry.standing()?
             }
             other => other?,
         };
-        self.after_standing(&registry, &standing, report)
-    }
-
-    fn pass_with(
-        &mut self,
-        registry: Registry,
-        report: PassReport,
-    ) -> Result<PassReport, SyncError> {
-        let standing = registry.standing()?;
         self.after_standing(&registry, &standing, report)
     }
 
@@ -563,7 +557,7 @@ pub fn run(
                         if let PassOutcome::Blocked { seq, reason } = &stopped {
                             say(&format!("record {seq} is quarantined: {reason}"));
                         }
-                        std::thread::sleep(options.poll.saturating_mul(5));
+                        wait_for_change(uplink, &stopped, options);
                     }
                 }
             }
@@ -581,6 +575,32 @@ pub fn run(
                 ));
                 std::thread::sleep(wait);
             }
+        }
+    }
+}
+
+/// After a pass stopped at a record: waits (without calling the registry) until the kiosk hands
+/// over other bytes for it, or it appears, or `max_backoff` passes.
+fn wait_for_change(uplink: &Uplink, stopped: &PassOutcome, options: RunOptions) {
+    let started = Instant::now();
+    while started.elapsed() < options.max_backoff {
+        std::thread::sleep(options.poll);
+        let changed = match stopped {
+            PassOutcome::Blocked { seq, .. } => {
+                let refused = uplink.state.quarantined(*seq).map(|q| q.sha256.clone());
+                let now = uplink
+                    .spool
+                    .envelope(*seq)
+                    .ok()
+                    .flatten()
+                    .map(|b| hex(&sha256(&b)));
+                now.is_some() && now != refused
+            }
+            PassOutcome::Waiting { seq } => uplink.spool.has_envelope(*seq),
+            PassOutcome::Drained => true,
+        };
+        if changed {
+            return;
         }
     }
 }

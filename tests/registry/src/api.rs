@@ -173,10 +173,18 @@ pub fn router(state: Shared) -> Router {
 /// The device a mutual-TLS call comes from, known to the registry.
 fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
     let Some(device) = &peer.device else {
-        return Err(Refusal::new(
-            StatusCode::UNAUTHORIZED,
-            codes::CLIENT_CERTIFICATE_REQUIRED,
-            "this call needs the device's client certificate",
+        return Err(settle_refusal(
+            state,
+            refuse(
+                state,
+                "-",
+                None,
+                Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    codes::CLIENT_CERTIFICATE_REQUIRED,
+                    "this call needs the device's client certificate",
+                ),
+            ),
         ));
     };
     if db::device(&state.db, device).map_err(internal)?.is_none() {
@@ -709,6 +717,11 @@ fn accept_in(
         let mut heads = txn.open_table(db::HEADS).map_err(internal)?;
         heads
             .insert(device, db::encode_head(Head { seq, hash }).as_slice())
+            .map_err(internal)?;
+        // A part-upload left by a cut, of a record that then came whole, goes with it.
+        txn.open_table(db::PARTS)
+            .map_err(internal)?
+            .remove((device, seq))
             .map_err(internal)?;
     }
     txn.commit().map_err(internal)?;
