@@ -9,7 +9,9 @@ use rustls::ClientConfig;
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{Connector, TcpConnector};
 
-use super::protocol::{self, ApiError, CertificateIssued, ProvisionRequest, UploadProgress};
+use super::protocol::{
+    self, ApiError, BatchAnswer, CertificateIssued, ProvisionRequest, UploadProgress,
+};
 use super::tls::PinnedTls;
 
 /// Largest answer body read from the registry (receipts are 127 bytes, JSON answers small).
@@ -240,6 +242,18 @@ impl Registry {
         let (_, answer) =
             Self::finish(self.agent.get(self.url(&protocol::upload_path(seq))).call())?;
         Ok(Self::json::<UploadProgress>(&answer)?.received)
+    }
+
+    /// `POST /v1/records`: several whole records, in chain order, in one request.
+    pub fn put_batch(&self, records: &[&[u8]]) -> Result<BatchAnswer, CallError> {
+        let body = records.concat();
+        let (_, answer) = Self::finish(
+            self.agent
+                .post(self.url(protocol::PATH_BATCH))
+                .content_type("application/octet-stream")
+                .send(&body[..]),
+        )?;
+        Self::json(&answer)
     }
 
     /// `PUT /v1/records/{seq}?offset=&total=`: one part of a record.

@@ -10,6 +10,23 @@ pub const PATH_RENEW: &str = "/v1/renew";
 /// Where the device's chain stands at the registry (mTLS): a signed standing.
 pub const PATH_STANDING: &str = "/v1/standing";
 
+/// Several whole records in chain order, in one request (mTLS): for fast links.
+pub const PATH_BATCH: &str = "/v1/records";
+
+/// Most records in one batch.
+pub const MAX_BATCH: usize = 64;
+
+/// Answer to a batch: the receipts (hex) of the records taken, in order, and the refusal of
+/// the first record not taken, if any (the records after it were not looked at).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    /// Receipts, hex, one per record taken, in the order sent.
+    pub receipts: Vec<String>,
+    /// Why the next record was not taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<ApiError>,
+}
+
 /// `/v1/records/{seq}`: upload a sealed record, whole or in parts (mTLS).
 pub fn record_path(seq: u64) -> String {
     format!("/v1/records/{seq}")

@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 
 use super::client::{CallError, PartOutcome, Registry};
 use super::identity::{IdentityError, UplinkDir, reissue};
-use super::protocol::codes;
+use super::protocol::{ApiError, MAX_BATCH, codes};
 use super::state::{Quarantined, UplinkState};
 use super::tls::{TrustedTime, estimate_now};
 use crate::clock::BUILD_TIME;
@@ -304,8 +304,12 @@ impl Uplink {
         self.state.registry_seq = Some(standing.seq);
         self.save()?;
 
+        let seqs = self.spool.envelope_seqs()?;
         let mut expected = standing.seq + 1;
-        for seq in self.spool.envelope_seqs()? {
+        let mut index = 0;
+        while index < seqs.len() {
+            let seq = seqs[index];
+            index += 1;
             if self.spool.has_receipt(seq) {
                 continue;
             }
@@ -342,46 +346,133 @@ impl Uplink {
                 // Other bytes than those refused: the kiosk replaced a damaged copy.
                 self.state.quarantined.retain(|q| q.seq != seq);
             }
-            match self.send(registry, seq, &bytes) {
-                Ok(answer) => {
-                    let receipt = self.verify(&answer)?;
-                    if receipt.kind == ReceiptKind::Standing
-                        || receipt.seq != seq
-                        || receipt.hash != hash
-                    {
-                        return Err(SyncError::Untrusted(format!(
-                            "the receipt for seq {seq} names another record"
-                        )));
-                    }
-                    self.spool.put_receipt(seq, &answer)?;
-                    if receipt.kind == ReceiptKind::Refused {
-                        report.refused += 1;
-                    }
-                    report.sent += 1;
-                    report.bytes += bytes.len() as u64;
-                    self.state.records_sent += 1;
-                    self.state.bytes_sent += bytes.len() as u64;
-                    self.state.saw_registry_time(receipt.at);
-                    self.state.registry_seq = Some(seq);
-                    expected = seq + 1;
+            // The records right after this one go with it while they fit in one part (a fast
+            // link): one request and one commit at the registry for all of them.
+            let mut batch = vec![(seq, bytes)];
+            let mut size = batch[0].1.len();
+            while batch.len() < MAX_BATCH && index < seqs.len() {
+                let next = seqs[index];
+                if next != seq + batch.len() as u64
+                    || self.spool.has_receipt(next)
+                    || self.state.quarantined(next).is_some()
+                {
+                    break;
                 }
+                let Some(more) = self.spool.envelope(next)? else {
+                    break;
+                };
+                if size + more.len() > self.part {
+                    break;
+                }
+                size += more.len();
+                batch.push((next, more));
+                index += 1;
+            }
+            let answers = if batch.len() == 1 {
+                self.send(registry, seq, &batch[0].1)
+                    .map(|receipt| (vec![receipt], None))
+            } else {
+                self.send_batch(registry, &batch)
+            };
+            let (receipts, refusal) = match answers {
+                Ok(answers) => answers,
                 Err(CallError::Refused { error, .. })
                     if codes::RECORD_REFUSALS.contains(&error.code.as_str()) =>
                 {
-                    self.quarantine(seq, &hash, &error.code, &error.message);
-                    report.outcome = self.blocked(seq);
-                    return Ok(report);
+                    (Vec::new(), Some(error))
                 }
                 Err(other) => {
                     self.save()?;
                     return Err(other.into());
                 }
+            };
+            for (answer, (sent_seq, sent)) in receipts.iter().zip(&batch) {
+                self.file_receipt(*sent_seq, sent, answer, &mut report)?;
+                expected = sent_seq + 1;
+            }
+            if let Some(error) = refusal {
+                let Some((refused_seq, refused)) = batch.get(receipts.len()) else {
+                    return Err(SyncError::Untrusted(
+                        "a refusal for a record that was not sent".into(),
+                    ));
+                };
+                if !codes::RECORD_REFUSALS.contains(&error.code.as_str()) {
+                    self.save()?;
+                    return Err(SyncError::Call(CallError::Refused { status: 409, error }));
+                }
+                self.quarantine(*refused_seq, &sha256(refused), &error.code, &error.message);
+                report.outcome = self.blocked(*refused_seq);
+                return Ok(report);
+            }
+            if receipts.len() < batch.len() {
+                return Err(SyncError::Untrusted(format!(
+                    "{} receipts for {} records",
+                    receipts.len(),
+                    batch.len()
+                )));
             }
         }
         self.state.last_success = Some(self.now());
         self.state.last_error = None;
         self.save()?;
         Ok(report)
+    }
+
+    /// Checks a receipt against the bytes sent and files it for the kiosk.
+    fn file_receipt(
+        &mut self,
+        seq: u64,
+        sent: &[u8],
+        answer: &[u8],
+        report: &mut PassReport,
+    ) -> Result<(), SyncError> {
+        let receipt = self.verify(answer)?;
+        if receipt.kind == ReceiptKind::Standing
+            || receipt.seq != seq
+            || receipt.hash != sha256(sent)
+        {
+            return Err(SyncError::Untrusted(format!(
+                "the receipt for seq {seq} names another record"
+            )));
+        }
+        self.spool.put_receipt(seq, answer)?;
+        if receipt.kind == ReceiptKind::Refused {
+            report.refused += 1;
+        }
+        report.sent += 1;
+        report.bytes += sent.len() as u64;
+        self.state.records_sent += 1;
+        self.state.bytes_sent += sent.len() as u64;
+        self.state.saw_registry_time(receipt.at);
+        self.state.registry_seq = Some(seq);
+        Ok(())
+    }
+
+    /// Sends several whole records in one request; returns the receipts of those taken and the
+    /// refusal of the next, if any.
+    fn send_batch(
+        &mut self,
+        registry: &Registry,
+        batch: &[(u64, Vec<u8>)],
+    ) -> Result<(Vec<Vec<u8>>, Option<ApiError>), CallError> {
+        let began = Instant::now();
+        let records: Vec<&[u8]> = batch.iter().map(|(_, bytes)| bytes.as_slice()).collect();
+        match registry.put_batch(&records) {
+            Ok(answer) => {
+                self.adapt(records.iter().map(|r| r.len()).sum(), began.elapsed());
+                let receipts = answer
+                    .receipts
+                    .iter()
+                    .map(|text| parse_hex(text))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| CallError::BadAnswer("a receipt that is not hex".into()))?;
+                Ok((receipts, answer.refusal))
+            }
+            Err(error) => {
+                self.part = (self.part / 2).max(MIN_PART);
+                Err(error)
+            }
+        }
     }
 
     fn quarantine(&mut self, seq: u64, hash: &[u8; 32], code: &str, message: &str) {

@@ -17,7 +17,8 @@ use sajili::record::{
     sha256,
 };
 use sajili::uplink::protocol::{
-    self, ApiError, CertificateIssued, MAX_RECORD, ProvisionRequest, UploadProgress, codes,
+    self, ApiError, BatchAnswer, CertificateIssued, MAX_BATCH, MAX_RECORD, ProvisionRequest,
+    UploadProgress, codes,
 };
 use serde::Deserialize;
 
@@ -139,9 +140,14 @@ fn settle_refusal(state: &AppState, refusal: Refusal) -> Refusal {
 
 /// Records the incident of a refusal, if it has one.
 fn settle(state: &AppState, result: Result<Response, Refusal>) -> Result<Response, Refusal> {
-    if let Err(refusal) = &result
-        && let Some(incident) = &refusal.incident
-    {
+    if let Err(refusal) = &result {
+        record_incident(state, refusal);
+    }
+    result
+}
+
+fn record_incident(state: &AppState, refusal: &Refusal) {
+    if let Some(incident) = &refusal.incident {
         let _ = db::incident(
             &state.db,
             &Incident {
@@ -153,7 +159,6 @@ fn settle(state: &AppState, result: Result<Response, Refusal>) -> Result<Respons
             },
         );
     }
-    result
 }
 
 /// The router.
@@ -162,6 +167,7 @@ pub fn router(state: Shared) -> Router {
         .route(protocol::PATH_PROVISION, post(provision))
         .route(protocol::PATH_RENEW, post(renew))
         .route(protocol::PATH_STANDING, get(standing))
+        .route("/v1/records", post(put_batch))
         .route("/v1/records/{seq}", put(put_record))
         .route("/v1/records/{seq}/upload", get(upload_progress))
         .route("/v1/records/{seq}/receipt", get(receipt))
@@ -568,7 +574,15 @@ fn accept(state: &AppState, device: &str, seq: u64, bytes: &[u8]) -> Result<Resp
     accept_in(state, device, seq, bytes, txn)
 }
 
-/// Checks one whole record and stores it with its receipt in `txn`.
+/// A record checked and written into an open transaction.
+struct Staged {
+    /// Its receipt (the stored one, for a repeat).
+    receipt: Vec<u8>,
+    /// Contents refused, to record as an incident once committed.
+    refused: Option<RefusalReason>,
+}
+
+/// Checks one whole record and stores it, with its receipt, in `txn` and commits.
 fn accept_in(
     state: &AppState,
     device: &str,
@@ -576,6 +590,37 @@ fn accept_in(
     bytes: &[u8],
     txn: redb::WriteTransaction,
 ) -> Result<Response, Refusal> {
+    let staged = stage(state, device, seq, bytes, &txn)?;
+    txn.commit().map_err(internal)?;
+    note_contents_refused(state, device, seq, staged.refused);
+    Ok(octets(staged.receipt))
+}
+
+fn note_contents_refused(state: &AppState, device: &str, seq: u64, reason: Option<RefusalReason>) {
+    if let Some(reason) = reason {
+        let _ = db::incident(
+            &state.db,
+            &Incident {
+                at: now(),
+                device: device.to_string(),
+                seq: Some(seq),
+                code: "contents_refused".into(),
+                message: reason.to_string(),
+            },
+        );
+        eprintln!("sajili-registry: device {device} seq {seq} held, contents refused: {reason}");
+    }
+}
+
+/// Checks one whole record and writes it with its receipt into `txn` (not committed): the
+/// chain rules, then the contents.
+fn stage(
+    state: &AppState,
+    device: &str,
+    seq: u64,
+    bytes: &[u8],
+    txn: &redb::WriteTransaction,
+) -> Result<Staged, Refusal> {
     let refused = |code: &str, status: StatusCode, message: String| {
         refuse(
             state,
@@ -631,7 +676,10 @@ fn accept_in(
                     .map_err(internal)?
                     .map(|v| v.value().to_vec())
                     .unwrap_or_default();
-                return Ok(octets(receipt));
+                return Ok(Staged {
+                    receipt,
+                    refused: None,
+                });
             }
             return Err(refused(
                 codes::SEQ_CONFLICT,
@@ -724,19 +772,82 @@ fn accept_in(
             .remove((device, seq))
             .map_err(internal)?;
     }
-    txn.commit().map_err(internal)?;
-    if let Some(reason) = reason {
-        let _ = db::incident(
-            &state.db,
-            &Incident {
-                at: now(),
-                device: device.to_string(),
-                seq: Some(seq),
-                code: "contents_refused".into(),
-                message: reason.to_string(),
-            },
-        );
-        eprintln!("sajili-registry: device {device} seq {seq} held, contents refused: {reason}");
+    Ok(Staged {
+        receipt,
+        refused: reason,
+    })
+}
+
+/// Splits a batch body into envelopes by their length fields; the rest after the last whole
+/// one, if any, is returned as the last item so it is refused as a bad envelope.
+fn split_batch(body: &[u8]) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let length = rest
+            .get(92..96)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        match length.map(|n| 96 + n + 64) {
+            Some(total) if total <= rest.len() => {
+                records.push(&rest[..total]);
+                rest = &rest[total..];
+            }
+            _ => {
+                records.push(rest);
+                break;
+            }
+        }
     }
-    Ok(octets(receipt))
+    records
+}
+
+async fn put_batch(
+    State(state): State<Shared>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let device = require_device(&state, &peer)?;
+    if let Some(fault) = injected_fault(&state) {
+        return Err(fault);
+    }
+    tokio::task::spawn_blocking(move || batch_blocking(&state, &device, &body))
+        .await
+        .map_err(internal)?
+}
+
+/// Takes records in chain order in one transaction: every record before the first refusal is
+/// kept, with one commit for all.
+fn batch_blocking(state: &AppState, device: &str, body: &[u8]) -> Result<Response, Refusal> {
+    let records = split_batch(body);
+    if records.len() > MAX_BATCH {
+        return Err(bad_request(format!(
+            "more than {MAX_BATCH} records in one batch"
+        )));
+    }
+    let txn = db::write(&state.db).map_err(internal)?;
+    let mut staged = Vec::new();
+    let mut refusal = None;
+    for bytes in records {
+        let seq = Envelope::from_bytes(bytes).map_or(0, |e| e.seq);
+        match stage(state, device, seq, bytes, &txn) {
+            Ok(record) => staged.push((seq, record)),
+            Err(refused) => {
+                refusal = Some(refused);
+                break;
+            }
+        }
+    }
+    txn.commit().map_err(internal)?;
+    for (seq, record) in &staged {
+        note_contents_refused(state, device, *seq, record.refused);
+    }
+    let error = refusal.map(|refused| {
+        record_incident(state, &refused);
+        *refused.body
+    });
+    let answer = BatchAnswer {
+        receipts: staged.iter().map(|(_, r)| hex(&r.receipt)).collect(),
+        refusal: error,
+    };
+    Ok(axum::Json(answer).into_response())
 }
