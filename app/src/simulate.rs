@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use sajili_drivers::fingerprint::{Faults, Pty, Twin, TwinConfig};
 
+use crate::biometrics::synth::SyntheticFinger;
+
 /// Faults `sajili twin sensor --fault` can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SensorFault {
@@ -110,7 +112,14 @@ pub fn sensor_twin(
 ) -> Result<(PathBuf, impl FnOnce() -> std::io::Result<()>), TwinError> {
     let images = match &options.images {
         Some(folder) => load_prints(folder)?,
-        None => (1..=10).map(Twin::test_pattern).collect(),
+        // Two synthetic fingers, five impressions each: the growth of a finger's ridges is
+        // the slow part (~0.3 s), its impressions are cheap.
+        None => {
+            let fingers = [1, 2].map(|seed| SyntheticFinger::new(seed, 256, 288));
+            (0..10u32)
+                .map(|i| fingers[(i / 5) as usize].impression(i % 5))
+                .collect()
+        }
     };
     let faults = match options.fault {
         None => Faults::default(),

@@ -429,3 +429,47 @@ fn the_data_dir_comes_from_sajili_data_when_not_given() {
     assert_eq!(status["records_sealed"], 0);
     assert_eq!(status["device_id"].as_str().unwrap().len(), 8);
 }
+
+#[test]
+fn bio_synth_writes_the_same_print_for_the_same_seed_and_refuses_a_bad_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(sajili_tests::sajili_bin())
+            .args(["bio", "synth"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let first = dir.path().join("a.png");
+    let again = dir.path().join("b.png");
+    let other = dir.path().join("c.png");
+    for (path, impression) in [(&first, "2"), (&again, "2"), (&other, "3")] {
+        let output = run(&[
+            "--seed",
+            "9",
+            "--class",
+            "whorl",
+            "--impression",
+            impression,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains("Whorl, seed 9"),
+            "{}",
+            stdout(&output)
+        );
+    }
+    let png = std::fs::read(&first).unwrap();
+    assert_eq!(png, std::fs::read(&again).unwrap());
+    assert_ne!(png, std::fs::read(&other).unwrap());
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (256, 288));
+    assert_eq!(reader.info().color_type, png::ColorType::Grayscale);
+
+    let bad = run(&["--seed", "1", "--size", "5x5000", "--out", "x.png"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("WIDTHxHEIGHT"), "{}", stderr(&bad));
+}
