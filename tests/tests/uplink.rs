@@ -2,13 +2,21 @@
 //! a thousand records, faults on the link and at the registry, and refusals.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use sajili_tests::proxy::{Proxy, ProxyConfig};
 use sajili_tests::registry::{RegistryProcess, SyncDevice, wait_until, write_enrolments};
 use sajili_tests::{stderr, stdout};
+
+/// A serving registry, a device provisioned with it, and `count` enrolments written for it.
+fn setup(count: usize) -> (RegistryProcess, SyncDevice, Vec<PathBuf>, Vec<String>) {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), count);
+    (registry, device, files, surnames)
+}
 
 /// Checks that the registry holds exactly `numbers` for `device`, in order, chain complete,
 /// each decrypting to the enrolment with `surnames[i]`, and that the device holds a receipt for
@@ -212,9 +220,7 @@ fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
 
 #[test]
 fn a_thousand_records_reach_the_registry_exactly_once() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 1000);
+    let (registry, device, files, surnames) = setup(1000);
     let started = Instant::now();
     let numbers = device.enrol(&files);
     let sealed = started.elapsed();
@@ -250,9 +256,7 @@ fn a_thousand_records_reach_the_registry_exactly_once() {
 
 #[test]
 fn the_registry_killed_mid_sync_loses_and_duplicates_nothing() {
-    let mut registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 120);
+    let (mut registry, device, files, surnames) = setup(120);
     let numbers = device.enrol(&files);
     let uplink = device.spawn_uplink();
     let mut kills = 0;
@@ -381,9 +385,7 @@ fn a_link_throttled_to_50_kbit_makes_steady_progress_and_a_cut_resumes() {
 
 #[test]
 fn calls_without_a_certificate_or_with_a_foreign_one_are_refused() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, _) = write_enrolments(&device.dir.path().join("in"), 1);
+    let (registry, device, files, _) = setup(1);
     device.enrol(&files);
     let envelope = device.outbox().join(format!("{:020}.sje", 1));
     let url = format!("{}/v1/records/1", registry.url());
@@ -492,9 +494,7 @@ fn issue_for_device(
 
 #[test]
 fn an_expired_certificate_is_refused_and_a_device_back_from_a_long_absence_recovers() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let (registry, device, files, surnames) = setup(2);
     let numbers = device.enrol(&files);
     let now = time::OffsetDateTime::now_utc();
     let expired = issue_for_device(
@@ -583,9 +583,7 @@ fn a_device_cannot_send_another_devices_record() {
 
 #[test]
 fn a_flipped_byte_is_refused_and_the_sealed_copy_goes_instead() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 3);
+    let (registry, device, files, surnames) = setup(3);
     let numbers = device.enrol(&files);
     let second = device.outbox().join(format!("{:020}.sje", 2));
     let mut bytes = std::fs::read(&second).unwrap();
@@ -612,9 +610,7 @@ fn a_flipped_byte_is_refused_and_the_sealed_copy_goes_instead() {
 
 #[test]
 fn a_record_whose_contents_are_refused_does_not_stop_the_ones_behind_it() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, _) = write_enrolments(&device.dir.path().join("in"), 3);
+    let (registry, device, files, _) = setup(3);
     let pinned = device.data.join("trust-bundle.json");
     let original = std::fs::read_to_string(&pinned).unwrap();
     device.enrol(&files[..1]);
@@ -650,9 +646,7 @@ fn a_record_whose_contents_are_refused_does_not_stop_the_ones_behind_it() {
 
 #[test]
 fn a_device_clock_reading_1970_or_2040_still_syncs() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let (registry, device, files, surnames) = setup(2);
     let faked = |when: &str, args: &[&str]| {
         Command::new("faketime")
             .arg(when)
@@ -679,9 +673,7 @@ fn a_device_clock_reading_1970_or_2040_still_syncs() {
 
 #[test]
 fn every_command_works_while_the_uplink_runs() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 6);
+    let (registry, device, files, surnames) = setup(6);
     let uplink = device.spawn_uplink();
     let mut numbers = Vec::new();
     for file in &files {
@@ -707,9 +699,7 @@ fn every_command_works_while_the_uplink_runs() {
 
 #[test]
 fn the_uplink_needs_neither_the_store_nor_the_keys() {
-    let registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let (registry, device, files, surnames) = setup(2);
     let numbers = device.enrol(&files);
     // Take away everything the uplink must never read: the kiosk's store (journal drafts) and
     // the keys (record signing, journal, trust bundle with its token).
@@ -728,9 +718,7 @@ fn the_uplink_needs_neither_the_store_nor_the_keys() {
 
 #[test]
 fn an_unreachable_registry_is_reported_in_words_and_nothing_is_dropped() {
-    let mut registry = RegistryProcess::start();
-    let device = SyncDevice::provisioned(&registry, &registry.url());
-    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 2);
+    let (mut registry, device, files, surnames) = setup(2);
     let numbers = device.enrol(&files);
     registry.kill();
     let output = device.run(&["uplink", "--once", "--max-backoff", "1"]);

@@ -432,16 +432,27 @@ async fn standing(
     Ok(octets(receipt.to_bytes()))
 }
 
+/// What `table` holds for (device, seq).
+fn held(
+    state: &AppState,
+    table: redb::TableDefinition<(&str, u64), &[u8]>,
+    device: &str,
+    seq: u64,
+) -> Result<Option<Vec<u8>>, Refusal> {
+    let txn = state.db.begin_read().map_err(internal)?;
+    let table = txn.open_table(table).map_err(internal)?;
+    let value = table.get((device, seq)).map_err(internal)?;
+    Ok(value.map(|v| v.value().to_vec()))
+}
+
 async fn receipt(
     State(state): State<Shared>,
     Extension(peer): Extension<Peer>,
     Path(seq): Path<u64>,
 ) -> Result<Response, Refusal> {
     let device = require_device(&state, &peer)?;
-    let txn = state.db.begin_read().map_err(internal)?;
-    let receipts = txn.open_table(db::RECEIPTS).map_err(internal)?;
-    match receipts.get((device.as_str(), seq)).map_err(internal)? {
-        Some(value) => Ok(octets(value.value().to_vec())),
+    match held(&state, db::RECEIPTS, &device, seq)? {
+        Some(receipt) => Ok(octets(receipt)),
         None => Err(Refusal::new(
             StatusCode::NOT_FOUND,
             codes::NOT_FOUND,
@@ -456,12 +467,7 @@ async fn upload_progress(
     Path(seq): Path<u64>,
 ) -> Result<Response, Refusal> {
     let device = require_device(&state, &peer)?;
-    let txn = state.db.begin_read().map_err(internal)?;
-    let parts = txn.open_table(db::PARTS).map_err(internal)?;
-    let received = parts
-        .get((device.as_str(), seq))
-        .map_err(internal)?
-        .map_or(0, |v| v.value().len() as u64);
+    let received = held(&state, db::PARTS, &device, seq)?.map_or(0, |bytes| bytes.len() as u64);
     Ok(axum::Json(UploadProgress { received }).into_response())
 }
 
