@@ -212,6 +212,15 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
     Ok(device.clone())
 }
 
+/// A record call (standing, records): the device, unless the test hook answers for it.
+fn admit_record_call(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
+    let device = require_device(state, peer)?;
+    match injected_fault(state) {
+        Some(fault) => Err(fault),
+        None => Ok(device),
+    }
+}
+
 /// The test hook's answer for this call, if any.
 fn injected_fault(state: &AppState) -> Option<Refusal> {
     let call = state.calls.fetch_add(1, Ordering::SeqCst);
@@ -414,10 +423,7 @@ async fn standing(
     State(state): State<Shared>,
     Extension(peer): Extension<Peer>,
 ) -> Result<Response, Refusal> {
-    let device = require_device(&state, &peer)?;
-    if let Some(fault) = injected_fault(&state) {
-        return Err(fault);
-    }
+    let device = admit_record_call(&state, &peer)?;
     let head = db::head(&state.db, &device).map_err(internal)?;
     let id = sajili::record::DeviceId::parse(&device).ok_or_else(|| bad_request("device id"))?;
     let receipt = Receipt::sign(
@@ -485,10 +491,7 @@ async fn put_record(
     Query(query): Query<PartQuery>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let device = require_device(&state, &peer)?;
-    if let Some(fault) = injected_fault(&state) {
-        return Err(fault);
-    }
+    let device = admit_record_call(&state, &peer)?;
     tokio::task::spawn_blocking(move || {
         settle(&state, put_blocking(&state, &device, seq, &query, &body))
     })
@@ -812,10 +815,7 @@ async fn put_batch(
     Extension(peer): Extension<Peer>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    let device = require_device(&state, &peer)?;
-    if let Some(fault) = injected_fault(&state) {
-        return Err(fault);
-    }
+    let device = admit_record_call(&state, &peer)?;
     tokio::task::spawn_blocking(move || batch_blocking(&state, &device, &body))
         .await
         .map_err(internal)?
