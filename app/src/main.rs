@@ -2,6 +2,8 @@
 //! codes and messages in one place: 0 done, 1 failed (or verification found a fault),
 //! 2 the input was wrong (nothing was stored).
 
+mod bio_cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -90,39 +92,7 @@ enum Command {
     Twin(TwinCommand),
     /// Biometric tools for field engineers and ABIS integrators.
     #[command(subcommand)]
-    Bio(BioCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum BioCommand {
-    /// Make a synthetic fingerprint (500 ppi, 8-bit grey PNG), the same for the same seed.
-    Synth {
-        /// Which finger.
-        #[arg(long)]
-        seed: u64,
-        /// Which impression of it: 0 is the reference; others vary placement, rotation,
-        /// pressure, contact and noise.
-        #[arg(long, default_value_t = 0)]
-        impression: u32,
-        /// Force a pattern class (default: drawn from the seed).
-        #[arg(long, value_enum)]
-        class: Option<SynthClass>,
-        /// Sensor size, WIDTHxHEIGHT (256x288 is the R30x's; 500x500 a large sensor's).
-        #[arg(long, default_value = "256x288")]
-        size: String,
-        /// Where to write the PNG.
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SynthClass {
-    Arch,
-    TentedArch,
-    LeftLoop,
-    RightLoop,
-    Whorl,
+    Bio(bio_cli::BioCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,13 +149,7 @@ fn main() -> ExitCode {
         Command::Status { json } => status(&data, json),
         Command::Verify => verify(&data),
         Command::Provision { registry, token } => provision(&data, registry, token),
-        Command::Bio(BioCommand::Synth {
-            seed,
-            impression,
-            class,
-            size,
-            out,
-        }) => bio_synth(seed, impression, class, &size, &out),
+        Command::Bio(command) => bio_cli::run(command),
         Command::Uplink {
             once,
             max_backoff,
@@ -479,48 +443,6 @@ fn verify(data: &DataDir) -> Result<(), Failure> {
         }
         Err(VerifyFailure::Store(error)) => Err(error.into()),
     }
-}
-
-fn bio_synth(
-    seed: u64,
-    impression: u32,
-    class: Option<SynthClass>,
-    size: &str,
-    out: &std::path::Path,
-) -> Result<(), Failure> {
-    use sajili::biometrics::synth::{PatternClass, SyntheticFinger, grey_png};
-    let (width, height) = size
-        .split_once('x')
-        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
-        .filter(|(w, h)| (64..=1024).contains(w) && (64..=1024).contains(h))
-        .ok_or_else(|| {
-            Failure::Input(format!(
-                "--size {size}: give WIDTHxHEIGHT, each 64 to 1024 pixels"
-            ))
-        })?;
-    let finger = match class {
-        None => SyntheticFinger::new(seed, width, height),
-        Some(class) => {
-            let class = match class {
-                SynthClass::Arch => PatternClass::Arch,
-                SynthClass::TentedArch => PatternClass::TentedArch,
-                SynthClass::LeftLoop => PatternClass::LeftLoop,
-                SynthClass::RightLoop => PatternClass::RightLoop,
-                SynthClass::Whorl => PatternClass::Whorl,
-            };
-            SyntheticFinger::with_class(seed, class, width, height)
-        }
-    };
-    let png = grey_png(&finger.impression(impression), width, height)
-        .map_err(|e| Failure::Failed(format!("cannot encode the PNG: {e}")))?;
-    std::fs::write(out, png)
-        .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", out.display())))?;
-    println!(
-        "{}: {:?}, seed {seed}, impression {impression}, {width}x{height} at 500 ppi",
-        out.display(),
-        finger.class
-    );
-    Ok(())
 }
 
 fn twin_sensor(options: sajili::simulate::SensorTwinOptions) -> Result<(), Failure> {

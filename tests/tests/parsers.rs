@@ -96,6 +96,18 @@ fn envelopes_parse_canonically_or_not_at_all() {
 }
 
 #[test]
+fn wsq_files_decode_or_give_an_error() {
+    let mut decoded = 0;
+    each_mutation("wsq", |bytes| {
+        if let Ok(file) = sajili::biometrics::wsq::decode(bytes) {
+            assert!(file.picture.width() >= sajili::biometrics::wsq::MIN_SIDE);
+            decoded += 1;
+        }
+    });
+    assert!(decoded > 0, "not even the seed decoded");
+}
+
+#[test]
 fn receipts_verify_canonically_or_not_at_all() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
     let mut verified = 0;

@@ -1,6 +1,9 @@
-//! Biometric captures: checking the image files that go into a record.
+//! Biometric captures: checking the image files that go into a record, and the fingerprint
+//! and face processing done on the device.
 
+pub mod grey;
 mod image;
 pub mod synth;
+pub mod wsq;
 
 pub use image::{Image, ImageError, ImageFormat, ImageRole, MAX_FILE_BYTES, MAX_SIDE, check};

@@ -1,0 +1,186 @@
+//! `sajili bio`: the device's biometric code as tools for field engineers and ABIS integrators.
+//! Exit 0 on success, 2 with the reason when the input is wrong.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use sajili::biometrics::grey::Grey;
+use sajili::biometrics::synth::{PatternClass, SyntheticFinger};
+use sajili::biometrics::wsq;
+
+use crate::Failure;
+
+/// The `sajili bio` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BioCommand {
+    /// Make a synthetic fingerprint (500 ppi, 8-bit grey PNG), the same for the same seed.
+    Synth {
+        /// Which finger.
+        #[arg(long)]
+        seed: u64,
+        /// Which impression of it: 0 is the reference; others vary placement, rotation,
+        /// pressure, contact and noise.
+        #[arg(long, default_value_t = 0)]
+        impression: u32,
+        /// Force a pattern class (default: drawn from the seed).
+        #[arg(long, value_enum)]
+        class: Option<SynthClass>,
+        /// Sensor size, WIDTHxHEIGHT (256x288 is the R30x's; 500x500 a large sensor's).
+        #[arg(long, default_value = "256x288")]
+        size: String,
+        /// Where to write the PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Compress an 8-bit grey PNG fingerprint (500 ppi) to WSQ.
+    WsqEncode {
+        /// The PNG.
+        input: PathBuf,
+        /// The WSQ file to write.
+        output: PathBuf,
+        /// Bits per pixel (0.75 is what the FBI and most ABIS vendors ask for).
+        #[arg(long, default_value_t = wsq::DEFAULT_BITRATE)]
+        bitrate: f32,
+        /// Resolution to record in the file.
+        #[arg(long, default_value_t = 500)]
+        ppi: u16,
+    },
+    /// Decompress a WSQ file to an 8-bit grey PNG.
+    WsqDecode {
+        /// The WSQ file.
+        input: PathBuf,
+        /// The PNG to write.
+        output: PathBuf,
+    },
+}
+
+/// Pattern classes for `--class`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SynthClass {
+    /// Arch.
+    Arch,
+    /// Tented arch.
+    TentedArch,
+    /// Left loop.
+    LeftLoop,
+    /// Right loop.
+    RightLoop,
+    /// Whorl.
+    Whorl,
+}
+
+/// Runs one `sajili bio` command.
+pub fn run(command: BioCommand) -> Result<(), Failure> {
+    match command {
+        BioCommand::Synth {
+            seed,
+            impression,
+            class,
+            size,
+            out,
+        } => synth(seed, impression, class, &size, &out),
+        BioCommand::WsqEncode {
+            input,
+            output,
+            bitrate,
+            ppi,
+        } => wsq_encode(&input, &output, bitrate, ppi),
+        BioCommand::WsqDecode { input, output } => wsq_decode(&input, &output),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))
+}
+
+fn read_grey(path: &Path) -> Result<Grey, Failure> {
+    Grey::from_png(&read(path)?).map_err(|e| Failure::Input(format!("{}: {e}", path.display())))
+}
+
+fn synth(
+    seed: u64,
+    impression: u32,
+    class: Option<SynthClass>,
+    size: &str,
+    out: &Path,
+) -> Result<(), Failure> {
+    let (width, height) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|(w, h)| (64..=1024).contains(w) && (64..=1024).contains(h))
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "--size {size}: give WIDTHxHEIGHT, each 64 to 1024 pixels"
+            ))
+        })?;
+    let finger = match class {
+        None => SyntheticFinger::new(seed, width, height),
+        Some(class) => {
+            let class = match class {
+                SynthClass::Arch => PatternClass::Arch,
+                SynthClass::TentedArch => PatternClass::TentedArch,
+                SynthClass::LeftLoop => PatternClass::LeftLoop,
+                SynthClass::RightLoop => PatternClass::RightLoop,
+                SynthClass::Whorl => PatternClass::Whorl,
+            };
+            SyntheticFinger::with_class(seed, class, width, height)
+        }
+    };
+    let picture = Grey::new(
+        width as usize,
+        height as usize,
+        finger.impression(impression),
+    )
+    .map_err(|e| Failure::Failed(e.to_string()))?;
+    let png = picture
+        .to_png()
+        .map_err(|e| Failure::Failed(format!("cannot encode the PNG: {e}")))?;
+    write(out, &png)?;
+    println!(
+        "{}: {:?}, seed {seed}, impression {impression}, {width}x{height} at 500 ppi",
+        out.display(),
+        finger.class
+    );
+    Ok(())
+}
+
+fn wsq_encode(input: &Path, output: &Path, bitrate: f32, ppi: u16) -> Result<(), Failure> {
+    let picture = read_grey(input)?;
+    let file = wsq::encode(&picture, bitrate, ppi)
+        .map_err(|e| Failure::Input(format!("{}: {e}", input.display())))?;
+    write(output, &file)?;
+    let pixels = picture.width() * picture.height();
+    println!(
+        "{}: {}x{}, {} bytes, {:.2} bits per pixel ({:.1}:1)",
+        output.display(),
+        picture.width(),
+        picture.height(),
+        file.len(),
+        file.len() as f64 * 8.0 / pixels as f64,
+        pixels as f64 / file.len() as f64
+    );
+    Ok(())
+}
+
+fn wsq_decode(input: &Path, output: &Path) -> Result<(), Failure> {
+    let decoded = wsq::decode(&read(input)?)
+        .map_err(|e| Failure::Input(format!("{}: {e}", input.display())))?;
+    let png = decoded
+        .picture
+        .to_png()
+        .map_err(|e| Failure::Failed(format!("cannot encode the PNG: {e}")))?;
+    write(output, &png)?;
+    let ppi = decoded.ppi.map_or("unknown".to_string(), |p| p.to_string());
+    println!(
+        "{}: {}x{}, {ppi} ppi",
+        output.display(),
+        decoded.picture.width(),
+        decoded.picture.height()
+    );
+    Ok(())
+}
