@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use sajili::biometrics::grey::Grey;
-use sajili::biometrics::synth::{PatternClass, SyntheticFinger};
-use sajili::biometrics::wsq;
+use sajili::biometrics::synth::{Flaw, Impression, PatternClass, SyntheticFinger};
+use sajili::biometrics::{quality, wsq};
 
 use crate::Failure;
 
@@ -25,12 +25,28 @@ pub enum BioCommand {
         /// Force a pattern class (default: drawn from the seed).
         #[arg(long, value_enum)]
         class: Option<SynthClass>,
+        /// Make a deliberately poor impression instead (for testing quality checks).
+        #[arg(long, value_enum)]
+        flaw: Option<SynthFlaw>,
+        /// How poor, 0 to 1 (with --flaw).
+        #[arg(long, default_value_t = 0.5)]
+        severity: f32,
         /// Sensor size, WIDTHxHEIGHT (256x288 is the R30x's; 500x500 a large sensor's).
         #[arg(long, default_value = "256x288")]
         size: String,
         /// Where to write the PNG.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Score a fingerprint (8-bit grey PNG, 500 ppi) on NFIQ 2's 0-100 scale, with what to do
+    /// better.
+    Quality {
+        /// The PNG.
+        input: PathBuf,
+        /// Print JSON: score, reasons (each with its measured value, threshold and advice) and
+        /// all the measurements.
+        #[arg(long)]
+        json: bool,
     },
     /// Compress an 8-bit grey PNG fingerprint (500 ppi) to WSQ.
     WsqEncode {
@@ -69,6 +85,23 @@ pub enum SynthClass {
     Whorl,
 }
 
+/// Flaws for `--flaw`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SynthFlaw {
+    /// Thin, broken ridges.
+    Dry,
+    /// Ridges run together.
+    Wet,
+    /// Only part of the fingertip touched.
+    LittleContact,
+    /// The finger slid.
+    Smudged,
+    /// Placed to one side.
+    OffCentre,
+    /// A dirty sensor.
+    Noisy,
+}
+
 /// Runs one `sajili bio` command.
 pub fn run(command: BioCommand) -> Result<(), Failure> {
     match command {
@@ -76,9 +109,19 @@ pub fn run(command: BioCommand) -> Result<(), Failure> {
             seed,
             impression,
             class,
+            flaw,
+            severity,
             size,
             out,
-        } => synth(seed, impression, class, &size, &out),
+        } => synth(
+            seed,
+            impression,
+            class,
+            flaw.map(|f| (f, severity)),
+            &size,
+            &out,
+        ),
+        BioCommand::Quality { input, json } => quality(&input, json),
         BioCommand::WsqEncode {
             input,
             output,
@@ -106,6 +149,7 @@ fn synth(
     seed: u64,
     impression: u32,
     class: Option<SynthClass>,
+    flaw: Option<(SynthFlaw, f32)>,
     size: &str,
     out: &Path,
 ) -> Result<(), Failure> {
@@ -131,12 +175,30 @@ fn synth(
             SyntheticFinger::with_class(seed, class, width, height)
         }
     };
-    let picture = Grey::new(
-        width as usize,
-        height as usize,
-        finger.impression(impression),
-    )
-    .map_err(|e| Failure::Failed(e.to_string()))?;
+    let pixels = match flaw {
+        None => finger.impression(impression),
+        Some((flaw, severity)) => {
+            if !(0.0..=1.0).contains(&severity) {
+                return Err(Failure::Input(format!(
+                    "--severity {severity}: give 0 to 1"
+                )));
+            }
+            let flaw = match flaw {
+                SynthFlaw::Dry => Flaw::Dry,
+                SynthFlaw::Wet => Flaw::Wet,
+                SynthFlaw::LittleContact => Flaw::LittleContact,
+                SynthFlaw::Smudged => Flaw::Smudged,
+                SynthFlaw::OffCentre => Flaw::OffCentre,
+                SynthFlaw::Noisy => Flaw::Noisy,
+            };
+            finger.render(
+                &Impression::poor(flaw, severity),
+                seed ^ u64::from(impression),
+            )
+        }
+    };
+    let picture = Grey::new(width as usize, height as usize, pixels)
+        .map_err(|e| Failure::Failed(e.to_string()))?;
     let png = picture
         .to_png()
         .map_err(|e| Failure::Failed(format!("cannot encode the PNG: {e}")))?;
@@ -146,6 +208,37 @@ fn synth(
         out.display(),
         finger.class
     );
+    Ok(())
+}
+
+fn quality(input: &Path, json: bool) -> Result<(), Failure> {
+    let picture = read_grey(input)?;
+    let verdict = quality::assess(&picture);
+    if json {
+        let mut value = serde_json::to_value(&verdict)
+            .map_err(|e| Failure::Failed(format!("cannot write JSON: {e}")))?;
+        if let Some(reasons) = value.get_mut("reasons").and_then(|r| r.as_array_mut()) {
+            for (reason, original) in reasons.iter_mut().zip(&verdict.reasons) {
+                reason["advice"] = original.advice().into();
+            }
+        }
+        value["accepted"] = (verdict.score >= quality::ACCEPT).into();
+        println!("{value}");
+    } else {
+        let verdict_word = if verdict.score >= quality::ACCEPT {
+            "good enough"
+        } else {
+            "too poor"
+        };
+        println!(
+            "{}: quality {} ({verdict_word})",
+            input.display(),
+            verdict.score
+        );
+        for reason in &verdict.reasons {
+            println!("  {}", reason.advice());
+        }
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod grey;
 mod image;
+pub mod quality;
 pub mod synth;
 pub mod wsq;
 

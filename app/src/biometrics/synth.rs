@@ -67,6 +67,10 @@ pub struct Impression {
     pub contact: f32,
     /// Sensor noise, grey levels (standard deviation).
     pub noise: f32,
+    /// Smudge: the finger slid while pressing, pixels of smear (0: none).
+    pub smudge: f32,
+    /// How much worse than usual dry or wet pressing is, 0 to 1.
+    pub severity: f32,
 }
 
 impl Impression {
@@ -80,6 +84,8 @@ impl Impression {
                 pressure: Pressure::Normal,
                 contact: 1.0,
                 noise: 4.0,
+                smudge: 0.0,
+                severity: 0.0,
             };
         }
         let mut random = Random::new(seed ^ u64::from(k).wrapping_mul(0xA076_1D64_78BD_642F));
@@ -98,8 +104,60 @@ impl Impression {
                 1.0
             },
             noise: random.range(3.0, 10.0),
+            smudge: if random.below(6) == 0 {
+                random.range(1.0, 3.0)
+            } else {
+                0.0
+            },
+            severity: 0.0,
         }
     }
+
+    /// A deliberately poor impression of the kind named, `severity` from 0 (barely) to 1
+    /// (hopeless): for tests of the quality score and the coaching it gives.
+    pub fn poor(kind: Flaw, severity: f32) -> Self {
+        let s = severity.clamp(0.0, 1.0);
+        let mut how = Self::nth(0, 0);
+        match kind {
+            Flaw::Dry => how.pressure = Pressure::Dry,
+            Flaw::Wet => how.pressure = Pressure::Wet,
+            Flaw::LittleContact => how.contact = 0.8 - 0.55 * s,
+            Flaw::Smudged => how.smudge = 2.0 + 3.0 * s,
+            Flaw::OffCentre => how.shift = (60.0 + 40.0 * s, 50.0 + 40.0 * s),
+            Flaw::Noisy => how.noise = 15.0 + 45.0 * s,
+        }
+        how.severity = s;
+        how
+    }
+}
+
+/// What is wrong with a poor impression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// Thin, broken ridges.
+    Dry,
+    /// Ridges run together.
+    Wet,
+    /// Only part of the fingertip touched.
+    LittleContact,
+    /// The finger slid.
+    Smudged,
+    /// The finger was placed to one side.
+    OffCentre,
+    /// A dirty or failing sensor.
+    Noisy,
+}
+
+impl Flaw {
+    /// Every flaw.
+    pub const ALL: [Flaw; 6] = [
+        Self::Dry,
+        Self::Wet,
+        Self::LittleContact,
+        Self::Smudged,
+        Self::OffCentre,
+        Self::Noisy,
+    ];
 }
 
 /// A point on the canvas, pixels (x, y).
@@ -319,12 +377,19 @@ impl SyntheticFinger {
         // Finger contact: an upright ellipse, cut by a straight edge for a partial touch.
         let cut_angle = random.range(0.0, 2.0 * PI);
         let cut_offset = 1.0 - 2.0 * how.contact.clamp(0.0, 1.0);
+        let severity = how.severity.clamp(0.0, 1.0);
         let (threshold, softness) = match how.pressure {
-            Pressure::Dry => (0.5, 0.15),
+            Pressure::Dry => (0.5 + 0.35 * severity, 0.15),
             Pressure::Normal => (0.0, 0.25),
-            Pressure::Wet => (-0.55, 0.2),
+            Pressure::Wet => (-0.55 - 0.4 * severity, 0.2 + 0.6 * severity),
         };
-        let mut out = Vec::with_capacity(self.width * self.height);
+        // Dry skin leaves ridges broken in patches: a coarse random field of gaps.
+        let gap_cell = 7usize;
+        let gaps_across = self.width / gap_cell + 2;
+        let gaps: Vec<bool> = (0..gaps_across * (self.height / gap_cell + 2))
+            .map(|_| random.unit() < 0.12 + 0.45 * severity)
+            .collect();
+        let mut out: Vec<f32> = Vec::with_capacity(self.width * self.height);
         for y in 0..self.height {
             for x in 0..self.width {
                 let (px, py) = (
@@ -349,18 +414,72 @@ impl SyntheticFinger {
                         + self.sample(cx, cy - 1.5)
                         + self.sample(cx, cy + 1.5))
                         / 5.0;
-                    let mut darkness = ((ridge - threshold) / softness).tanh() * 0.5 + 0.5;
-                    if how.pressure == Pressure::Dry && random.below(9) == 0 {
-                        darkness *= 0.3;
+                    // The skin's own texture, fixed to the finger: ragged ridge edges and
+                    // sweat pores along the ridges, as real prints show.
+                    let ragged = 0.45 * self.texture(cx / 1.8, cy / 1.8)
+                        + 0.25 * self.texture(cx / 5.0 + 31.0, cy / 5.0);
+                    let mut darkness = ((ridge + ragged - threshold) / softness).tanh() * 0.5 + 0.5;
+                    darkness *= 1.0 - 0.8 * self.pore(cx, cy);
+                    if how.pressure == Pressure::Dry {
+                        if random.below(9) == 0 {
+                            darkness *= 0.3;
+                        }
+                        if gaps[(y / gap_cell) * gaps_across + x / gap_cell] {
+                            darkness *= 0.35 - 0.3 * severity;
+                        }
                     }
                     // Lighter towards the rim, where the finger lifts off.
                     let rim = (1.0 - inside).clamp(0.0, 0.25) * 4.0;
                     230.0 - 185.0 * darkness * rim + random.gaussian() * how.noise
                 };
-                out.push(grey.clamp(0.0, 255.0) as u8);
+                out.push(grey.clamp(0.0, 255.0));
             }
         }
-        out
+        if how.smudge > 0.5 {
+            smear(
+                &mut out,
+                self.width,
+                self.height,
+                how.smudge,
+                how.rotation + 35.0,
+            );
+        }
+        out.into_iter().map(|g| g as u8).collect()
+    }
+
+    /// Smooth value noise in about [-1, 1] at a canvas point, fixed by the finger's seed.
+    fn texture(&self, x: f32, y: f32) -> f32 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let corner = |dx: f32, dy: f32| -> f32 {
+            let h = spot_hash(self.seed, (x0 + dx) as i64, (y0 + dy) as i64);
+            (h >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        };
+        let top = corner(0.0, 0.0) * (1.0 - fx) + corner(1.0, 0.0) * fx;
+        let bottom = corner(0.0, 1.0) * (1.0 - fx) + corner(1.0, 1.0) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+
+    /// How much of a sweat pore covers a canvas point, 0 to 1: pores sit on a jittered grid
+    /// (one in two cells of 7 pixels), about two pixels across.
+    fn pore(&self, x: f32, y: f32) -> f32 {
+        const CELL: f32 = 7.0;
+        let (cx, cy) = ((x / CELL).floor(), (y / CELL).floor());
+        let mut cover = 0.0f32;
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                let (gx, gy) = (cx as i64 + dx, cy as i64 + dy);
+                let h = spot_hash(self.seed ^ 0x005E_ED0F_F0AE, gx, gy);
+                if !h.is_multiple_of(2) {
+                    continue;
+                }
+                let px = (gx as f32 + ((h >> 8) & 0xFF) as f32 / 255.0) * CELL;
+                let py = (gy as f32 + ((h >> 16) & 0xFF) as f32 / 255.0) * CELL;
+                let d2 = (x - px) * (x - px) + (y - py) * (y - py);
+                cover = cover.max((1.0 - d2 / 3.0).max(0.0));
+            }
+        }
+        cover
     }
 
     /// The ridge field at a canvas point (bilinear; valley outside the canvas).
@@ -396,6 +515,44 @@ pub fn grey_png(grey: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::En
         writer.write_image_data(grey)?;
     }
     Ok(out)
+}
+
+/// A well-mixed hash of a finger's seed and a grid point.
+fn spot_hash(seed: u64, x: i64, y: i64) -> u64 {
+    let mut z = seed
+        ^ (x as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (y as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Smears `grey` along `degrees`: a finger that slid leaves a second, displaced image over the
+/// first, `length` pixels away, and a blur between them.
+fn smear(grey: &mut [f32], width: usize, height: usize, length: f32, degrees: f32) {
+    let (dy, dx) = degrees.to_radians().sin_cos();
+    let steps = (length.ceil() as isize).max(1);
+    let source = grey.to_vec();
+    let at = |x: f32, y: f32| -> Option<f32> {
+        let (sx, sy) = (x.round(), y.round());
+        (sx >= 0.0 && sy >= 0.0 && (sx as usize) < width && (sy as usize) < height)
+            .then(|| source[sy as usize * width + sx as usize])
+    };
+    for y in 0..height {
+        for x in 0..width {
+            let (mut sum, mut count) = (0.0, 0.0);
+            for s in 0..=steps {
+                let t = s as f32 * length / steps as f32;
+                // The two ends (where the finger rested) weigh more than the slide between.
+                let weight = if s == 0 || s == steps { 3.0 } else { 1.0 };
+                if let Some(v) = at(x as f32 + t * dx, y as f32 + t * dy) {
+                    sum += weight * v;
+                    count += weight;
+                }
+            }
+            grey[y * width + x] = sum / count;
+        }
+    }
 }
 
 /// Even-symmetric Gabor kernels, one per orientation bin, for ridges of `period` pixels.
