@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use sajili::biometrics::face::{self, FaceChecker};
 use sajili::biometrics::grey::Grey;
+use sajili::biometrics::photo::Rgb;
 use sajili::biometrics::synth::{Flaw, Impression, PatternClass, SyntheticFinger};
 use sajili::biometrics::{quality, wsq};
 
@@ -47,6 +49,19 @@ pub enum BioCommand {
         /// all the measurements.
         #[arg(long)]
         json: bool,
+    },
+    /// Check a face photo or camera frame (PNG or JPEG) as the kiosk does: one face, eyes,
+    /// distance, centring, tilt, light, sharpness, background. Exit 0 when it passes, 1 when
+    /// it does not (with the advice), 2 when the file is unreadable.
+    FaceCheck {
+        /// The picture.
+        input: PathBuf,
+        /// Print JSON: every check with its value, limits and advice.
+        #[arg(long)]
+        json: bool,
+        /// When it passes, write the token image (240 x 320 JPEG) here.
+        #[arg(long)]
+        token: Option<PathBuf>,
     },
     /// Compress an 8-bit grey PNG fingerprint (500 ppi) to WSQ.
     WsqEncode {
@@ -122,6 +137,7 @@ pub fn run(command: BioCommand) -> Result<(), Failure> {
             &out,
         ),
         BioCommand::Quality { input, json } => quality(&input, json),
+        BioCommand::FaceCheck { input, json, token } => face_check(&input, json, token.as_deref()),
         BioCommand::WsqEncode {
             input,
             output,
@@ -240,6 +256,63 @@ fn quality(input: &Path, json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+fn face_check(input: &Path, json: bool, token: Option<&Path>) -> Result<(), Failure> {
+    let frame = Rgb::decode(&read(input)?)
+        .map_err(|e| Failure::Input(format!("{}: {e}", input.display())))?;
+    let mut checker =
+        FaceChecker::new().map_err(|e| Failure::Failed(format!("face model: {e}")))?;
+    let report = checker.check(&frame);
+    let mut token_bytes = None;
+    if let (true, Some(eyes)) = (report.passed(), report.eyes) {
+        let picture =
+            face::token_image(&frame, &eyes).map_err(|e| Failure::Failed(e.to_string()))?;
+        token_bytes = Some(
+            picture
+                .to_jpeg(face::TOKEN_QUALITY)
+                .map_err(|e| Failure::Failed(e.to_string()))?,
+        );
+    }
+    if json {
+        let mut value = serde_json::to_value(&report)
+            .map_err(|e| Failure::Failed(format!("cannot write JSON: {e}")))?;
+        value["passed"] = report.passed().into();
+        value["token_bytes"] = token_bytes.as_ref().map(Vec::len).into();
+        println!("{value}");
+    } else {
+        for c in &report.checks {
+            let mark = if c.passed { "ok  " } else { "FAIL" };
+            let limits = match (c.min, c.max) {
+                (Some(a), Some(b)) if a == b => format!("= {a}"),
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                (Some(a), None) => format!(">= {a}"),
+                (None, Some(b)) => format!("<= {b}"),
+                (None, None) => String::new(),
+            };
+            let advice = c.advice.unwrap_or("");
+            println!(
+                "{mark} {:<17} {:>8.2}  ({limits})  {advice}",
+                format!("{:?}", c.kind),
+                c.value
+            );
+        }
+    }
+    if let (Some(path), Some(bytes)) = (token, &token_bytes) {
+        write(path, bytes)?;
+        if !json {
+            println!("token image: {} ({} bytes)", path.display(), bytes.len());
+        }
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(Failure::Failed(format!(
+            "{}: the photo does not pass: {}",
+            input.display(),
+            report.advice().unwrap_or("no face found")
+        )))
+    }
 }
 
 fn wsq_encode(input: &Path, output: &Path, bitrate: f32, ppi: u16) -> Result<(), Failure> {

@@ -1,8 +1,10 @@
 //! Biometric captures: checking the image files that go into a record, and the fingerprint
 //! and face processing done on the device.
 
+pub mod face;
 pub mod grey;
 mod image;
+pub mod photo;
 pub mod quality;
 pub mod synth;
 pub mod wsq;
