@@ -151,3 +151,22 @@ pub fn adult_enrolment(seed: u64) -> Enrolment {
         fingerprints,
     }
 }
+
+/// An enrolment as the kiosk seals it: ten synthetic prints (256 x 288, WSQ at 0.75 bits per
+/// pixel) and a 240 x 320 photo (`token_jpeg`, or the drawn stand-in when `None`).
+pub fn compact_enrolment(seed: u64, token_jpeg: Option<Vec<u8>>) -> Enrolment {
+    use crate::biometrics::grey::Grey;
+    use crate::biometrics::synth::SyntheticFinger;
+    use crate::biometrics::wsq;
+    let mut enrolment = adult_enrolment(seed);
+    let photo = token_jpeg.unwrap_or_else(|| face_photo_jpeg(240, 320, seed));
+    enrolment.photo = biometrics::check(photo, ImageRole::FacePhoto).expect("photo fixture");
+    for finger in &mut enrolment.fingerprints {
+        let synthetic = SyntheticFinger::new(seed * 10 + finger.position as u64, 256, 288);
+        let grey = Grey::new(256, 288, synthetic.impression(0)).expect("print size");
+        let file = wsq::encode(&grey, wsq::DEFAULT_BITRATE, 500).expect("WSQ");
+        let image = biometrics::check(file, ImageRole::Fingerprint).expect("WSQ fixture");
+        finger.capture = FingerCapture::Image(image);
+    }
+    enrolment
+}

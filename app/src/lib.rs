@@ -9,6 +9,7 @@ pub mod biometrics;
 pub mod clock;
 pub mod device;
 pub mod doctor;
+pub mod export;
 pub mod form;
 pub mod kiosk;
 pub mod record;

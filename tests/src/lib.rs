@@ -282,6 +282,14 @@ pub fn write_fuzz_seeds(dir: &Path) {
     let file = sajili::biometrics::wsq::encode(&picture, 0.75, 500).expect("WSQ");
     write("wsq", "print", &file);
 
+    let compact = sajili::fixtures::compact_enrolment(2, None);
+    let (fingers, face) = sajili::export::iso_records(&compact, 1_800_000_000).expect("ISO");
+    // Two views keep the seed small.
+    let views = sajili::biometrics::iso19794::read_finger_record(&fingers).expect("FIR");
+    let two = sajili::biometrics::iso19794::write_finger_record(&views[..2]).expect("FIR");
+    write("iso19794", "fingers", &two);
+    write("iso19794", "face", &face);
+
     let receipt = sajili::record::Receipt::sign(
         &SigningKey::from_bytes(&[5; 32]),
         sajili::record::ReceiptKind::Accepted,

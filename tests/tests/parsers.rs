@@ -108,6 +108,29 @@ fn wsq_files_decode_or_give_an_error() {
 }
 
 #[test]
+fn iso_records_read_canonically_or_not_at_all() {
+    use sajili::biometrics::iso19794::{
+        read_face_record, read_finger_record, write_face_record, write_finger_record,
+    };
+    let mut read = 0;
+    each_mutation("iso19794", |bytes| {
+        if let Ok(views) = read_finger_record(bytes) {
+            if bytes[8..].starts_with(&(bytes.len() as u32).to_be_bytes()) {
+                let again = write_finger_record(&views).unwrap();
+                assert_eq!(read_finger_record(&again).unwrap(), views);
+            }
+            read += 1;
+        }
+        if let Ok(faces) = read_face_record(bytes) {
+            let again = write_face_record(&faces).unwrap();
+            assert_eq!(read_face_record(&again).unwrap(), faces);
+            read += 1;
+        }
+    });
+    assert!(read > 0, "not even the seeds read");
+}
+
+#[test]
 fn receipts_verify_canonically_or_not_at_all() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
     let mut verified = 0;

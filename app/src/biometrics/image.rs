@@ -27,6 +27,8 @@ pub enum ImageFormat {
     Jpeg,
     /// PNG.
     Png,
+    /// WSQ (fingerprints): what the kiosk seals, 15 times smaller than PNG.
+    Wsq,
 }
 
 /// What the image shows, which decides what it must look like.
@@ -34,7 +36,7 @@ pub enum ImageFormat {
 pub enum ImageRole {
     /// The face photo: JPEG, colour or grey, at least 240 x 320 (the ICAO token image).
     FacePhoto,
-    /// A fingerprint: 8-bit grey PNG, at least 150 x 150 pixels.
+    /// A fingerprint: 8-bit grey PNG or WSQ, at least 150 x 150 pixels.
     Fingerprint,
 }
 
@@ -118,7 +120,7 @@ impl fmt::Display for ImageError {
                     "the file is {bytes} bytes; at most {MAX_FILE_BYTES} are accepted"
                 )
             }
-            Self::NotAnImage => f.write_str("not an image (neither JPEG nor PNG)"),
+            Self::NotAnImage => f.write_str("not an image (neither JPEG, PNG nor WSQ)"),
             Self::WrongFormat { expected, found } => {
                 write!(f, "a {found:?} image where a {expected:?} is needed")
             }
@@ -138,6 +140,8 @@ fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Jpeg)
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(ImageFormat::Png)
+    } else if bytes.starts_with(&[0xFF, 0xA0]) {
+        Some(ImageFormat::Wsq)
     } else {
         None
     }
@@ -172,6 +176,7 @@ fn inspect(bytes: &[u8], role: ImageRole) -> Result<(ImageFormat, u32, u32), Ima
     let found = sniff(bytes).ok_or(ImageError::NotAnImage)?;
     let expected = match role {
         ImageRole::FacePhoto => ImageFormat::Jpeg,
+        ImageRole::Fingerprint if found == ImageFormat::Wsq => ImageFormat::Wsq,
         ImageRole::Fingerprint => ImageFormat::Png,
     };
     if found != expected {
@@ -180,6 +185,7 @@ fn inspect(bytes: &[u8], role: ImageRole) -> Result<(ImageFormat, u32, u32), Ima
     let (width, height) = match found {
         ImageFormat::Jpeg => decode_jpeg(bytes)?,
         ImageFormat::Png => decode_png(bytes)?,
+        ImageFormat::Wsq => decode_wsq(bytes)?,
     };
     let (min_width, min_height) = match role {
         ImageRole::FacePhoto => (240, 320),
@@ -227,6 +233,13 @@ fn decode_jpeg(bytes: &[u8]) -> Result<(usize, usize), ImageError> {
         detail: "no image information".into(),
     })?;
     Ok((usize::from(info.width), usize::from(info.height)))
+}
+
+fn decode_wsq(bytes: &[u8]) -> Result<(usize, usize), ImageError> {
+    let decoded = super::wsq::decode(bytes).map_err(|e| ImageError::Undecodable {
+        detail: e.to_string(),
+    })?;
+    Ok((decoded.picture.width(), decoded.picture.height()))
 }
 
 fn decode_png(bytes: &[u8]) -> Result<(usize, usize), ImageError> {

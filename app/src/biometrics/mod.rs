@@ -4,6 +4,7 @@
 pub mod face;
 pub mod grey;
 mod image;
+pub mod iso19794;
 pub mod photo;
 pub mod quality;
 pub mod synth;

@@ -86,6 +86,13 @@ enum Command {
         /// One record (default: all, in chain order).
         #[arg(long)]
         seq: Option<u64>,
+        /// Also write the record (with --seq) as an ANSI/NIST-ITL 1-2011 transaction here.
+        #[arg(long, requires = "seq")]
+        ansi_nist: Option<PathBuf>,
+        /// Also write the record (with --seq) as ISO/IEC 19794 records in this folder:
+        /// fingers.fir (part 4, WSQ) and face.fac (part 5, JPEG).
+        #[arg(long, requires = "seq")]
+        iso: Option<PathBuf>,
     },
 }
 
@@ -107,7 +114,18 @@ fn main() -> ExitCode {
             device_cert_days,
         } => serve(RegistryDir { root: data }, listen, device_cert_days),
         Command::Stats { data, json } => stats(&RegistryDir { root: data }, json),
-        Command::Show { data, device, seq } => show(&RegistryDir { root: data }, &device, seq),
+        Command::Show {
+            data,
+            device,
+            seq,
+            ansi_nist,
+            iso,
+        } => show(
+            &RegistryDir { root: data },
+            &device,
+            seq,
+            &Exports { ansi_nist, iso },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -254,7 +272,13 @@ fn image_summary(image: &sajili::biometrics::Image) -> serde_json::Value {
     })
 }
 
-fn show(dir: &RegistryDir, device: &str, only: Option<u64>) -> Result<()> {
+/// Standard files `show` writes besides its JSON.
+struct Exports {
+    ansi_nist: Option<PathBuf>,
+    iso: Option<PathBuf>,
+}
+
+fn show(dir: &RegistryDir, device: &str, only: Option<u64>, exports: &Exports) -> Result<()> {
     let keys = keys::load(dir)?;
     let db = db::open(&dir.db())?;
     let head = db::head(&db, device)?;
@@ -312,6 +336,24 @@ fn show(dir: &RegistryDir, device: &str, only: Option<u64>) -> Result<()> {
                 "photo": image_summary(&enrolment.photo),
                 "fingerprints": fingers,
             });
+            if let Some(path) = &exports.ansi_nist {
+                let transaction = sajili::export::ansi_nist(&sajili::export::Transaction {
+                    enrolment,
+                    registration_number: &payload.registration_number,
+                    captured_at: payload.captured_at,
+                    originating_agency: device,
+                    destination_agency: "NIIMS",
+                })?;
+                std::fs::write(path, &transaction)?;
+                line["ansi_nist"] = serde_json::json!({"path": path, "bytes": transaction.len()});
+            }
+            if let Some(folder) = &exports.iso {
+                let (fingers, face) = sajili::export::iso_records(enrolment, payload.captured_at)?;
+                std::fs::create_dir_all(folder)?;
+                std::fs::write(folder.join("fingers.fir"), &fingers)?;
+                std::fs::write(folder.join("face.fac"), &face)?;
+                line["iso"] = serde_json::json!({"folder": folder, "fingers_bytes": fingers.len(), "face_bytes": face.len()});
+            }
         }
         println!("{line}");
     }

@@ -1,0 +1,268 @@
+//! Standard records checked by independent readers from PyPI: `iso19794` 0.1.0 (ISO/IEC
+//! 19794-4:2011 and 19794-5:2005 as Pillow formats) and `nistitl` 0.6 (IDEMIA's ANSI/NIST-ITL
+//! parser), with NIST's WSQ decoder (`wsq` 0.9) for the prints inside. Each reads what we
+//! write, field by field, and we read what they write.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::ffi::OsStr;
+
+use sajili::biometrics::iso19794;
+use sajili::biometrics::wsq;
+use sajili::export::{self, Transaction};
+use sajili::record::FingerCapture;
+use sajili_tests::run_python;
+
+const READ_ISO: &str = r#"
+import io, json, sys
+import numpy as np
+import wsq  # NIST's WSQ codec, registered with Pillow
+import iso19794
+from PIL import Image
+# iso19794 0.1.0 predates Pillow 10, where an image's mode became read-only: give its two
+# classes the setter they expect (nothing else about the reader changes).
+for cls in (iso19794.FIR.FIRImageFile, iso19794.FAC.FACImageFile):
+    cls.mode = property(lambda self: self._mode, lambda self, value: setattr(self, "_mode", value))
+out = {"fingers": [], "faces": []}
+class Fields:
+    def __init__(self, h):
+        self.h = h
+    def __getattr__(self, key):
+        return self.h[key] if isinstance(self.h, dict) else getattr(self.h, key)
+fir = Image.open(sys.argv[1])
+for frame in range(fir.n_frames):
+    fir.seek(frame)
+    h = Fields(fir._rheaders[frame])
+    pixels = np.array(fir.convert("L"))
+    out["fingers"].append({"position": h.position, "number": h.number, "ppi": h.horizontal_image_sampling_rate,
+        "compression": h.image_compression_algo, "impression": h.impression_type, "size": list(fir.size),
+        "sum": int(pixels.astype(np.int64).sum())})
+fac = Image.open(sys.argv[2])
+fac.load()
+h = Fields(fac._rheaders[0])
+out["faces"].append({"type": h.face_image_type, "data_type": h.image_data_type, "gender": h.gender,
+    "size": list(fac.size), "points": [[p.point_code, p.x, p.y] for p in h.landmark_points], "mode": fac.mode})
+# And the other way: iso19794 writes a finger record and a face record. (Its WSQ writing path
+# has a typo that makes it fail, so its finger record carries the raw pixels.)
+import datetime
+sample = Image.open(sys.argv[3]).convert("L")
+sample.header = dict(capture_datetime=datetime.datetime(2026, 11, 25, 10, 0, 0), position="LEFT_INDEX_FINGER",
+    number=1, scale_units="PPI", image_compression_algo="RAW", impression_type="LIVESCAN_PLAIN")
+sample.save(sys.argv[4], "FIR")
+photo = Image.open(sys.argv[5]).convert("RGB")
+photo.header = dict(gender="F", face_image_type="TOKEN_FRONTAL", image_data_type="JPEG")
+photo.save(sys.argv[6], "FAC", version="010")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn iso_records_are_read_by_iso19794_and_theirs_by_us() {
+    let dir = tempfile::tempdir().unwrap();
+    let enrolment = sajili::fixtures::compact_enrolment(3, None);
+    let (fingers, face) = export::iso_records(&enrolment, 1_800_000_000).unwrap();
+    let (fir, fac) = (dir.path().join("ours.fir"), dir.path().join("ours.fac"));
+    std::fs::write(&fir, &fingers).unwrap();
+    std::fs::write(&fac, &face).unwrap();
+    // Our reader gives back what we wrote.
+    let views = iso19794::read_finger_record(&fingers).unwrap();
+    assert_eq!(views.len(), 10);
+    let faces = iso19794::read_face_record(&face).unwrap();
+    assert_eq!(faces.len(), 1);
+
+    let sample_png = dir.path().join("sample.png");
+    let synthetic = sajili::biometrics::synth::SyntheticFinger::new(8, 256, 288);
+    let grey = sajili::biometrics::grey::Grey::new(256, 288, synthetic.impression(0)).unwrap();
+    std::fs::write(&sample_png, grey.to_png().unwrap()).unwrap();
+    let photo = dir.path().join("photo.jpg");
+    std::fs::write(&photo, &enrolment.photo.data).unwrap();
+    let (their_fir, their_fac) = (dir.path().join("theirs.fir"), dir.path().join("theirs.fac"));
+    let args: Vec<&OsStr> = [&fir, &fac, &sample_png, &their_fir, &photo, &their_fac]
+        .iter()
+        .map(|p| p.as_os_str())
+        .collect();
+    let parsed: serde_json::Value =
+        serde_json::from_str(run_python(READ_ISO, &args).trim()).unwrap();
+    println!("{parsed}");
+
+    let names = [
+        "RIGHT_THUMB",
+        "RIGHT_INDEX_FINGER",
+        "RIGHT_MIDDLE_FINGER",
+        "RIGHT_RING_FINGER",
+        "RIGHT_LITTLE_FINGER",
+        "LEFT_THUMB",
+        "LEFT_INDEX_FINGER",
+        "LEFT_MIDDLE_FINGER",
+        "LEFT_RING_FINGER",
+        "LEFT_LITTLE_FINGER",
+    ];
+    for (i, finger) in parsed["fingers"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(finger["position"], names[i]);
+        assert_eq!(finger["number"], 1);
+        assert_eq!(finger["ppi"], 500);
+        assert_eq!(finger["compression"], "WSQ");
+        assert_eq!(finger["impression"], "LIVESCAN_PLAIN");
+        assert_eq!(finger["size"], serde_json::json!([256, 288]));
+        // NIST's decoder sees the picture ours sees (to a grey level per pixel).
+        let ours = wsq::decode(&views[i].data).unwrap().picture;
+        let sum: i64 = ours.pixels().iter().map(|&p| i64::from(p)).sum();
+        let theirs = finger["sum"].as_i64().unwrap();
+        assert!((sum - theirs).abs() <= (256 * 288) / 2, "{sum} vs {theirs}");
+    }
+    let face = &parsed["faces"][0];
+    assert_eq!(face["type"], "TOKEN_FRONTAL");
+    assert_eq!(face["data_type"], "JPEG");
+    assert_eq!(face["gender"], "F");
+    assert_eq!(face["size"], serde_json::json!([240, 320]));
+    assert_eq!(
+        face["points"],
+        serde_json::json!([[0xC1, 150, 144], [0xC2, 90, 144]])
+    );
+
+    // Theirs, read by ours.
+    let theirs = iso19794::read_finger_record(&std::fs::read(&their_fir).unwrap()).unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        (theirs[0].position, theirs[0].width, theirs[0].height),
+        (7, 256, 288)
+    );
+    assert_eq!(theirs[0].compression, 0, "raw");
+    assert_eq!(theirs[0].data, grey.pixels());
+    let their_face = iso19794::read_face_record(&std::fs::read(&their_fac).unwrap()).unwrap();
+    assert_eq!((their_face[0].width, their_face[0].height), (240, 320));
+    assert_eq!(
+        (their_face[0].gender, their_face[0].image_type),
+        (2, iso19794::FACE_TOKEN_FRONTAL)
+    );
+    assert!(their_face[0].data.starts_with(&[0xFF, 0xD8]));
+}
+
+const READ_NIST: &str = r#"
+import io, json, sys
+import numpy as np
+import nistitl, wsq
+from PIL import Image
+raw = open(sys.argv[1], "rb").read()
+msg = nistitl.Message()
+msg.parse(raw)
+def text(record, field):
+    value = record[field].value
+    return value.decode() if isinstance(value, bytes) else str(value)
+records = []
+for record in msg.iter(1):
+    records.append({"type": 1, "fields": {str(n): text(record, n) for n in (2, 4, 5, 7, 8, 9, 11, 12, 14)},
+        "cnt": [sf.values for sf in record["CNT"]]})
+for record in msg.iter(2):
+    records.append({"type": 2, "fields": {str(n): text(record, n) for n in (2, 10, 18, 21, 22, 24)}})
+for record in msg.iter(10):
+    image = Image.open(io.BytesIO(record[999].value))
+    records.append({"type": 10, "fields": {str(n): text(record, n) for n in (2, 3, 4, 5, 6, 7, 11, 12, 20)},
+        "image": [image.format, image.size[0], image.size[1]]})
+for record in msg.iter(14):
+    image = Image.open(io.BytesIO(record[999].value))
+    records.append({"type": 14, "fields": {str(n): text(record, n) for n in (2, 3, 6, 7, 8, 9, 10, 11, 12, 13)},
+        "image": [image.format, image.size[0], image.size[1]], "sum": int(np.array(image).astype(np.int64).sum())})
+# Each record's length field is its true length: walk the file by them.
+lengths, at = [], 0
+while at < len(raw):
+    colon = raw.index(b":", at)
+    gs = raw.index(b"\x1d", colon)
+    length = int(raw[colon + 1:gs])
+    assert raw[at + length - 1] == 0x1C, "record does not end with FS where its length says"
+    lengths.append(length)
+    at += length
+print(json.dumps({"records": records, "lengths": lengths, "size": len(raw)}))
+"#;
+
+#[test]
+fn the_ansi_nist_transaction_is_read_field_by_field_by_nistitl() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut enrolment = sajili::fixtures::compact_enrolment(4, None);
+    // Two fingers missing: no Type-14 for them, and Type-2 says why.
+    enrolment.fingerprints[3].capture =
+        FingerCapture::Exception(sajili::form::FingerException::Amputated);
+    enrolment.fingerprints[8].capture =
+        FingerCapture::Exception(sajili::form::FingerException::Injured);
+    let transaction = export::ansi_nist(&Transaction {
+        enrolment: &enrolment,
+        registration_number: "KE-TEST-0001",
+        captured_at: 1_800_000_000,
+        originating_agency: "dev-ab12",
+        destination_agency: "NIIMS",
+    })
+    .unwrap();
+    let path = dir.path().join("enrolment.an2");
+    std::fs::write(&path, &transaction).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(run_python(READ_NIST, &[path.as_os_str()]).trim()).unwrap();
+    let records = parsed["records"].as_array().unwrap();
+    println!("{}", serde_json::to_string_pretty(&parsed).unwrap());
+    assert_eq!(parsed["lengths"].as_array().unwrap().len(), 1 + 1 + 1 + 8);
+    assert_eq!(parsed["size"], transaction.len());
+
+    let t1 = &records[0]["fields"];
+    assert_eq!(t1["2"], "0500");
+    assert_eq!(t1["4"], "ENR");
+    assert_eq!(t1["5"], "20270115");
+    assert_eq!(t1["7"], "NIIMS");
+    assert_eq!(t1["8"], "dev-ab12");
+    assert_eq!(t1["9"], "KE-TEST-0001");
+    assert_eq!(t1["11"], "19.69");
+    assert_eq!(t1["12"], "19.69");
+    assert_eq!(t1["14"], "20270115080000Z");
+    let cnt = records[0]["cnt"].as_array().unwrap();
+    assert_eq!(cnt[0], serde_json::json!(["1", "10"]));
+    assert_eq!(cnt[1], serde_json::json!(["2", "0"]));
+    assert_eq!(cnt[2], serde_json::json!(["10", "1"]));
+    assert_eq!(cnt[3], serde_json::json!(["14", "2"]));
+
+    let d = &enrolment.demographics;
+    let t2 = &records[1]["fields"];
+    assert_eq!(t2["10"], "KE-TEST-0001");
+    let mut name = format!("{},{}", d.names.surname, d.names.first_name);
+    if let Some(other) = &d.names.other_names {
+        name = format!("{name} {other}");
+    }
+    assert_eq!(t2["18"], name.as_str());
+    assert_eq!(t2["21"], "KEN");
+    let dob = d.date_of_birth;
+    assert_eq!(
+        t2["22"],
+        format!(
+            "{:04}{:02}{:02}",
+            dob.year(),
+            u8::from(dob.month()),
+            dob.day()
+        )
+        .as_str()
+    );
+
+    let t10 = &records[2];
+    assert_eq!(t10["fields"]["3"], "FACE");
+    assert_eq!(t10["fields"]["11"], "JPEGB");
+    assert_eq!(t10["fields"]["20"], "F");
+    assert_eq!(t10["image"], serde_json::json!(["JPEG", 240, 320]));
+
+    let prints: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == 14).collect();
+    assert_eq!(prints.len(), 8);
+    let captured: Vec<_> = enrolment
+        .fingerprints
+        .iter()
+        .filter_map(|f| match &f.capture {
+            FingerCapture::Image(image) => Some((f.position as u8, image)),
+            FingerCapture::Exception(_) => None,
+        })
+        .collect();
+    for (record, (position, image)) in prints.iter().zip(&captured) {
+        let f = &record["fields"];
+        assert_eq!(f["13"], position.to_string().as_str());
+        assert_eq!(f["11"], "WSQ20");
+        assert_eq!(f["6"], "256");
+        assert_eq!(f["7"], "288");
+        assert_eq!(f["9"], "500");
+        assert_eq!(record["image"][0], "WSQ");
+        let ours = wsq::decode(&image.data).unwrap().picture;
+        let sum: i64 = ours.pixels().iter().map(|&p| i64::from(p)).sum();
+        let theirs = record["sum"].as_i64().unwrap();
+        assert!((sum - theirs).abs() <= (256 * 288) / 2, "{sum} vs {theirs}");
+    }
+}
