@@ -137,7 +137,8 @@ impl RegistryProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// Runs `sajili-registry SUBCOMMAND --data DIR ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Output {
         Command::new(registry_bin())
             .arg(args[0])
             .arg("--data")

@@ -266,3 +266,83 @@ fn the_ansi_nist_transaction_is_read_field_by_field_by_nistitl() {
         assert!((sum - theirs).abs() <= (256 * 288) / 2, "{sum} vs {theirs}");
     }
 }
+
+#[test]
+fn a_synced_record_with_wsq_prints_is_exported_by_the_registry() {
+    use sajili_tests::registry::{RegistryProcess, SyncDevice, write_enrolments};
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let dir = device.dir.path().join("in");
+    let (files, surnames) = write_enrolments(&dir, 1);
+    // The kiosk seals WSQ prints: give the enrolment WSQ files instead of PNGs.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    let mut sealed_prints = Vec::new();
+    for (i, finger) in json["fingerprints"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        if finger["image"].is_string() {
+            let synthetic =
+                sajili::biometrics::synth::SyntheticFinger::new(30 + i as u64, 256, 288);
+            let grey =
+                sajili::biometrics::grey::Grey::new(256, 288, synthetic.impression(0)).unwrap();
+            let file = wsq::encode(&grey, wsq::DEFAULT_BITRATE, 500).unwrap();
+            let name = format!("print-{i}.wsq");
+            std::fs::write(dir.join(&name), &file).unwrap();
+            finger["image"] = name.into();
+            sealed_prints.push(file);
+        }
+    }
+    std::fs::write(&files[0], serde_json::to_string(&json).unwrap()).unwrap();
+    let numbers = device.enrol(&files);
+    let synced = device.run(&["uplink", "--once"]);
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
+
+    let (an2, iso) = (dir.join("record.an2"), dir.join("iso"));
+    let output = registry.run(&[
+        "show",
+        "--device",
+        &device.id,
+        "--seq",
+        "1",
+        "--ansi-nist",
+        an2.to_str().unwrap(),
+        "--iso",
+        iso.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let parsed: serde_json::Value =
+        serde_json::from_str(run_python(READ_NIST, &[an2.as_os_str()]).trim()).unwrap();
+    let records = parsed["records"].as_array().unwrap();
+    assert_eq!(records[0]["fields"]["9"], numbers[0].as_str());
+    assert!(
+        records[1]["fields"]["18"]
+            .as_str()
+            .unwrap()
+            .starts_with(&surnames[0])
+    );
+    let prints: Vec<_> = records.iter().filter(|r| r["type"] == 14).collect();
+    assert_eq!(prints.len(), sealed_prints.len());
+    // The prints travel as sealed: the WSQ bytes in the ISO record are the enrolled ones.
+    let views =
+        iso19794::read_finger_record(&std::fs::read(iso.join("fingers.fir")).unwrap()).unwrap();
+    let kept: Vec<&Vec<u8>> = views.iter().map(|v| &v.data).collect();
+    assert_eq!(kept, sealed_prints.iter().collect::<Vec<_>>());
+    assert_eq!(
+        iso19794::read_face_record(&std::fs::read(iso.join("face.fac")).unwrap())
+            .unwrap()
+            .len(),
+        1
+    );
+}

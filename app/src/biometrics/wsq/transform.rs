@@ -120,26 +120,39 @@ fn synthesise_line(
         }
     }));
     extend(scratch, reach, pad);
+    // One kernel for even outputs and one for odd: the tap at distance t applies the modulated
+    // high-pass filter where the source sample is even (a low-pass value) and the modulated
+    // low-pass filter where it is odd (a high-pass value).
+    let width = 2 * reach + 1;
+    let kernel = |parity: usize| -> Vec<f32> {
+        (0..width)
+            .map(|i| {
+                let t = i as isize - reach as isize;
+                let distance = t.unsigned_abs();
+                let sign = if distance.is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                };
+                let source_even = (parity as isize - t).rem_euclid(2) == 0;
+                let taps = if source_even {
+                    &filters.high
+                } else {
+                    &filters.low
+                };
+                taps.get(distance).map_or(0.0, |tap| sign * tap)
+            })
+            .collect()
+    };
+    let kernels = [kernel(0), kernel(1)];
     for (j, value) in out.iter_mut().enumerate().take(n) {
-        let c = reach + j;
-        let mut sum = 0.0;
-        // Even full-rate positions carry low-pass values, filtered by the modulated high-pass
-        // taps; odd positions carry high-pass values, filtered by the modulated low-pass taps.
-        for t in -(reach as isize)..=reach as isize {
-            let source = c as isize - t;
-            let position = j as isize - t;
-            let distance = t.unsigned_abs();
-            let sign = if distance % 2 == 0 { 1.0 } else { -1.0 };
-            let tap = if position.rem_euclid(2) == 0 {
-                filters.high.get(distance)
-            } else {
-                filters.low.get(distance)
-            };
-            if let Some(tap) = tap {
-                sum += sign * tap * pad[source as usize];
-            }
-        }
-        *value = sum;
+        // pad[reach + j - t] for t = -reach..=reach is pad[j..j + width] reversed.
+        let window = &pad[j..j + width];
+        *value = kernels[j % 2]
+            .iter()
+            .zip(window.iter().rev())
+            .map(|(k, v)| k * v)
+            .sum();
     }
 }
 
