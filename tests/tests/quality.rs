@@ -150,3 +150,41 @@ fn poor_impressions_score_below_clean_ones_and_say_why() {
         assert!(said, "{flaw:?} not named: {:?}", poor.reasons);
     }
 }
+
+#[test]
+fn bio_quality_prints_the_score_and_advice_and_refuses_bad_files() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let finger = SyntheticFinger::new(42, 256, 288);
+    let wet = dir.path().join("wet.png");
+    let png = Grey::new(256, 288, finger.render(&Impression::poor(Flaw::Wet, 1.0), 7))
+        .unwrap()
+        .to_png()
+        .unwrap();
+    std::fs::write(&wet, png).unwrap();
+    let output = Command::new(sajili_tests::sajili_bin())
+        .args(["bio", "quality", "--json"])
+        .arg(&wet)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["score"].as_u64().unwrap() < u64::from(quality::ACCEPT), "{json}");
+    assert_eq!(json["accepted"], false);
+    assert_eq!(json["reasons"][0]["reason"], "too_wet");
+    assert_eq!(
+        json["reasons"][0]["advice"],
+        "Your finger is wet: wipe it dry and press more gently."
+    );
+    assert!(json["features"]["finger_grey"].as_f64().unwrap() < 135.0);
+
+    let text = dir.path().join("notes.png");
+    std::fs::write(&text, "not a picture").unwrap();
+    let output = Command::new(sajili_tests::sajili_bin())
+        .args(["bio", "quality"])
+        .arg(&text)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a usable greyscale PNG"));
+}
