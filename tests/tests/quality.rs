@@ -157,10 +157,14 @@ fn bio_quality_prints_the_score_and_advice_and_refuses_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let finger = SyntheticFinger::new(42, 256, 288);
     let wet = dir.path().join("wet.png");
-    let png = Grey::new(256, 288, finger.render(&Impression::poor(Flaw::Wet, 1.0), 7))
-        .unwrap()
-        .to_png()
-        .unwrap();
+    let png = Grey::new(
+        256,
+        288,
+        finger.render(&Impression::poor(Flaw::Wet, 1.0), 7),
+    )
+    .unwrap()
+    .to_png()
+    .unwrap();
     std::fs::write(&wet, png).unwrap();
     let output = Command::new(sajili_tests::sajili_bin())
         .args(["bio", "quality", "--json"])
@@ -169,7 +173,10 @@ fn bio_quality_prints_the_score_and_advice_and_refuses_bad_files() {
         .unwrap();
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(json["score"].as_u64().unwrap() < u64::from(quality::ACCEPT), "{json}");
+    assert!(
+        json["score"].as_u64().unwrap() < u64::from(quality::ACCEPT),
+        "{json}"
+    );
     assert_eq!(json["accepted"], false);
     assert_eq!(json["reasons"][0]["reason"], "too_wet");
     assert_eq!(
