@@ -45,9 +45,10 @@ impl Spool {
 
     /// Makes the directories if they are missing.
     pub fn ensure(&self) -> io::Result<()> {
-        ensure_dir(&self.root, 0o750)?;
+        // The uplink (its own user, in the kiosk's group on the appliance) writes its state in
+        // the spool's root and receipts in receipts/; it only reads the outbox.
+        ensure_dir(&self.root, 0o770)?;
         ensure_dir(&self.outbox_dir(), 0o750)?;
-        // The uplink (its own user, in the kiosk's group on the appliance) writes here.
         ensure_dir(&self.receipts_dir(), 0o770)
     }
 

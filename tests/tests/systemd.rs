@@ -1,0 +1,158 @@
+//! The appliance's systemd files: every unit passes `systemd-analyze verify`, both services'
+//! exposure (`systemd-analyze security`) stays low, and the users, groups and directories
+//! come out as the two services need them (the uplink can write its state and receipts in the
+//! spool, and nothing else of the kiosk's).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+use sajili_tests::{sajili_bin, workspace_root};
+
+const UNITS: [&str; 4] = [
+    "sajili-kiosk.service",
+    "sajili-uplink.service",
+    "sajili-init.service",
+    "sajili-provision.service",
+];
+
+#[test]
+fn every_unit_passes_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for unit in UNITS {
+        // Point ExecStart at the binary just built (the image installs it as /usr/bin/sajili).
+        let text = std::fs::read_to_string(workspace_root().join("systemd").join(unit)).unwrap();
+        let text = text.replace("/usr/bin/sajili ", &format!("{} ", sajili_bin().display()));
+        let path = dir.path().join(unit);
+        std::fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&files)
+        .output()
+        .expect("systemd-analyze (Debian package systemd)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!(
+        "systemd-analyze verify: {}",
+        if said.is_empty() { "clean" } else { &said }
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(said.trim().is_empty(), "{said}");
+}
+
+#[test]
+fn both_services_have_a_low_exposure() {
+    let root = tempfile::tempdir().unwrap();
+    let units = root.path().join("etc/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    for unit in UNITS {
+        std::fs::copy(
+            workspace_root().join("systemd").join(unit),
+            units.join(unit),
+        )
+        .unwrap();
+    }
+    for (unit, ceiling) in [
+        ("sajili-kiosk.service", 1.5),
+        ("sajili-uplink.service", 2.0),
+    ] {
+        let output = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(format!("--root={}", root.path().display()))
+            .arg(format!("/etc/systemd/system/{unit}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.contains("Overall exposure level"))
+            .unwrap_or_else(|| panic!("{text}{}", String::from_utf8_lossy(&output.stderr)))
+            .to_string();
+        println!("{}", line.trim_start_matches('→').trim());
+        let exposure: f64 = line
+            .split(':')
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(
+            exposure <= ceiling,
+            "{unit}: exposure {exposure} above {ceiling}"
+        );
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn users_groups_and_directories_come_out_as_the_services_need() {
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    for file in ["passwd", "group", "shadow", "gshadow"] {
+        std::fs::write(etc.join(file), "").unwrap();
+    }
+    let systemd = workspace_root().join("systemd");
+    let status = Command::new("systemd-sysusers")
+        .arg(format!("--root={}", root.path().display()))
+        .arg(systemd.join("sajili.sysusers"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let group = std::fs::read_to_string(etc.join("group")).unwrap();
+    let member_of = |name: &str| -> Vec<String> {
+        group
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .and_then(|l| l.rsplit(':').next())
+            .map(|m| {
+                m.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(member_of("sajili"), ["sajili-kiosk", "sajili-uplink"]);
+    // Only the kiosk may open devices.
+    assert_eq!(member_of("sajili-devices"), ["sajili-kiosk"]);
+
+    let status = Command::new("systemd-tmpfiles")
+        .arg(format!("--root={}", root.path().display()))
+        .arg("--create")
+        .arg(systemd.join("sajili.tmpfiles"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data = root.path().join("var/lib/sajili");
+    assert_eq!(mode(&data), 0o750);
+    assert_eq!(mode(&data.join("spool")), 0o770);
+    assert_eq!(mode(&data.join("spool/outbox")), 0o750);
+    assert_eq!(mode(&data.join("spool/receipts")), 0o770);
+    assert_eq!(mode(&data.join("provisioning")), 0o750);
+    let passwd = std::fs::read_to_string(etc.join("passwd")).unwrap();
+    let uid = |name: &str| -> u32 {
+        passwd
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}:")))
+            .and_then(|l| l.split(':').nth(2))
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    let metadata = std::fs::metadata(data.join("spool")).unwrap();
+    assert_eq!(metadata.uid(), uid("sajili-kiosk"));
+    // The kiosk's own spool code keeps the same modes (it tightens what it finds).
+    let spool = sajili::spool::Spool::new(&data);
+    spool.ensure().unwrap();
+    assert_eq!(mode(&data.join("spool")), 0o770);
+    assert_eq!(mode(&data.join("spool/receipts")), 0o770);
+}
