@@ -93,6 +93,19 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader past a record's format identifier and version (`magic`) and its total length,
+    /// which must be the length of `bytes`.
+    fn open(bytes: &'a [u8], magic: &[u8; 8], what: &'static str) -> Result<Self, IsoError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(8).ok() != Some(magic.as_slice()) {
+            return Err(IsoError::WrongFormat(what));
+        }
+        if r.u32()? as usize != bytes.len() {
+            return Err(IsoError::BadLength("record length is not the file's"));
+        }
+        Ok(r)
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], IsoError> {
         let end = self.at.checked_add(n).ok_or(IsoError::Truncated)?;
         let slice = self.bytes.get(self.at..end).ok_or(IsoError::Truncated)?;
@@ -196,18 +209,11 @@ pub fn write_finger_record(views: &[FingerView]) -> Result<Vec<u8>, IsoError> {
 
 /// Reads an ISO/IEC 19794-4:2011 finger image record.
 pub fn read_finger_record(bytes: &[u8]) -> Result<Vec<FingerView>, IsoError> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.take(8)
-        .map_err(|_| IsoError::WrongFormat("an ISO/IEC 19794-4:2011 record"))?
-        != b"FIR\x00020\x00"
-    {
-        return Err(IsoError::WrongFormat(
-            "an ISO/IEC 19794-4:2011 record (FIR 020)",
-        ));
-    }
-    if r.u32()? as usize != bytes.len() {
-        return Err(IsoError::BadLength("record length is not the file's"));
-    }
+    let mut r = Reader::open(
+        bytes,
+        b"FIR\x00020\x00",
+        "an ISO/IEC 19794-4:2011 record (FIR 020)",
+    )?;
     let count = r.u16()?;
     let certified = r.u8()? != 0;
     let _positions = r.u8()?;
@@ -338,18 +344,11 @@ pub fn write_face_record(views: &[FaceView]) -> Result<Vec<u8>, IsoError> {
 
 /// Reads an ISO/IEC 19794-5:2005 face image record.
 pub fn read_face_record(bytes: &[u8]) -> Result<Vec<FaceView>, IsoError> {
-    let mut r = Reader { bytes, at: 0 };
-    if r.take(8)
-        .map_err(|_| IsoError::WrongFormat("an ISO/IEC 19794-5:2005 record"))?
-        != b"FAC\x00010\x00"
-    {
-        return Err(IsoError::WrongFormat(
-            "an ISO/IEC 19794-5:2005 record (FAC 010)",
-        ));
-    }
-    if r.u32()? as usize != bytes.len() {
-        return Err(IsoError::BadLength("record length is not the file's"));
-    }
+    let mut r = Reader::open(
+        bytes,
+        b"FAC\x00010\x00",
+        "an ISO/IEC 19794-5:2005 record (FAC 010)",
+    )?;
     let count = r.u16()?;
     let mut views = Vec::new();
     for _ in 0..count {
