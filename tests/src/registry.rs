@@ -137,6 +137,13 @@ impl RegistryProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether the log comes to satisfy `test` within ten seconds: the registry logs a refusal
+    /// after answering (a TLS handshake's failure after the client has gone), so the line can
+    /// land just after the client has its answer.
+    pub fn log_shows(&self, test: impl Fn(&str) -> bool) -> bool {
+        wait_until(Duration::from_secs(10), || test(&self.log()))
+    }
+
     /// Runs `sajili-registry SUBCOMMAND --data DIR ARGS...`.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(registry_bin())
