@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use sajili_tests::{sajili_bin, workspace_root};
+use sajili_tests::{sajili_bin, validators_python};
 
 const CLIENT: &str = r#"
 import sys
@@ -25,12 +25,7 @@ print("ok", polls, parameters[5], parameters[6])
 
 #[test]
 fn pyfingerprint_reads_the_image_the_twin_serves() {
-    let python = workspace_root().join("target/validators/bin/python");
-    assert!(
-        python.is_file(),
-        "{} missing: run scripts/setup",
-        python.display()
-    );
+    let python = validators_python();
     let dir = tempfile::tempdir().unwrap();
     let prints = dir.path().join("prints");
     std::fs::create_dir(&prints).unwrap();

@@ -504,19 +504,6 @@ impl SyntheticFinger {
     }
 }
 
-/// An 8-bit grey image as PNG (what the sensor twin and `sajili bio synth` hand out).
-pub fn grey_png(grey: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
-    let mut out = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut out, width, height);
-        encoder.set_color(png::ColorType::Grayscale);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header()?;
-        writer.write_image_data(grey)?;
-    }
-    Ok(out)
-}
-
 /// A well-mixed hash of a finger's seed and a grid point.
 fn spot_hash(seed: u64, x: i64, y: i64) -> u64 {
     let mut z = seed
