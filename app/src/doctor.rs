@@ -181,3 +181,25 @@ pub fn check_twins() -> Vec<Check> {
     ));
     checks
 }
+
+/// Below this much free space the status screen warns: about 8,000 enrolments' worth.
+const DISK_LOW_BYTES: u64 = 512 << 20;
+
+/// The status screen's quick facts about the device itself: its id and free storage, as
+/// (key, value, good).
+pub fn quick_checks(device: &crate::device::Device) -> Vec<(&'static str, String, bool)> {
+    let mut checks = Vec::new();
+    match device.store.device_id() {
+        Ok(Some(id)) => checks.push(("device", id, true)),
+        Ok(None) => checks.push(("device", "not provisioned".into(), false)),
+        Err(error) => checks.push(("device", error.to_string(), false)),
+    }
+    match rustix::fs::statvfs(device.store.path()) {
+        Ok(fs) => {
+            let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+            checks.push(("disk", format!("{} MB", free >> 20), free >= DISK_LOW_BYTES));
+        }
+        Err(error) => checks.push(("disk", error.to_string(), false)),
+    }
+    checks
+}

@@ -15,7 +15,9 @@ pub mod kiosk;
 pub mod record;
 pub mod simulate;
 pub mod spool;
+pub mod staff;
 pub mod store;
+pub mod ui;
 pub mod uplink;
 
 #[cfg(any(test, feature = "fixtures"))]

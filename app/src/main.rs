@@ -3,6 +3,7 @@
 //! 2 the input was wrong (nothing was stored).
 
 mod bio_cli;
+mod kiosk_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,23 @@ enum Command {
     /// Biometric tools for field engineers and ABIS integrators.
     #[command(subcommand)]
     Bio(bio_cli::BioCommand),
+    /// The touchscreen kiosk: full screen on the device (linuxkms), a window on a desktop.
+    Kiosk {
+        /// Use the simulated camera and fingerprint sensor instead of real ones.
+        #[arg(long)]
+        simulate: bool,
+    },
+    /// The kiosk on simulated devices with a throwaway data dir: in a window where there is a
+    /// display, otherwise headless, writing a PNG of every screen.
+    Demo {
+        /// Run headless and write every screen, in both languages at 1280x800 and 800x480,
+        /// into this folder.
+        #[arg(long)]
+        screenshots: Option<PathBuf>,
+    },
+    /// Operators and supervisors who may sign in on this device.
+    #[command(subcommand)]
+    Staff(kiosk_cli::StaffCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +181,9 @@ fn main() -> ExitCode {
             },
         ),
         Command::Doctor { simulate } => doctor(simulate),
+        Command::Kiosk { simulate } => kiosk_cli::kiosk(&data, simulate),
+        Command::Demo { screenshots } => kiosk_cli::demo(screenshots),
+        Command::Staff(command) => kiosk_cli::staff(&data, command),
         Command::Twin(TwinCommand::Sensor {
             link,
             images,

@@ -68,6 +68,19 @@ pub fn enrol(
         .store
         .journal_put(session, &draft)
         .map_err(EnrolError::Store)?;
+    seal_session(device, enrolment, now, session)
+}
+
+/// Validates and seals `enrolment`, removing the journal entry `session` in the same
+/// transaction: the kiosk's session, journalled screen by screen, ends with its record.
+pub fn seal_session(
+    device: &Device,
+    enrolment: Enrolment,
+    now: i64,
+    session: u128,
+) -> Result<SealedEnrolment, EnrolError> {
+    let fingers = enrolment.finger_statuses();
+    validate(&enrolment.application(&fingers), kenyan_date(now)).map_err(EnrolError::Invalid)?;
 
     let audit = AuditEvent {
         at: now,

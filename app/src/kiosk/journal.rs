@@ -1,23 +1,25 @@
 //! Drafts in the journal: encrypted to the device's journal key, so the plaintext never rests
 //! in the store file, where redb's copy-on-write pages would keep it after the draft is removed.
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use super::EnrolError;
 use crate::device::Device;
-use crate::record::{Enrolment, SealError};
+use crate::record::SealError;
 
-/// Encodes and encrypts a draft for the journal.
-pub fn encrypt_draft(device: &Device, enrolment: &Enrolment) -> Result<Vec<u8>, EnrolError> {
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(enrolment.image_bytes() + 64 * 1024));
-    ciborium::into_writer(enrolment, &mut *plaintext)
+/// Encodes and encrypts a draft (an enrolment, or a kiosk session) for the journal.
+pub fn encrypt_draft<T: Serialize>(device: &Device, draft: &T) -> Result<Vec<u8>, EnrolError> {
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(128 * 1024));
+    ciborium::into_writer(draft, &mut *plaintext)
         .map_err(|e| EnrolError::Seal(SealError::Encode(e.to_string())))?;
     age::encrypt(&device.journal_key().to_public(), &plaintext)
         .map_err(|e| EnrolError::Seal(SealError::Encrypt(e.to_string())))
 }
 
 /// Decrypts and decodes a draft from the journal (to resume after a power cut).
-pub fn decrypt_draft(device: &Device, bytes: &[u8]) -> Result<Enrolment, EnrolError> {
+pub fn decrypt_draft<T: DeserializeOwned>(device: &Device, bytes: &[u8]) -> Result<T, EnrolError> {
     let plaintext = Zeroizing::new(
         age::decrypt(&device.journal_key(), bytes)
             .map_err(|e| EnrolError::DraftUnreadable(e.to_string()))?,
@@ -65,12 +67,13 @@ mod tests {
         let draft = encrypt_draft(&device, &enrolment).expect("encrypt");
         let surname = enrolment.demographics.names.surname.as_bytes();
         assert!(!draft.windows(surname.len()).any(|w| w == surname));
-        assert_eq!(decrypt_draft(&device, &draft).expect("decrypt"), enrolment);
+        let back: crate::record::Enrolment = decrypt_draft(&device, &draft).expect("decrypt");
+        assert_eq!(back, enrolment);
 
         device.rotate_journal_key().expect("rotate");
         assert!(
             matches!(
-                decrypt_draft(&device, &draft),
+                decrypt_draft::<crate::record::Enrolment>(&device, &draft),
                 Err(EnrolError::DraftUnreadable(_))
             ),
             "old drafts die with the old key"
@@ -79,7 +82,7 @@ mod tests {
         drop(device);
         let reopened = open(&data).expect("reopen");
         assert_eq!(
-            decrypt_draft(&reopened, &again).expect("new key on disk"),
+            decrypt_draft::<crate::record::Enrolment>(&reopened, &again).expect("new key on disk"),
             enrolment
         );
     }

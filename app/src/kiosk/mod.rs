@@ -1,11 +1,21 @@
-//! The enrolment flow that binds the form, the biometrics, the record and the store.
+//! The enrolment flow that binds the form, the biometrics, the record and the store: the
+//! kiosk's session state machine, its journal, and sealing.
 
+mod draft;
 mod enrol;
+mod fields;
 mod handoff;
 mod import;
 mod journal;
+mod session;
 
-pub use enrol::{EnrolError, SealedEnrolment, enrol};
+pub use draft::{CONSENT_TEXT_VERSION, Draft, FingerSlot, Mode, parse_date, show_date};
+pub use enrol::{EnrolError, SealedEnrolment, enrol, seal_session};
+pub use fields::{Entry, Field, Page};
 pub use handoff::{HandoffError, HandoffReport, handoff};
 pub use import::{FingerSource, ImportError, ImportRequest, InputProblem, load};
-pub use journal::{decrypt_draft, encrypt_draft};
+pub use journal::{decrypt_draft, encrypt_draft, rotate_key_if_idle};
+pub use session::{
+    Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS, IDLE_WARN_MS, LoginPurpose,
+    PHOTO_STEADY_FRAMES, Saved, Screen, Session,
+};

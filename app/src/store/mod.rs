@@ -336,6 +336,24 @@ impl Store {
             .transpose()
     }
 
+    /// Saves a staff member's credential (`staff/<number>` in the settings). Durable on return.
+    pub fn staff_put(&self, number: &str, credential: &[u8]) -> Result<(), StoreError> {
+        let key = format!("staff/{number}");
+        self.write(|txn| {
+            txn.open_table(SETTINGS)?.insert(key.as_str(), credential)?;
+            Ok(())
+        })
+    }
+
+    /// A staff member's credential, if they are enrolled on this device.
+    pub fn staff_get(&self, number: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = format!("staff/{number}");
+        let txn = self.read()?;
+        let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
+        let value = settings.get(key.as_str()).map_err(|e| self.error(e))?;
+        Ok(value.map(|guard| guard.value().to_vec()))
+    }
+
     /// The clock floor, if a record has been sealed or the floor was raised.
     pub fn clock_floor(&self) -> Result<Option<i64>, StoreError> {
         let txn = self.read()?;

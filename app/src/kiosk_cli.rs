@@ -1,0 +1,140 @@
+//! `sajili kiosk`, `sajili demo` and `sajili staff`: the touchscreen program and what it needs.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use sajili::clock::SystemClock;
+use sajili::device::{self, DataDir};
+use sajili::staff::{self, Role};
+use sajili::ui::{self, App, KioskWindow, demo, devices::Devices, twins};
+
+use crate::Failure;
+
+/// `sajili staff ...`.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add an operator or supervisor (or change their PIN). Reads the PIN from standard input,
+    /// so it stays out of the shell's history and the process list.
+    Add {
+        /// Staff number, e.g. OP-1001.
+        #[arg(long)]
+        number: String,
+        /// What they may do.
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+}
+
+/// `sajili staff add`.
+pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
+    let StaffCommand::Add { number, role } = command;
+    let device = device::open(data)?;
+    let mut pin = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut pin)
+        .map_err(|e| Failure::Input(format!("reading the PIN: {e}")))?;
+    staff::add(&device.store, &number, role, pin.trim()).map_err(|e| match e {
+        staff::StaffError::Store(error) => Failure::Failed(error.to_string()),
+        other => Failure::Input(other.to_string()),
+    })?;
+    println!("{number} can now sign in as {role:?}");
+    Ok(())
+}
+
+/// `sajili kiosk`: the appliance's program.
+pub fn kiosk(data: &DataDir, simulate: bool) -> Result<(), Failure> {
+    let device = device::open(data)?;
+    let devices = if simulate {
+        twins::devices(4).map_err(Failure::Failed)?
+    } else {
+        real_devices()
+    };
+    let window = KioskWindow::new().map_err(|e| Failure::Failed(e.to_string()))?;
+    let app = App::new(device, devices, Box::new(SystemClock), window);
+    ui::run(app).map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// The first camera and the first USB-serial bridge; a missing one shows as a device fault
+/// on its screen, and is looked for again when needed.
+fn real_devices() -> Devices {
+    use sajili_drivers::camera::{Camera, CameraError, V4lSource, list_cameras};
+    use sajili_drivers::fingerprint::{self, FingerprintSensor, R30x, SensorError, discover};
+    use std::path::Path;
+    use std::time::Duration;
+
+    let mut camera: Option<Camera<V4lSource>> = None;
+    let frames: ui::devices::FrameReader = Box::new(move || {
+        if camera.is_none() {
+            let found = list_cameras()
+                .into_iter()
+                .next()
+                .ok_or(CameraError::Disconnected)?;
+            camera = Some(Camera::new(V4lSource::open(&found.path, (640, 480))?));
+        }
+        let result = camera
+            .as_mut()
+            .map_or(Err(CameraError::Disconnected), Camera::next_frame);
+        if matches!(result, Err(CameraError::Open { .. })) {
+            camera = None;
+        }
+        result
+    });
+    let sensor: ui::devices::SensorOpener = Box::new(|| {
+        let bridge = discover::find_bridges(Path::new("/sys/class/tty"), Path::new("/dev"))
+            .into_iter()
+            .next()
+            .ok_or(SensorError::NotAnswering)?;
+        let path = bridge.device.to_string_lossy().into_owned();
+        let link = fingerprint::open_serial(&path, 57_600, Duration::from_millis(500))?;
+        let sensor = R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0)?;
+        Ok(Box::new(sensor) as Box<dyn FingerprintSensor + Send>)
+    });
+    Devices::start(Some(frames), Some(sensor))
+}
+
+/// `sajili demo`.
+pub fn demo(screenshots: Option<PathBuf>) -> Result<(), Failure> {
+    let scratch = tempfile_dir()?;
+    let data = scratch.join("data");
+    let shots = match screenshots {
+        Some(dir) => dir,
+        None if demo::has_display() => {
+            println!(
+                "Demo data in {} (operator {} PIN {}, supervisor {} PIN {})",
+                data.display(),
+                demo::OPERATOR.0,
+                demo::OPERATOR.1,
+                demo::SUPERVISOR.0,
+                demo::SUPERVISOR.1
+            );
+            return demo::window(&data).map_err(|e| Failure::Failed(format!("{e:#}")));
+        }
+        None => {
+            let dir = scratch.join("screens");
+            println!(
+                "No display here: running the kiosk headless, screens go to {}",
+                dir.display()
+            );
+            dir
+        }
+    };
+    let numbers =
+        demo::screenshots(&shots, &data).map_err(|e| Failure::Failed(format!("{e:#}")))?;
+    println!("Screens of each step: {}", shots.display());
+    if let Some(last) = numbers.last() {
+        println!("Registration number: {last}");
+    }
+    Ok(())
+}
+
+/// A fresh folder under the system's temporary directory, kept after the demo for a look.
+fn tempfile_dir() -> Result<PathBuf, Failure> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).map_err(|e| Failure::Failed(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("sajili-demo-{}", sajili::record::hex(&bytes)));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Failed(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
+}

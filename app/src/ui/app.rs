@@ -1,0 +1,368 @@
+//! The kiosk program: one session at a time, shown on the screens, journalled at every step,
+//! sealed into the store at the end. Touches arrive as `Kiosk.act(name, value)`, are turned
+//! into [`Action`]s for the session, and the session's [`Effect`]s are carried out here.
+
+use std::time::Instant;
+
+use slint::ComponentHandle;
+
+use super::devices::{DeviceEvent, Devices};
+use super::render;
+use super::{Kiosk, KioskWindow};
+use crate::clock::{Clock, floored, kenyan_date};
+use crate::device::Device;
+use crate::form::{ConsentGiver, FingerException, Language};
+use crate::kiosk::{self, Action, Effect, Field, LoginPurpose, Mode, Page, Saved, Screen, Session};
+use crate::staff::{self, Role};
+use crate::store::AuditEvent;
+
+/// The kiosk: device, devices, the session and its window.
+pub struct App {
+    device: Device,
+    devices: Devices,
+    clock: Box<dyn Clock>,
+    session: Session,
+    window: KioskWindow,
+    started: Instant,
+    seal_pending: bool,
+    /// Registration numbers sealed since start, newest last (for the demo and the tests).
+    pub sealed: Vec<String>,
+    shown_photo: Option<usize>,
+}
+
+/// A new random session id.
+fn session_id() -> u128 {
+    let mut bytes = [0u8; 16];
+    // Without randomness the id only needs to differ from the last one.
+    if getrandom::fill(&mut bytes).is_err() {
+        return std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos());
+    }
+    u128::from_be_bytes(bytes)
+}
+
+/// Turns a touch's name and value into a session action.
+pub fn parse_action(name: &str, value: &str) -> Option<Action> {
+    let field = |v: &str| v.parse::<usize>().ok().and_then(Field::from_index);
+    Some(match name {
+        "language" => Action::Language(Language::from_code(value)?),
+        "next" => Action::Next,
+        "back" => Action::Back,
+        "agree" => Action::Agree(match value {
+            "guardian" => ConsentGiver::Guardian,
+            _ => ConsentGiver::Applicant,
+        }),
+        "decline" => Action::Decline,
+        "mode" => Action::Mode(match value {
+            "assisted" => Mode::Assisted,
+            _ => Mode::SelfService,
+        }),
+        "focus" => match field(value) {
+            Some(f) => Action::Focus(f),
+            None => Action::Unfocus,
+        },
+        "choose" => {
+            let (index, id) = value.split_once('=')?;
+            Action::Choose(field(index)?, id.to_owned())
+        }
+        "key" => Action::Key(value.chars().next()?),
+        "backspace" => Action::Backspace,
+        "status" => Action::OpenStatus,
+        "login-field" => Action::LoginFocus(value == "pin"),
+        "retake" => Action::Retake,
+        "capture" => Action::CaptureFinger,
+        "finger" => Action::SelectFinger(value.parse().ok()?),
+        "exception" => Action::Exception(match value {
+            "missing" => FingerException::Missing,
+            "amputated" => FingerException::Amputated,
+            "injured" => FingerException::Injured,
+            _ => FingerException::Unusable,
+        }),
+        "clear-exception" => Action::ClearException,
+        "edit" => match value {
+            "photo" => Action::EditScreen(Screen::Photo),
+            "fingers" => Action::EditScreen(Screen::Fingers),
+            page => Action::Edit(
+                Page::ALL
+                    .into_iter()
+                    .find(|p| Screen::Form(*p).id() == page)?,
+            ),
+        },
+        "finish" => Action::Finish,
+        "touch" => Action::Touch,
+        _ => return None,
+    })
+}
+
+impl App {
+    /// Opens the kiosk on `device`: resumes the enrolment the journal holds (after a power
+    /// cut), or starts at the language screen.
+    pub fn new(
+        device: Device,
+        devices: Devices,
+        clock: Box<dyn Clock>,
+        window: KioskWindow,
+    ) -> Self {
+        let today = kenyan_date(clock.now());
+        let resumed = device.store.journal_sessions().ok().and_then(|ids| {
+            ids.into_iter().find_map(|id| {
+                let bytes = device.store.journal_get(id).ok()??;
+                let saved: Saved = kiosk::decrypt_draft(&device, &bytes).ok()?;
+                Some(Session::resume(id, saved, today))
+            })
+        });
+        let session = resumed.unwrap_or_else(|| Session::new(session_id(), today));
+        let mut app = Self {
+            device,
+            devices,
+            clock,
+            session,
+            window,
+            started: Instant::now(),
+            seal_pending: false,
+            sealed: Vec::new(),
+            shown_photo: None,
+        };
+        if let Some(language) = Language::from_code(&app.session.draft().language) {
+            app.translate(language);
+        }
+        app.devices
+            .set_camera(app.session.screen() == Screen::Photo);
+        app.render();
+        app
+    }
+
+    /// The window.
+    pub fn window(&self) -> &KioskWindow {
+        &self.window
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// A touch from the screens.
+    pub fn act(&mut self, name: &str, value: &str) {
+        if let Some(action) = parse_action(name, value) {
+            self.apply(action);
+        }
+    }
+
+    /// Applies an action and carries out its effects, then redraws.
+    pub fn apply(&mut self, action: Action) {
+        if action == Action::Finish {
+            self.fresh_session();
+            self.render();
+            return;
+        }
+        let effects = self.session.apply(action);
+        self.carry_out(effects);
+        self.devices.set_camera(
+            self.session.screen() == Screen::Photo && self.session.draft().photo.is_none(),
+        );
+        self.render();
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Journal => self.journal(),
+                Effect::Discard(reason) => self.discard(reason),
+                Effect::Translate(language) => self.translate(language),
+                Effect::CheckLogin {
+                    staff,
+                    pin,
+                    purpose,
+                } => {
+                    let role = staff::check(&self.device.store, &staff, &pin).unwrap_or(None);
+                    let allowed = match (purpose, role) {
+                        (_, None) => false,
+                        (LoginPurpose::Supervisor, Some(role)) => role == Role::Supervisor,
+                        (_, Some(_)) => true,
+                    };
+                    self.audit(
+                        if allowed {
+                            "staff.login"
+                        } else {
+                            "staff.login_refused"
+                        },
+                        &staff,
+                    );
+                    let more = self
+                        .session
+                        .apply(Action::LoginChecked(allowed.then_some(staff)));
+                    self.carry_out(more);
+                }
+                Effect::CaptureFinger => self.devices.capture_finger(),
+                Effect::Seal => self.seal_pending = true,
+            }
+        }
+    }
+
+    fn audit(&self, action: &str, actor: &str) {
+        let event = AuditEvent {
+            at: self.now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject: String::new(),
+        };
+        if self.device.store.audit(&event).is_err() {
+            log::warn!("audit event {action} not recorded");
+        }
+    }
+
+    fn now(&self) -> i64 {
+        let floor = self.device.store.clock_floor().ok().flatten();
+        floored(self.clock.now(), floor)
+    }
+
+    fn journal(&mut self) {
+        if !self.session.started() {
+            return;
+        }
+        let saved = kiosk::encrypt_draft(&self.device, &self.session.saved)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                self.device
+                    .store
+                    .journal_put(self.session.id, &bytes)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(error) = saved {
+            log::error!("journal write failed: {error}");
+            self.session.notice = Some("store-failed".into());
+        }
+    }
+
+    fn discard(&mut self, reason: &'static str) {
+        let event = AuditEvent {
+            at: self.now(),
+            actor: self
+                .session
+                .draft()
+                .operator
+                .clone()
+                .unwrap_or_else(|| "self-service".into()),
+            action: reason.into(),
+            subject: String::new(),
+        };
+        if let Err(error) = self.device.store.journal_discard(self.session.id, &event) {
+            log::error!("journal discard failed: {error}");
+        }
+        // Drafts left in the store's free pages die with the old journal key.
+        kiosk::rotate_key_if_idle(&self.device);
+        if reason == "session.idle_wipe" {
+            self.fresh_session();
+        }
+    }
+
+    fn fresh_session(&mut self) {
+        let today = kenyan_date(self.clock.now());
+        self.session = Session::new(session_id(), today);
+        self.shown_photo = None;
+        self.translate(Language::English);
+    }
+
+    fn translate(&mut self, language: Language) {
+        // English is the source text; only Kiswahili has a catalogue.
+        let code = match language {
+            Language::English => "",
+            Language::Kiswahili => "sw",
+        };
+        let selected = slint::select_bundled_translation(code);
+        if selected.is_err() {
+            log::warn!("no bundled translation for {}", language.code());
+        }
+    }
+
+    /// Collects device events, moves time on, seals when asked. The event loop calls this on
+    /// a timer; tests and the demo call it directly.
+    pub fn poll(&mut self) {
+        if self.seal_pending {
+            self.seal_pending = false;
+            self.seal();
+        }
+        for event in self.devices.drain() {
+            let action = match event {
+                DeviceEvent::Frame {
+                    frame,
+                    passed,
+                    advice,
+                    token,
+                } => {
+                    render::preview(&self.window, &frame);
+                    Action::FaceChecked {
+                        passed,
+                        advice,
+                        token,
+                    }
+                }
+                DeviceEvent::Print {
+                    image,
+                    score,
+                    advice,
+                } => Action::FingerCaptured {
+                    image,
+                    score,
+                    advice,
+                },
+                DeviceEvent::Fault(code) => Action::DeviceFault(code),
+                DeviceEvent::Scanned(text) => Action::Scanned(text),
+            };
+            self.apply(action);
+        }
+        let now = self.started.elapsed().as_millis() as u64;
+        let before = self.session.countdown_ms();
+        let effects = self.session.apply(Action::Tick(now));
+        if !effects.is_empty() {
+            self.carry_out(effects);
+            self.render();
+        } else if before.map(|ms| ms / 1000) != self.session.countdown_ms().map(|ms| ms / 1000) {
+            self.render();
+        }
+    }
+
+    fn seal(&mut self) {
+        let now = self.now();
+        let enrolment = match self.session.draft().enrolment(kenyan_date(now)) {
+            Ok(enrolment) => enrolment,
+            Err(problems) => {
+                self.apply(Action::Sealed(Err(problems.0)));
+                return;
+            }
+        };
+        self.window.global::<Kiosk>().set_seal_progress(0.5);
+        match kiosk::seal_session(&self.device, enrolment, now, self.session.id) {
+            Ok(sealed) => {
+                let number = sealed.registration_number.to_string();
+                log::info!("enrolment sealed");
+                self.sealed.push(number.clone());
+                kiosk::rotate_key_if_idle(&self.device);
+                self.apply(Action::Sealed(Ok(number)));
+            }
+            Err(kiosk::EnrolError::Invalid(problems)) => {
+                self.apply(Action::Sealed(Err(problems.0)));
+            }
+            Err(error) => {
+                log::error!("sealing failed: {error}");
+                self.apply(Action::Sealed(Err(Vec::new())));
+            }
+        }
+    }
+
+    fn render(&mut self) {
+        render::session(&self.window, &self.session, &mut self.shown_photo);
+        let status =
+            (self.session.screen() == Screen::Status).then(|| render::status_lines(&self.device));
+        if let Some(lines) = status {
+            self.window.global::<Kiosk>().set_status(lines);
+        }
+    }
+}

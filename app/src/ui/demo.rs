@@ -1,0 +1,306 @@
+//! `sajili demo`: the kiosk on its twins with a throwaway data dir. In a window where there
+//! is a display; otherwise (or with `--screenshots`) headless, walking a scripted enrolment
+//! through every screen in both languages at both panel sizes, writing a PNG of each.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use slint::ComponentHandle;
+
+use super::{App, KioskWindow, headless, twins};
+use crate::clock::SystemClock;
+use crate::device::{self, DataDir};
+use crate::kiosk::{Field, Screen};
+use crate::staff::{self, Role};
+
+/// The demo's operator: staff number and PIN.
+pub const OPERATOR: (&str, &str) = ("OP-1001", "1234");
+/// The demo's supervisor: staff number and PIN.
+pub const SUPERVISOR: (&str, &str) = ("SUP-2001", "5678");
+/// The panel sizes the screens are drawn at: the 10" and the 7" kiosk.
+pub const SIZES: [(u32, u32); 2] = [(1280, 800), (800, 480)];
+
+/// Makes a throwaway device in `dir`: keys, a trust bundle for a registry that does not exist
+/// (records stay in the outbox), and the demo's two staff members.
+pub fn throwaway_device(dir: &Path) -> anyhow::Result<device::Device> {
+    let registry = age::x25519::Identity::generate();
+    let ca = rcgen::generate_simple_self_signed(vec!["sajili-demo-registry".into()])
+        .context("making the demo registry's certificate")?;
+    let mut receipt_key = [0u8; 32];
+    getrandom::fill(&mut receipt_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let receipt_key = ed25519_dalek::SigningKey::from_bytes(&receipt_key);
+    let bundle = serde_json::json!({
+        "format": 1,
+        "registry_url": "https://registry.invalid:8443",
+        "age_recipient": registry.to_public().to_string(),
+        "receipt_signing_key": crate::record::hex(receipt_key.verifying_key().as_bytes()),
+        "ca_certificate": ca.cert.pem(),
+    });
+    std::fs::create_dir_all(dir)?;
+    let bundle_path = dir.join("bundle.json");
+    std::fs::write(&bundle_path, bundle.to_string())?;
+    let data = DataDir::new(dir.join("device"));
+    device::init(&data, &bundle_path, &SystemClock).context("initialising the demo device")?;
+    let device = device::open(&data).context("opening the demo device")?;
+    staff::add(&device.store, OPERATOR.0, Role::Operator, OPERATOR.1)?;
+    staff::add(&device.store, SUPERVISOR.0, Role::Supervisor, SUPERVISOR.1)?;
+    Ok(device)
+}
+
+/// Whether a window can be opened here.
+pub fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// Drives an [`App`] as a person would, and photographs each screen.
+pub struct Walk<'a> {
+    /// The kiosk.
+    pub app: App,
+    window: &'a slint::platform::software_renderer::MinimalSoftwareWindow,
+    size: (u32, u32),
+    out: Option<PathBuf>,
+    prefix: String,
+    shots: usize,
+}
+
+impl<'a> Walk<'a> {
+    fn act(&mut self, name: &str, value: &str) {
+        self.app.act(name, value);
+    }
+
+    fn shot(&mut self, name: &str) -> anyhow::Result<()> {
+        let Some(out) = &self.out else {
+            return Ok(());
+        };
+        self.shots += 1;
+        let rgb = headless::render(self.window, self.size.0, self.size.1);
+        let path = out.join(format!("{}-{:02}-{name}.png", self.prefix, self.shots));
+        headless::write_png(&path, self.size.0, self.size.1, &rgb)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    fn type_into(&mut self, field: Field, text: &str) {
+        self.act("focus", &field.index().to_string());
+        for c in text.chars() {
+            self.act("key", &c.to_string());
+        }
+    }
+
+    fn choose(&mut self, field: Field, id: &str) {
+        self.act("choose", &format!("{}={id}", field.index()));
+    }
+
+    fn next(&mut self, expect: Screen) -> anyhow::Result<()> {
+        self.act("next", "");
+        self.expect(expect)
+    }
+
+    fn expect(&self, screen: Screen) -> anyhow::Result<()> {
+        let now = self.app.session().screen();
+        if now != screen {
+            bail!(
+                "expected the {} screen, the kiosk shows {} ({:?})",
+                screen.id(),
+                now.id(),
+                self.app.session().problems
+            );
+        }
+        Ok(())
+    }
+
+    /// Polls the kiosk until `done` says so, up to `limit`.
+    fn wait(&mut self, limit: Duration, done: impl Fn(&App) -> bool) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while !done(&self.app) {
+            if start.elapsed() > limit {
+                bail!(
+                    "the kiosk did not get there in {limit:?} (screen {}, notice {:?})",
+                    self.app.session().screen().id(),
+                    self.app.session().notice
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            self.app.poll();
+        }
+        Ok(())
+    }
+
+    fn login(&mut self, who: (&str, &str)) {
+        self.act("login-field", "staff");
+        for c in who.0.chars() {
+            self.act("key", &c.to_string());
+        }
+        self.act("next", "");
+        for c in who.1.chars() {
+            self.act("key", &c.to_string());
+        }
+    }
+}
+
+/// The scripted enrolment: a 16-year-old with her mother, assisted, her left little finger
+/// bandaged; the status screen and a refused consent on the way. Returns the registration
+/// number.
+pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result<String> {
+    walk.expect(Screen::Language)?;
+    walk.shot("language")?;
+    walk.act("status", "");
+    walk.shot("login-staff")?;
+    walk.login(SUPERVISOR);
+    walk.act("next", "");
+    walk.expect(Screen::Status)?;
+    walk.shot("status")?;
+    walk.act("back", "");
+
+    walk.act("language", language);
+    walk.expect(Screen::Consent)?;
+    walk.shot("consent")?;
+    walk.act("decline", "");
+    walk.expect(Screen::Declined)?;
+    walk.shot("declined")?;
+    walk.act("finish", "");
+
+    walk.act("language", language);
+    walk.act("agree", "guardian");
+    walk.expect(Screen::Mode)?;
+    walk.shot("mode")?;
+    walk.act("mode", "assisted");
+    walk.expect(Screen::Login)?;
+    walk.login(OPERATOR);
+    walk.shot("login-operator")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Document))?;
+    walk.shot("document")?;
+    walk.choose(Field::Citizenship, "kenyan");
+    walk.choose(Field::DocumentKind, "birth_certificate");
+    walk.type_into(Field::DocumentNumber, "40912345");
+    walk.shot("document-filled")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Names))?;
+    walk.act("next", "");
+    walk.shot("names-problems")?;
+    walk.type_into(Field::Surname, "WANJIKU");
+    walk.type_into(Field::FirstName, "AMANI");
+    walk.type_into(Field::OtherNames, "NJERI");
+    walk.next(Screen::Form(crate::kiosk::Page::Birth))?;
+    walk.type_into(Field::DateOfBirth, "14032010");
+    walk.choose(Field::Sex, "female");
+    walk.shot("birth")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Guardian))?;
+    walk.choose(Field::GuardianRelationship, "mother");
+    walk.type_into(Field::GuardianName, "GRACE WANJIKU");
+    walk.type_into(Field::GuardianId, "22334455");
+    walk.shot("guardian")?;
+    walk.next(Screen::Form(crate::kiosk::Page::About))?;
+    walk.choose(Field::MaritalStatus, "single");
+    walk.choose(Field::Disability, "none");
+    walk.shot("about")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Work))?;
+    walk.choose(Field::Education, "primary");
+    walk.choose(Field::Employment, "student");
+    walk.shot("work")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Residence))?;
+    walk.type_into(Field::EthnicGroup, "KIKUYU");
+    walk.choose(Field::County, "22");
+    walk.choose(Field::SubCounty, "Githunguri");
+    walk.type_into(Field::Location, "IKINU");
+    walk.shot("residence")?;
+    walk.next(Screen::Form(crate::kiosk::Page::Numbers))?;
+    walk.shot("numbers")?;
+    walk.next(Screen::Photo)?;
+    walk.wait(Duration::from_secs(20), |app| {
+        app.session().photo_advice.is_some() || app.session().steady_frames > 0
+    })?;
+    walk.shot("photo-live")?;
+    walk.wait(Duration::from_secs(30), |app| {
+        app.session().draft().photo.is_some()
+    })?;
+    walk.shot("photo-taken")?;
+    walk.next(Screen::Fingers)?;
+    walk.shot("fingers")?;
+    // The left little finger (index 9) is bandaged today.
+    walk.act("finger", "9");
+    walk.act("exception", "injured");
+    walk.act("finger", "0");
+    let mut shot_print = false;
+    for _ in 0..40 {
+        let pending = walk
+            .app
+            .session()
+            .draft()
+            .fingers
+            .iter()
+            .any(|slot| !slot.done(crate::kiosk::FINGER_ATTEMPTS, crate::kiosk::FINGER_ACCEPT));
+        if !pending {
+            break;
+        }
+        walk.act("capture", "");
+        walk.wait(Duration::from_secs(30), |app| !app.session().capturing)?;
+        if !shot_print && walk.app.session().last_print.is_some() {
+            walk.shot("fingers-print")?;
+            shot_print = true;
+        }
+    }
+    walk.shot("fingers-done")?;
+    walk.next(Screen::Login)?;
+    walk.login(SUPERVISOR);
+    walk.shot("login-supervisor")?;
+    walk.next(Screen::Review)?;
+    walk.shot("review")?;
+    walk.act("next", "");
+    walk.expect(Screen::Sealing)?;
+    walk.shot("sealing")?;
+    walk.wait(Duration::from_secs(30), |app| {
+        app.session().screen() == Screen::Done
+    })?;
+    walk.shot("done")?;
+    let number = walk
+        .app
+        .session()
+        .sealed
+        .clone()
+        .context("sealed without a registration number")?;
+    walk.act("finish", "");
+    walk.expect(Screen::Language)?;
+    Ok(number)
+}
+
+/// Runs the demo headless: every screen, both languages, both sizes, into `out`.
+pub fn screenshots(out: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let window = headless::install().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let device = throwaway_device(data)?;
+    let devices = twins::devices(4).map_err(|e| anyhow::anyhow!(e))?;
+    let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+    ui.show().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = App::new(device, devices, Box::new(SystemClock), ui);
+    let mut walk = Walk {
+        app,
+        window: &window,
+        size: SIZES[0],
+        out: Some(out.to_path_buf()),
+        prefix: String::new(),
+        shots: 0,
+    };
+    let mut numbers = Vec::new();
+    for size in SIZES {
+        for language in ["en", "sw"] {
+            walk.size = size;
+            walk.prefix = format!("{}x{}-{language}", size.0, size.1);
+            walk.shots = 0;
+            let number = scripted_enrolment(&mut walk, language)?;
+            println!("{}: sealed {number}, {} screens", walk.prefix, walk.shots);
+            numbers.push(number);
+        }
+    }
+    Ok(numbers)
+}
+
+/// The kiosk in a window on the twins, until the window is closed.
+pub fn window(data: &Path) -> anyhow::Result<()> {
+    let device = throwaway_device(data)?;
+    let devices = twins::devices(4).map_err(|e| anyhow::anyhow!(e))?;
+    let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = App::new(device, devices, Box::new(SystemClock), ui);
+    super::run(app).map_err(|e| anyhow::anyhow!("{e}"))
+}

@@ -1,0 +1,290 @@
+//! The kiosk's devices, each on its own thread so the screen never waits for them: the camera
+//! streams checked frames while the photo screen is up, the sensor takes a print when asked,
+//! the barcode scanner reads document numbers. Results come back as [`DeviceEvent`]s that the
+//! kiosk collects on its timer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, sync_channel};
+use std::thread;
+use std::time::Duration;
+
+use sajili_drivers::camera::{CameraError, Frame};
+use sajili_drivers::fingerprint::{FingerImage, FingerprintSensor, SensorError};
+
+use crate::biometrics::face::{self, FaceChecker, FaceReport};
+use crate::biometrics::grey::Grey;
+use crate::biometrics::photo::Rgb;
+use crate::biometrics::quality;
+use crate::biometrics::{Image, ImageFormat, wsq};
+
+/// How long the sensor waits for a finger per attempt.
+pub const FINGER_WAIT: Duration = Duration::from_secs(15);
+/// WSQ bitrate for prints: NIST's recommended 0.75 bits per pixel (about 15:1).
+const WSQ_BITRATE: f32 = 0.75;
+
+/// Something a device reported.
+#[derive(Debug)]
+pub enum DeviceEvent {
+    /// A checked camera frame.
+    Frame {
+        /// The frame, for the preview.
+        frame: Frame,
+        /// Whether every check passed.
+        passed: bool,
+        /// The first failed check, as `<check>-low` or `<check>-high`.
+        advice: Option<String>,
+        /// The ISO token image (JPEG) when the frame passed.
+        token: Option<Image>,
+    },
+    /// A print: WSQ image, score, advice codes.
+    Print {
+        /// The print, WSQ-encoded.
+        image: Image,
+        /// Quality 0-100.
+        score: u8,
+        /// Advice codes (`too_dry`, ...).
+        advice: Vec<String>,
+    },
+    /// A device failed (`camera-unplugged`, `sensor-no-finger`, ...), or recovered (`None`).
+    Fault(Option<String>),
+    /// The scanner read a line.
+    Scanned(String),
+}
+
+/// Opens the fingerprint sensor; called again after a failure, so an unplugged sensor comes
+/// back when it is plugged in.
+pub type SensorOpener =
+    Box<dyn FnMut() -> Result<Box<dyn FingerprintSensor + Send>, SensorError> + Send>;
+
+/// The next camera frame (blocking until one is ready).
+pub type FrameReader = Box<dyn FnMut() -> Result<Frame, CameraError> + Send>;
+
+/// The running device threads.
+pub struct Devices {
+    camera_on: Arc<AtomicBool>,
+    finger: Sender<()>,
+    events: Receiver<DeviceEvent>,
+    events_in: SyncSender<DeviceEvent>,
+}
+
+impl Devices {
+    /// Starts a thread for each device given.
+    pub fn start(camera: Option<FrameReader>, sensor: Option<SensorOpener>) -> Self {
+        // Small: a slow screen drops preview frames rather than queueing them.
+        let (events_in, events) = sync_channel(4);
+        let camera_on = Arc::new(AtomicBool::new(false));
+        if let Some(camera) = camera {
+            let on = Arc::clone(&camera_on);
+            let out = events_in.clone();
+            thread::Builder::new()
+                .name("camera".into())
+                .spawn(move || camera_loop(camera, &on, &out))
+                .ok();
+        }
+        let (finger, requests) = std::sync::mpsc::channel();
+        match sensor {
+            Some(sensor) => {
+                let out = events_in.clone();
+                thread::Builder::new()
+                    .name("sensor".into())
+                    .spawn(move || sensor_loop(sensor, &requests, &out))
+                    .ok();
+            }
+            None => drop(requests),
+        }
+        Self {
+            camera_on,
+            finger,
+            events,
+            events_in,
+        }
+    }
+
+    /// Starts or stops the camera stream (it runs only while the photo screen is up).
+    pub fn set_camera(&self, on: bool) {
+        self.camera_on.store(on, Ordering::Relaxed);
+    }
+
+    /// Asks the sensor for one print.
+    pub fn capture_finger(&self) {
+        if self.finger.send(()).is_err() {
+            // No sensor thread: say so at once rather than wait forever.
+            let _ = self
+                .events_in
+                .try_send(DeviceEvent::Fault(Some("sensor-failed".into())));
+        }
+    }
+
+    /// A sender for other sources of events (the barcode scanner's thread).
+    pub fn sender(&self) -> SyncSender<DeviceEvent> {
+        self.events_in.clone()
+    }
+
+    /// Every event waiting, oldest first; prints and faults are never dropped, only the
+    /// newest frame of a run of frames is kept.
+    pub fn drain(&self) -> Vec<DeviceEvent> {
+        let mut events: Vec<DeviceEvent> = Vec::new();
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => {
+                    if matches!(event, DeviceEvent::Frame { .. })
+                        && matches!(events.last(), Some(DeviceEvent::Frame { .. }))
+                    {
+                        events.pop();
+                    }
+                    events.push(event);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return events,
+            }
+        }
+    }
+}
+
+/// `one_face-low`: the first failed check and which way it failed.
+pub fn advice_code(report: &FaceReport) -> Option<String> {
+    let check = report.checks.iter().find(|c| !c.passed)?;
+    let name = serde_json::to_value(check.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let low = check
+        .min
+        .is_some_and(|min| check.value < min || check.value.is_nan());
+    Some(format!("{name}-{}", if low { "low" } else { "high" }))
+}
+
+/// Checks one frame: advice, and the token image when it passed.
+pub fn check_frame(
+    checker: &mut FaceChecker,
+    frame: &Frame,
+) -> (bool, Option<String>, Option<Image>) {
+    let Ok(rgb) = Rgb::new(frame.width, frame.height, frame.rgb.clone()) else {
+        return (false, Some("one_face-low".into()), None);
+    };
+    let report = checker.check(&rgb);
+    let passed = report.passed();
+    let token = match (&report.eyes, passed) {
+        (Some(eyes), true) => face::token_image(&rgb, eyes).ok().and_then(|token| {
+            let jpeg = token.to_jpeg(face::TOKEN_QUALITY).ok()?;
+            Some(Image {
+                format: ImageFormat::Jpeg,
+                width: token.width() as u32,
+                height: token.height() as u32,
+                data: jpeg,
+            })
+        }),
+        _ => None,
+    };
+    (passed && token.is_some(), advice_code(&report), token)
+}
+
+fn camera_loop(mut next: FrameReader, on: &AtomicBool, out: &SyncSender<DeviceEvent>) {
+    let Ok(mut checker) = FaceChecker::new() else {
+        let _ = out.send(DeviceEvent::Fault(Some("camera-failed".into())));
+        return;
+    };
+    let mut faulty = false;
+    loop {
+        if !on.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(40));
+            continue;
+        }
+        match next() {
+            Ok(frame) => {
+                if faulty {
+                    faulty = false;
+                    let _ = out.send(DeviceEvent::Fault(None));
+                }
+                let (passed, advice, token) = check_frame(&mut checker, &frame);
+                let event = DeviceEvent::Frame {
+                    frame,
+                    passed,
+                    advice,
+                    token,
+                };
+                if out.try_send(event).is_err() {
+                    // The screen is behind: drop this frame.
+                }
+            }
+            Err(CameraError::BadFrame(_)) => {}
+            Err(error) => {
+                if !faulty {
+                    faulty = true;
+                    let code = match error {
+                        CameraError::Disconnected | CameraError::Open { .. } => "camera-unplugged",
+                        _ => "camera-failed",
+                    };
+                    let _ = out.send(DeviceEvent::Fault(Some(code.into())));
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Grades and encodes one print: the sealed record carries WSQ, never the raw image.
+pub fn process_print(image: &FingerImage) -> Option<DeviceEvent> {
+    let grey = Grey::new(image.width, image.height, image.pixels.clone()).ok()?;
+    let verdict = quality::assess(&grey);
+    let advice = verdict
+        .reasons
+        .iter()
+        .filter_map(|reason| {
+            serde_json::to_value(reason)
+                .ok()?
+                .get("reason")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let wsq = wsq::encode(&grey, WSQ_BITRATE, 500).ok()?;
+    Some(DeviceEvent::Print {
+        image: Image {
+            format: ImageFormat::Wsq,
+            width: image.width as u32,
+            height: image.height as u32,
+            data: wsq,
+        },
+        score: verdict.score,
+        advice,
+    })
+}
+
+fn sensor_loop(mut open: SensorOpener, requests: &Receiver<()>, out: &SyncSender<DeviceEvent>) {
+    let mut sensor: Option<Box<dyn FingerprintSensor + Send>> = None;
+    while requests.recv().is_ok() {
+        if sensor.is_none() {
+            match open() {
+                Ok(opened) => sensor = Some(opened),
+                Err(error) => {
+                    let _ = out.send(DeviceEvent::Fault(Some(sensor_code(&error).into())));
+                    continue;
+                }
+            }
+        }
+        let Some(device) = sensor.as_mut() else {
+            continue;
+        };
+        let event = match device.capture(FINGER_WAIT) {
+            Ok(image) => process_print(&image)
+                .unwrap_or_else(|| DeviceEvent::Fault(Some("sensor-failed".into()))),
+            Err(SensorError::NoFinger) => DeviceEvent::Fault(Some("sensor-no-finger".into())),
+            Err(error) => {
+                // Reconnect on the next request: the sensor may have been unplugged.
+                sensor = None;
+                DeviceEvent::Fault(Some(sensor_code(&error).into()))
+            }
+        };
+        let _ = out.send(event);
+    }
+}
+
+fn sensor_code(error: &SensorError) -> &'static str {
+    match error {
+        SensorError::Open { .. } | SensorError::NotAnswering | SensorError::Link(_) => {
+            "sensor-unplugged"
+        }
+        _ => "sensor-failed",
+    }
+}

@@ -1,0 +1,171 @@
+//! The kiosk's screens (`app/ui/*.slint`, compiled by build.rs with their Kiswahili
+//! translations bundled) and the program that drives them.
+
+mod app;
+pub mod demo;
+pub mod devices;
+pub mod headless;
+mod notify;
+mod render;
+pub mod twins;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use slint::ComponentHandle;
+
+pub use app::{App, parse_action};
+
+// The code Slint generates from the .slint files: its lints are Slint's business.
+#[allow(
+    missing_docs,
+    unsafe_code,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unused_qualifications
+)]
+mod generated {
+    slint::include_modules!();
+}
+
+pub use generated::{
+    Choice, FieldState, FingerView, Kiosk, KioskWindow, Labels, ReviewLine, StatusLine, Theme,
+};
+
+/// How often the kiosk collects device events and moves its clocks on.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(30);
+
+/// Connects the screens' touches to `app`.
+pub fn connect(app: &Rc<RefCell<App>>) {
+    let weak = Rc::downgrade(app);
+    app.borrow()
+        .window()
+        .global::<Kiosk>()
+        .on_act(move |name, value| {
+            if let Some(app) = weak.upgrade() {
+                // A touch that arrives while the app is busy (a nested event) is dropped, never
+                // half-applied.
+                if let Ok(mut app) = app.try_borrow_mut() {
+                    app.act(&name, &value);
+                }
+            }
+        });
+}
+
+/// Shows the kiosk and runs it until its window closes (on the device: for ever).
+pub fn run(app: App) -> Result<(), slint::PlatformError> {
+    let app = Rc::new(RefCell::new(app));
+    connect(&app);
+    let timer = slint::Timer::default();
+    let weak = Rc::downgrade(&app);
+    timer.start(slint::TimerMode::Repeated, POLL_INTERVAL, move || {
+        if let Some(app) = weak.upgrade()
+            && let Ok(mut app) = app.try_borrow_mut()
+        {
+            app.poll();
+        }
+        notify::notify("WATCHDOG=1");
+    });
+    let window = app.borrow().window().clone_strong();
+    window.show()?;
+    notify::notify("READY=1");
+    slint::run_event_loop()?;
+    window.hide()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The (context, msgid) of each `@tr("...")` in a .slint source: Slint gives each string
+    /// the name of the component or global it is written in as its gettext context.
+    fn tr_strings(source: &str) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        let mut context = String::new();
+        for line in source.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let declares = match words.as_slice() {
+                ["export", "component" | "global", name, ..]
+                | ["component" | "global", name, ..] => Some(name.trim_end_matches('{')),
+                _ => None,
+            };
+            if let Some(name) = declares {
+                context = name.to_owned();
+            }
+            let mut rest = line;
+            while let Some(start) = rest.find("@tr(\"") {
+                rest = &rest[start + 5..];
+                let mut text = String::new();
+                let mut chars = rest.chars();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => text.extend(chars.next()),
+                        '"' => break,
+                        c => text.push(c),
+                    }
+                }
+                found.push((context.clone(), text));
+            }
+        }
+        found
+    }
+
+    /// (msgctxt, msgid, msgstr) of a .po file (single-line entries, as ours are written).
+    fn po_entries(po: &str) -> Vec<(String, String, String)> {
+        let unquote = |line: &str| -> String {
+            let inner = line.trim().trim_start_matches('"').trim_end_matches('"');
+            inner.replace("\\\"", "\"").replace("\\\\", "\\")
+        };
+        let mut entries = Vec::new();
+        let mut context = String::new();
+        let mut id = None;
+        for line in po.lines() {
+            if let Some(rest) = line.strip_prefix("msgctxt ") {
+                context = unquote(rest);
+            } else if let Some(rest) = line.strip_prefix("msgid ") {
+                id = Some(unquote(rest));
+            } else if let Some(rest) = line.strip_prefix("msgstr ")
+                && let Some(id) = id.take()
+            {
+                entries.push((std::mem::take(&mut context), id, unquote(rest)));
+            }
+        }
+        entries
+    }
+
+    #[test]
+    fn every_string_on_the_screens_has_kiswahili() {
+        let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut wanted = BTreeSet::new();
+        for entry in std::fs::read_dir(&ui).expect("ui folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|x| x == "slint") {
+                let source = std::fs::read_to_string(&path).expect("read");
+                wanted.extend(tr_strings(&source));
+            }
+        }
+        assert!(wanted.len() > 150, "found only {} strings", wanted.len());
+        let po = std::fs::read_to_string(ui.join("translations/sw/LC_MESSAGES/sajili.po"))
+            .expect("sw.po");
+        let entries = po_entries(&po);
+        let translated: BTreeSet<(String, String)> = entries
+            .iter()
+            .filter(|(_, id, text)| !id.is_empty() && !text.is_empty())
+            .map(|(context, id, _)| (context.clone(), id.clone()))
+            .collect();
+        let missing: Vec<_> = wanted.difference(&translated).collect();
+        assert!(missing.is_empty(), "no Kiswahili for {missing:#?}");
+        // Placeholders must survive translation, or the number goes missing on screen.
+        for (_, id, text) in &entries {
+            assert_eq!(
+                id.matches("{}").count(),
+                text.matches("{}").count(),
+                "{id:?} -> {text:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Shows a session on the screens: every property of the `Kiosk` global is set from the
+//! session here, and only here.
+
+use std::rc::Rc;
+
+use slint::{
+    ComponentHandle, Image as SlintImage, Model, ModelRc, Rgb8Pixel, SharedPixelBuffer, VecModel,
+};
+
+use super::{Choice, FieldState, FingerView, Kiosk, KioskWindow, ReviewLine, StatusLine};
+use crate::biometrics::photo::Rgb;
+use crate::form::{COUNTIES, Language, county};
+use crate::kiosk::{Entry, FINGER_ACCEPT, Field, LoginPurpose, Page, Screen, Session, show_date};
+
+fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
+    ModelRc::from(Rc::new(VecModel::from(items)))
+}
+
+fn rgb_image(width: usize, height: usize, rgb: &[u8]) -> SlintImage {
+    let mut buffer = SharedPixelBuffer::<Rgb8Pixel>::new(width as u32, height as u32);
+    let pixels = buffer.make_mut_bytes();
+    if pixels.len() == rgb.len() {
+        pixels.copy_from_slice(rgb);
+    }
+    SlintImage::from_rgb8(buffer)
+}
+
+/// Shows a camera frame in the preview.
+pub fn preview(window: &KioskWindow, frame: &sajili_drivers::camera::Frame) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_preview(rgb_image(frame.width, frame.height, &frame.rgb));
+    kiosk.set_preview_live(true);
+}
+
+/// What a field shows: a date with its slashes, a county by name.
+fn shown(session: &Session, field: Field) -> String {
+    let value = session.draft().value(field);
+    match field {
+        Field::DateOfBirth => show_date(value),
+        Field::County => value
+            .parse::<u8>()
+            .ok()
+            .and_then(county)
+            .map_or_else(String::new, |c| c.name.to_owned()),
+        _ => value.to_owned(),
+    }
+}
+
+fn qr_image(text: &str) -> SlintImage {
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+        return SlintImage::default();
+    };
+    let modules = code.width();
+    let colours = code.to_colors();
+    // Four modules of quiet zone, as the standard asks, and 8 pixels a module.
+    let scale = 8;
+    let side = (modules + 8) * scale;
+    let mut rgb = vec![255u8; side * side * 3];
+    for (i, colour) in colours.iter().enumerate() {
+        if *colour != qrcode::Color::Dark {
+            continue;
+        }
+        let (mx, my) = (i % modules + 4, i / modules + 4);
+        for y in my * scale..(my + 1) * scale {
+            let row = y * side * 3;
+            rgb[row + mx * scale * 3..row + (mx + 1) * scale * 3].fill(0);
+        }
+    }
+    rgb_image(side, side, &rgb)
+}
+
+fn review_lines(session: &Session, language: Language) -> Vec<ReviewLine> {
+    let problems = session.draft().problems(session.today, None);
+    let mut lines = Vec::new();
+    for page in Page::ALL {
+        if page == Page::Guardian && session.draft().value(Field::GuardianName).is_empty() {
+            let under_age = session
+                .age()
+                .is_none_or(|age| age < crate::form::AGE_OF_MAJORITY);
+            if !under_age {
+                continue;
+            }
+        }
+        lines.push(ReviewLine {
+            index: -1,
+            value: "".into(),
+            error: "".into(),
+            page: Screen::Form(page).id().into(),
+            choice: false,
+        });
+        for &field in page.fields() {
+            if field == Field::Nationality
+                && session.draft().value(Field::Citizenship) != "foreigner"
+            {
+                continue;
+            }
+            let error = problems
+                .iter()
+                .find(|p| p.field == field.path())
+                .map(|p| p.message(language))
+                .unwrap_or_default();
+            lines.push(ReviewLine {
+                index: field.index() as i32,
+                value: shown(session, field).into(),
+                error: error.into(),
+                page: Screen::Form(page).id().into(),
+                choice: field.entry() == Entry::Choice
+                    && field != Field::County
+                    && field != Field::SubCounty,
+            });
+        }
+    }
+    lines
+}
+
+/// Sets every property of the screens from `session`. `shown_photo` remembers which photo the
+/// screens hold, so it is decoded once, not on every touch.
+pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option<usize>) {
+    let kiosk = window.global::<Kiosk>();
+    let language = session.language();
+    let screen = session.screen();
+    let draft = session.draft();
+    kiosk.set_screen(screen.id().into());
+    kiosk.set_language(language.code().into());
+    kiosk.set_notice(session.notice.clone().unwrap_or_default().into());
+    kiosk.set_countdown(
+        session
+            .countdown_ms()
+            .map_or(-1, |ms| ms.div_ceil(1000) as i32),
+    );
+    kiosk.set_can_go_back(!matches!(
+        screen,
+        Screen::Language | Screen::Done | Screen::Sealing | Screen::Declined
+    ));
+    kiosk.set_next_label(
+        match screen {
+            Screen::Review => "seal",
+            Screen::Login => "sign-in",
+            _ => "next",
+        }
+        .into(),
+    );
+    kiosk.set_foreigner(draft.value(Field::Citizenship) == "foreigner");
+
+    let page_fields: &[Field] = match screen {
+        Screen::Form(page) => page.fields(),
+        _ => &[],
+    };
+    let fields: Vec<FieldState> = Field::ALL
+        .iter()
+        .map(|&field| {
+            let error = if page_fields.contains(&field) || field == Field::GuardianName {
+                session
+                    .problems
+                    .iter()
+                    .find(|p| {
+                        p.field == field.path()
+                            || (field == Field::GuardianName && p.field == "guardians")
+                    })
+                    .map(|p| p.message(language))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            FieldState {
+                value: draft.value(field).into(),
+                shown: shown(session, field).into(),
+                error: error.into(),
+            }
+        })
+        .collect();
+    kiosk.set_fields(model(fields));
+    let focus = session.saved.focus.filter(|f| page_fields.contains(f));
+    kiosk.set_focus(focus.map_or(-1, |f| f.index() as i32));
+    kiosk.set_keyboard(
+        match focus.map(Field::entry) {
+            Some(Entry::Letters) => "letters",
+            Some(Entry::Digits) => "digits",
+            Some(Entry::Text) => "text",
+            _ => "none",
+        }
+        .into(),
+    );
+    if kiosk.get_counties().row_count() == 0 {
+        let counties = COUNTIES
+            .iter()
+            .map(|c| Choice {
+                id: c.code.to_string().into(),
+                label: c.name.into(),
+            })
+            .collect();
+        kiosk.set_counties(model(counties));
+    }
+    let sub_counties = draft
+        .value(Field::County)
+        .parse::<u8>()
+        .ok()
+        .and_then(county)
+        .map(|c| {
+            c.sub_counties
+                .iter()
+                .map(|name| Choice {
+                    id: (*name).into(),
+                    label: (*name).into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    kiosk.set_sub_counties(model(sub_counties));
+
+    kiosk.set_login_purpose(
+        match session.saved.login {
+            Some(LoginPurpose::Operator) => "operator",
+            Some(LoginPurpose::Supervisor) => "supervisor",
+            Some(LoginPurpose::Status) => "status",
+            None => "",
+        }
+        .into(),
+    );
+    kiosk.set_login_staff(session.login_staff.clone().into());
+    kiosk.set_login_pin_length(session.login_pin.len() as i32);
+    kiosk.set_login_on_pin(session.login_on_pin);
+
+    kiosk.set_photo_advice(session.photo_advice.clone().unwrap_or_default().into());
+    kiosk.set_photo_taken(draft.photo.is_some());
+    kiosk.set_steady(session.steady_frames as i32);
+    if screen != Screen::Photo {
+        kiosk.set_preview_live(false);
+    }
+    let photo_key = draft
+        .photo
+        .as_ref()
+        .map(|p| p.data.as_ptr() as usize ^ p.data.len());
+    if photo_key != *shown_photo {
+        *shown_photo = photo_key;
+        let image = draft
+            .photo
+            .as_ref()
+            .and_then(|p| Rgb::decode(&p.data).ok())
+            .map(|rgb| rgb_image(rgb.width(), rgb.height(), rgb.pixels()))
+            .unwrap_or_default();
+        kiosk.set_photo(image);
+    }
+
+    let fingers = draft
+        .fingers
+        .iter()
+        .map(|slot| {
+            let score = slot.best.as_ref().map_or(-1, |(_, s)| i32::from(*s));
+            FingerView {
+                state: match (&slot.exception, score) {
+                    (Some(_), _) => "exception",
+                    (None, s) if s >= i32::from(FINGER_ACCEPT) => "done",
+                    (None, s) if s >= 0 => "poor",
+                    _ => "pending",
+                }
+                .into(),
+                score,
+            }
+        })
+        .collect();
+    kiosk.set_fingers(model(fingers));
+    let current = draft.fingers.get(session.saved.finger);
+    kiosk.set_finger(session.saved.finger as i32);
+    kiosk.set_finger_attempts(current.map_or(0, |s| i32::from(s.attempts)));
+    kiosk.set_finger_exception(
+        current
+            .and_then(|s| s.exception)
+            .and_then(|e| serde_json::to_value(e).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+            .into(),
+    );
+    kiosk.set_last_score(
+        session
+            .last_print
+            .as_ref()
+            .map_or(-1, |(s, _)| i32::from(*s)),
+    );
+    kiosk.set_finger_advice(model(
+        session
+            .last_print
+            .as_ref()
+            .map(|(_, advice)| advice.iter().map(|a| a.as_str().into()).collect())
+            .unwrap_or_default(),
+    ));
+    kiosk.set_capturing(session.capturing);
+    kiosk.set_assisted(draft.mode == Some(crate::kiosk::Mode::Assisted));
+
+    if matches!(screen, Screen::Review | Screen::Sealing) {
+        kiosk.set_review(model(review_lines(session, language)));
+        let others: Vec<slint::SharedString> = session
+            .problems
+            .iter()
+            .filter(|p| !Field::ALL.iter().any(|f| f.path() == p.field))
+            .map(|p| p.message(language).into())
+            .collect();
+        kiosk.set_review_problems(model(others));
+    }
+    kiosk.set_seal_progress(if screen == Screen::Sealing { 0.2 } else { 1.0 });
+    match &session.sealed {
+        Some(number) if screen == Screen::Done => {
+            if kiosk.get_registration_number() != number.as_str() {
+                kiosk.set_registration_number(number.as_str().into());
+                kiosk.set_qr(qr_image(number));
+            }
+        }
+        _ => kiosk.set_registration_number("".into()),
+    }
+}
+
+/// The status screen's lines: queue, last sync, devices, disk.
+pub fn status_lines(device: &crate::device::Device) -> ModelRc<StatusLine> {
+    let mut lines = Vec::new();
+    match device.store.status() {
+        Ok(status) => {
+            lines.push(StatusLine {
+                key: "queue".into(),
+                value: format!(
+                    "{} ({} KB)",
+                    status.queue_depth,
+                    status.bytes_waiting / 1024
+                )
+                .into(),
+                good: status.queue_depth < 500,
+            });
+            lines.push(StatusLine {
+                key: "sent".into(),
+                value: status.receipts.to_string().into(),
+                good: true,
+            });
+            lines.push(StatusLine {
+                key: "journal".into(),
+                value: status.in_progress.to_string().into(),
+                good: true,
+            });
+        }
+        Err(error) => lines.push(StatusLine {
+            key: "queue".into(),
+            value: error.to_string().into(),
+            good: false,
+        }),
+    }
+    for check in crate::doctor::quick_checks(device) {
+        lines.push(StatusLine {
+            key: check.0.into(),
+            value: check.1.into(),
+            good: check.2,
+        });
+    }
+    model(lines)
+}
