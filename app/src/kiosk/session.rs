@@ -109,6 +109,8 @@ pub enum Action {
     Focus(Field),
     /// Hide the keyboard.
     Unfocus,
+    /// Type into the page's next box (the keyboard hides after the last).
+    FocusNext,
     /// On the login screen: type into the PIN (true) or the staff number (false).
     LoginFocus(bool),
     /// A touch that hit no button: the person is still there.
@@ -363,18 +365,31 @@ impl Session {
         self.saved.screen = screen;
         self.problems.clear();
         self.notice = None;
+        // The keyboard comes up by itself only where the page starts with a box to type in;
+        // elsewhere it would cover the choices to make first.
         self.saved.focus = match screen {
-            Screen::Form(page) => page
-                .fields()
-                .iter()
-                .copied()
-                .find(|f| f.entry() != Entry::Choice && self.saved.draft.value(*f).is_empty()),
+            Screen::Form(page)
+                if page
+                    .fields()
+                    .first()
+                    .is_some_and(|f| f.entry() != Entry::Choice) =>
+            {
+                page.fields()
+                    .iter()
+                    .copied()
+                    .find(|f| f.entry() != Entry::Choice && self.saved.draft.value(*f).is_empty())
+            }
             _ => None,
         };
         if screen == Screen::Photo {
             self.steady_frames = 0;
         }
         vec![Effect::Journal]
+    }
+
+    /// Whether a field is on screen: nationality only for foreigners.
+    fn field_shown(&self, field: Field) -> bool {
+        field != Field::Nationality || self.saved.draft.value(Field::Citizenship) == "foreigner"
     }
 
     fn login(&mut self, purpose: LoginPurpose) -> Vec<Effect> {
@@ -442,6 +457,18 @@ impl Session {
             Action::LoginChecked(staff) => self.login_checked(staff),
             Action::Unfocus => {
                 self.saved.focus = None;
+                Vec::new()
+            }
+            Action::FocusNext => {
+                if let (Screen::Form(page), Some(current)) = (self.saved.screen, self.saved.focus) {
+                    self.saved.focus = page
+                        .fields()
+                        .iter()
+                        .skip_while(|f| **f != current)
+                        .skip(1)
+                        .find(|f| f.entry() != Entry::Choice && self.field_shown(**f))
+                        .copied();
+                }
                 Vec::new()
             }
             Action::LoginFocus(pin) => {

@@ -68,6 +68,7 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
         }
         "key" => Action::Key(value.chars().next()?),
         "backspace" => Action::Backspace,
+        "focus-next" => Action::FocusNext,
         "status" => Action::OpenStatus,
         "login-field" => Action::LoginFocus(value == "pin"),
         "retake" => Action::Retake,
@@ -285,6 +286,12 @@ impl App {
     /// Collects device events, moves time on, seals when asked. The event loop calls this on
     /// a timer; tests and the demo call it directly.
     pub fn poll(&mut self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.poll_at(now);
+    }
+
+    /// [`App::poll`] at `now` milliseconds on the kiosk's clock (tests move time on with it).
+    pub fn poll_at(&mut self, now: u64) {
         if self.seal_pending {
             self.seal_pending = false;
             self.seal();
@@ -318,7 +325,6 @@ impl App {
             };
             self.apply(action);
         }
-        let now = self.started.elapsed().as_millis() as u64;
         let before = self.session.countdown_ms();
         let effects = self.session.apply(Action::Tick(now));
         if !effects.is_empty() {

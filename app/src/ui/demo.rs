@@ -37,9 +37,15 @@ pub fn throwaway_device(dir: &Path) -> anyhow::Result<device::Device> {
         "receipt_signing_key": crate::record::hex(receipt_key.verifying_key().as_bytes()),
         "ca_certificate": ca.cert.pem(),
     });
+    device_with_bundle(dir, &bundle.to_string())
+}
+
+/// Makes a device in `dir/device` pinned to the trust bundle `bundle_json`, with the demo's
+/// two staff members.
+pub fn device_with_bundle(dir: &Path, bundle_json: &str) -> anyhow::Result<device::Device> {
     std::fs::create_dir_all(dir)?;
     let bundle_path = dir.join("bundle.json");
-    std::fs::write(&bundle_path, bundle.to_string())?;
+    std::fs::write(&bundle_path, bundle_json)?;
     let data = DataDir::new(dir.join("device"));
     device::init(&data, &bundle_path, &SystemClock).context("initialising the demo device")?;
     let device = device::open(&data).context("opening the demo device")?;

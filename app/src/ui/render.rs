@@ -182,13 +182,15 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
         .into(),
     );
     if kiosk.get_counties().row_count() == 0 {
-        let counties = COUNTIES
+        // By name: people look for their county's name, not its number.
+        let mut counties: Vec<Choice> = COUNTIES
             .iter()
             .map(|c| Choice {
                 id: c.code.to_string().into(),
                 label: c.name.into(),
             })
             .collect();
+        counties.sort_by(|a, b| a.label.cmp(&b.label));
         kiosk.set_counties(model(counties));
     }
     let sub_counties = draft

@@ -1,0 +1,707 @@
+//! The kiosk's screens, driven as a person drives them: each touch finds its button or field
+//! by what it says (its accessible label) and presses it, on Slint's testing backend, with the
+//! camera and fingerprint sensor twins running the real driver code. Each enrolment ends in a
+//! sealed record, decrypted here with the registry's key and compared with what was entered.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::cell::RefCell;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use i_slint_backend_testing::ElementRoot;
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use sajili::clock::SystemClock;
+use sajili::device::{self, DataDir};
+use sajili::form::{
+    Citizenship, ConsentGiver, DocumentType, FingerException, FingerPosition, Relationship, Sex,
+};
+use sajili::kiosk::{FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS, IDLE_WARN_MS, Screen};
+use sajili::record::{Enrolment, Envelope, FingerCapture, decode_payload};
+use sajili::ui::{self, App, Kiosk, KioskWindow, demo, twins};
+use sajili_tests::TestRegistry;
+use slint::ComponentHandle;
+
+/// One kiosk on a data dir, with its window on the testing backend.
+struct Kiosk_ {
+    app: Rc<RefCell<App>>,
+    window: KioskWindow,
+}
+
+fn open_kiosk(dir: &Path) -> Kiosk_ {
+    i_slint_backend_testing::init_no_event_loop();
+    let device = device::open(&DataDir::new(dir.join("device"))).expect("open device");
+    let devices = twins::devices(4).expect("twins");
+    let window = KioskWindow::new().expect("window");
+    let app = App::new(
+        device,
+        devices,
+        Box::new(SystemClock),
+        window.clone_strong(),
+    );
+    let app = Rc::new(RefCell::new(app));
+    ui::connect(&app);
+    window.show().expect("show");
+    window
+        .window()
+        .set_size(slint::PhysicalSize::new(1280, 800));
+    Kiosk_ { app, window }
+}
+
+fn new_kiosk(dir: &Path, registry: &TestRegistry) -> Kiosk_ {
+    demo::device_with_bundle(dir, &registry.bundle_json).expect("device");
+    open_kiosk(dir)
+}
+
+impl Kiosk_ {
+    fn screen(&self) -> Screen {
+        self.app.borrow().session().screen()
+    }
+
+    /// Presses the button or field labelled `label` (not a plain text saying the same).
+    fn press(&self, label: &str) {
+        let found: Vec<_> = ElementHandle::find_by_accessible_label(&self.window, label)
+            .filter(|e| {
+                matches!(
+                    e.accessible_role(),
+                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
+                )
+            })
+            .collect();
+        let in_sight = || -> Vec<String> {
+            self.window
+                .root_element()
+                .query_descendants()
+                .find_all()
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.accessible_role(),
+                        Some(AccessibleRole::Button | AccessibleRole::TextInput)
+                    )
+                })
+                .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+                .collect()
+        };
+        assert!(
+            !found.is_empty(),
+            "nothing labelled {label:?} on the {} screen; in sight: {:?}",
+            self.screen().id(),
+            in_sight()
+        );
+        found[0].invoke_accessible_default_action();
+        // Lets Slint build what the touch made appear (a list, a dialog).
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+    }
+
+    /// Types on the on-screen keyboard, key by key.
+    fn type_keys(&self, text: &str) {
+        for c in text.chars() {
+            match c {
+                ' ' => self.press("Space"),
+                c => self.press(&c.to_string()),
+            }
+        }
+    }
+
+    /// Touches a field, then types into it. A field the keyboard hides is reached as a
+    /// person reaches it: hide the keyboard, then touch the field.
+    fn fill(&self, field_label: &str, text: &str) {
+        if !self.shows(field_label) {
+            self.press(self.tr("Hide keyboard", "Ficha kibodi"));
+        }
+        self.press(field_label);
+        self.type_keys(text);
+    }
+
+    /// Whether a button or field labelled `label` is in sight.
+    fn shows(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.window, label).any(|e| {
+            matches!(
+                e.accessible_role(),
+                Some(AccessibleRole::Button | AccessibleRole::TextInput)
+            )
+        })
+    }
+
+    /// `en` or `sw`, whichever the screens speak now.
+    fn tr<'a>(&self, en: &'a str, sw: &'a str) -> &'a str {
+        match self.window.global::<Kiosk>().get_language().as_str() {
+            "sw" => sw,
+            _ => en,
+        }
+    }
+
+    fn next(&self, expect: Screen) {
+        self.press(self.tr("Next ›", "Endelea ›"));
+        let problems = self.app.borrow().session().problems.clone();
+        assert_eq!(self.screen(), expect, "problems: {problems:?}");
+    }
+
+    /// Lets the devices work until `done`, up to 60 s.
+    fn wait(&self, what: &str, done: impl Fn(&App) -> bool) {
+        let start = Instant::now();
+        loop {
+            self.app.borrow_mut().poll();
+            if done(&self.app.borrow()) {
+                return;
+            }
+            let app = self.app.borrow();
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "waited a minute for {what}: screen {}, notice {:?}",
+                app.session().screen().id(),
+                app.session().notice
+            );
+            drop(app);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn photo(&self) {
+        assert_eq!(self.screen(), Screen::Photo);
+        self.wait("the photo to take itself", |app| {
+            app.session().draft().photo.is_some()
+        });
+        let kiosk = self.window.global::<Kiosk>();
+        assert!(kiosk.get_photo_taken());
+        self.next(Screen::Fingers);
+    }
+
+    /// Prints every finger that needs one, pressing "Take print" as often as the kiosk asks.
+    fn fingers(&self) {
+        assert_eq!(self.screen(), Screen::Fingers);
+        for _ in 0..40 {
+            let pending = self
+                .app
+                .borrow()
+                .session()
+                .draft()
+                .fingers
+                .iter()
+                .any(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT));
+            if !pending {
+                return;
+            }
+            self.press(self.tr("Take print", "Chukua alama"));
+            self.wait("a print", |app| !app.session().capturing);
+        }
+        panic!("ten fingers took more than 40 prints");
+    }
+
+    /// Types a staff number and PIN; `staff_label` is the staff number box's label in the
+    /// screen's language.
+    fn sign_in(&self, staff_label: &str, staff: &str, pin: &str) {
+        assert_eq!(self.screen(), Screen::Login);
+        self.press(staff_label);
+        self.type_keys(staff);
+        self.press("PIN");
+        self.type_keys(pin);
+    }
+
+    /// Seals from the review and returns the registration number shown.
+    fn seal(&self) -> String {
+        assert_eq!(self.screen(), Screen::Review);
+        self.press("Save my enrolment");
+        self.wait("sealing", |app| app.session().screen() == Screen::Done);
+        let number = self
+            .window
+            .global::<Kiosk>()
+            .get_registration_number()
+            .to_string();
+        let shown: Vec<_> =
+            ElementHandle::find_by_accessible_label(&self.window, "Your registration number")
+                .filter_map(|e| e.accessible_value())
+                .collect();
+        assert!(shown.iter().any(|v| v == number.as_str()), "{shown:?}");
+        number
+    }
+
+    /// The sealed record `seq`, decrypted with the registry's key.
+    fn record(&self, registry: &TestRegistry, seq: u64) -> (String, Enrolment) {
+        let app = self.app.borrow();
+        let bytes = app
+            .device()
+            .store
+            .envelope(seq)
+            .unwrap()
+            .expect("sealed record");
+        let envelope = Envelope::from_bytes(&bytes).unwrap();
+        let plaintext = age::decrypt(&registry.identity, &envelope.ciphertext).unwrap();
+        let payload = decode_payload(&plaintext).unwrap();
+        (payload.registration_number, payload.enrolment)
+    }
+}
+
+/// A date of birth `years` years and a few days before today, as typed: DDMMYYYY.
+fn born_years_ago(years: i32) -> (String, time::Date) {
+    let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
+    let date = today
+        .replace_year(today.year() - years)
+        .unwrap_or(today)
+        .saturating_sub(time::Duration::days(3));
+    (
+        format!(
+            "{:02}{:02}{:04}",
+            date.day(),
+            u8::from(date.month()),
+            date.year()
+        ),
+        date,
+    )
+}
+
+fn assert_biometrics(enrolment: &Enrolment, exceptions: &[(FingerPosition, FingerException)]) {
+    assert_eq!(
+        enrolment.photo.format,
+        sajili::biometrics::ImageFormat::Jpeg
+    );
+    assert_eq!((enrolment.photo.width, enrolment.photo.height), (240, 320));
+    assert_eq!(enrolment.fingerprints.len(), 10);
+    for finger in &enrolment.fingerprints {
+        match (
+            &finger.capture,
+            exceptions.iter().find(|(p, _)| *p == finger.position),
+        ) {
+            (FingerCapture::Exception(reason), Some((_, expected))) => {
+                assert_eq!(reason, expected)
+            }
+            (FingerCapture::Image(image), None) => {
+                assert_eq!(image.format, sajili::biometrics::ImageFormat::Wsq);
+                sajili::biometrics::wsq::decode(&image.data).expect("a WSQ print");
+            }
+            (capture, expected) => {
+                panic!("{:?}: {capture:?}, expected {expected:?}", finger.position)
+            }
+        }
+    }
+}
+
+#[test]
+fn an_adult_citizen_enrols_alone_and_the_record_holds_what_was_entered() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    assert_eq!(k.screen(), Screen::Language);
+    k.press("English");
+    assert_eq!(k.screen(), Screen::Consent);
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Document));
+
+    // Next with nothing filled in stays, with the message next to the field.
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Document));
+    let errors = k.window.global::<Kiosk>().get_fields();
+    use slint::Model;
+    assert_eq!(
+        errors.row_data(2).unwrap().error.as_str(),
+        "This is required."
+    );
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    k.fill("Document number", "23456789");
+    k.next(Screen::Form(sajili::kiosk::Page::Names));
+    k.fill("Surname", "OTIENO");
+    k.fill("First name", "JOSEPH");
+    k.next(Screen::Form(sajili::kiosk::Page::Birth));
+    let (typed, dob) = born_years_ago(41);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Male");
+    // Adults skip the guardian page.
+    k.next(Screen::Form(sajili::kiosk::Page::About));
+    k.press("Married");
+    k.press("None");
+    k.next(Screen::Form(sajili::kiosk::Page::Work));
+    k.press("Secondary");
+    k.press("Self-employed");
+    k.next(Screen::Form(sajili::kiosk::Page::Residence));
+    k.fill("Ethnic group", "LUO");
+    k.press("Choose the county  ▾");
+    k.press("Kisumu");
+    k.press("Choose the sub-county  ▾");
+    k.press("Nyando");
+    k.fill("Location", "AWASI");
+    k.next(Screen::Form(sajili::kiosk::Page::Numbers));
+    k.fill("KRA PIN (if any)", "A012345678Z");
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    // Self-service without exceptions needs no supervisor.
+    k.next(Screen::Review);
+    let number = k.seal();
+
+    let (sealed_number, enrolment) = k.record(&registry, 1);
+    assert_eq!(sealed_number, number);
+    let d = &enrolment.demographics;
+    assert_eq!(d.citizenship, Citizenship::Kenyan);
+    assert_eq!(d.document.kind, DocumentType::NationalId);
+    assert_eq!(d.document.number, "23456789");
+    assert_eq!(
+        (d.names.surname.as_str(), d.names.first_name.as_str()),
+        ("OTIENO", "JOSEPH")
+    );
+    assert_eq!(d.names.other_names, None);
+    assert_eq!(d.date_of_birth, dob);
+    assert_eq!(d.sex, Sex::Male);
+    assert!(d.guardians.is_empty());
+    assert_eq!(d.marital_status, sajili::form::MaritalStatus::Married);
+    assert_eq!(d.disability, sajili::form::Disability::None);
+    assert_eq!(d.education, sajili::form::EducationLevel::Secondary);
+    assert_eq!(d.employment, sajili::form::EmploymentStatus::SelfEmployed);
+    assert_eq!(d.ethnic_group, "LUO");
+    assert_eq!(d.residence.county, 42);
+    assert_eq!(d.residence.sub_county, "Nyando");
+    assert_eq!(d.residence.location, "AWASI");
+    assert_eq!(d.kra_pin.as_deref(), Some("A012345678Z"));
+    assert_eq!(d.nssf, None);
+    assert!(enrolment.consent.given);
+    assert_eq!(enrolment.consent.given_by, ConsentGiver::Applicant);
+    assert_eq!(enrolment.consent.language, "en");
+    assert_eq!(enrolment.staff.operator, "self-service");
+    assert_eq!(enrolment.staff.supervisor, None);
+    assert_biometrics(&enrolment, &[]);
+
+    // The next person starts afresh, and the journal holds nothing.
+    k.press("Finish");
+    assert_eq!(k.screen(), Screen::Language);
+    let app = k.app.borrow();
+    assert!(app.device().store.journal_sessions().unwrap().is_empty());
+}
+
+#[test]
+fn a_foreign_resident_enrols_with_an_operator_in_kiswahili() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("Kiswahili");
+    k.press("Ninakubali");
+    k.press("Na mhudumu: mfanyakazi atanisaidia");
+    // A wrong PIN is refused and says so.
+    k.sign_in("Nambari ya mfanyakazi", demo::OPERATOR.0, "9999");
+    k.press("Ingia");
+    assert_eq!(k.screen(), Screen::Login);
+    assert_eq!(
+        k.app.borrow().session().notice.as_deref(),
+        Some("login-refused")
+    );
+    k.type_keys(demo::OPERATOR.1);
+    k.press("Ingia");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Document));
+    k.press("Mkazi wa kigeni");
+    k.press("Kitambulisho cha mgeni");
+    k.fill("Nambari ya hati", "7654321");
+    k.fill("Utaifa (herufi 3, mfano UGA)", "UGA");
+    k.press("Endelea ›");
+    k.fill("Jina la ukoo", "NAKATO");
+    k.fill("Jina la kwanza", "SARAH");
+    k.fill("Majina mengine (kama yapo)", "BABIRYE");
+    k.press("Endelea ›");
+    let (typed, dob) = born_years_ago(29);
+    k.fill("Tarehe ya kuzaliwa (siku/mwezi/mwaka)", &typed);
+    k.press("Kike");
+    k.press("Endelea ›");
+    k.press("Sijaoa / sijaolewa");
+    k.press("Hakuna");
+    k.press("Endelea ›");
+    k.press("Chuo kikuu");
+    k.press("Nimeajiriwa");
+    k.press("Endelea ›");
+    k.fill("Kabila", "MGANDA");
+    k.press("Chagua kaunti  ▾");
+    k.press("Nairobi");
+    k.press("Chagua kaunti ndogo  ▾");
+    k.press("Westlands");
+    k.fill("Lokesheni", "PARKLANDS");
+    k.press("Endelea ›");
+    k.press("Endelea ›");
+    k.photo();
+    k.fingers();
+    // Assisted enrolments are approved by a supervisor; an operator cannot approve.
+    k.press("Endelea ›");
+    assert_eq!(k.screen(), Screen::Login);
+    k.sign_in("Nambari ya mfanyakazi", demo::OPERATOR.0, demo::OPERATOR.1);
+    k.press("Ingia");
+    assert_eq!(k.screen(), Screen::Login);
+    k.press("Nambari ya mfanyakazi");
+    for _ in 0..demo::OPERATOR.0.len() {
+        k.press("⌫ Futa");
+    }
+    k.sign_in(
+        "Nambari ya mfanyakazi",
+        demo::SUPERVISOR.0,
+        demo::SUPERVISOR.1,
+    );
+    k.press("Ingia");
+    assert_eq!(k.screen(), Screen::Review);
+    k.press("Hifadhi usajili wangu");
+    k.wait("sealing", |app| app.session().screen() == Screen::Done);
+
+    let (_, enrolment) = k.record(&registry, 1);
+    let d = &enrolment.demographics;
+    assert_eq!(d.citizenship, Citizenship::Foreigner);
+    assert_eq!(d.document.kind, DocumentType::AlienId);
+    assert_eq!(d.document.number, "7654321");
+    assert_eq!(d.document.nationality.as_deref(), Some("UGA"));
+    assert_eq!(d.names.other_names.as_deref(), Some("BABIRYE"));
+    assert_eq!(d.date_of_birth, dob);
+    assert_eq!(d.residence.county, 47);
+    assert_eq!(enrolment.consent.language, "sw");
+    assert_eq!(enrolment.staff.operator, demo::OPERATOR.0);
+    assert_eq!(
+        enrolment.staff.supervisor.as_deref(),
+        Some(demo::SUPERVISOR.0)
+    );
+    assert_biometrics(&enrolment, &[]);
+}
+
+#[test]
+fn a_seven_year_old_enrols_with_a_guardian_who_consents() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree as the parent or guardian of the child");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("Birth certificate");
+    k.fill("Document number", "100200300");
+    k.press("Next ›");
+    k.fill("Surname", "MWANGI");
+    k.fill("First name", "BRIAN");
+    k.press("Next ›");
+    let (typed, dob) = born_years_ago(7);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Male");
+    k.next(Screen::Form(sajili::kiosk::Page::Guardian));
+    // A child cannot go on without a parent or guardian named.
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Guardian));
+    k.press("Father");
+    k.fill("Parent's or guardian's full name", "PETER MWANGI");
+    k.fill("Their national ID number (if any)", "11223344");
+    k.next(Screen::Form(sajili::kiosk::Page::About));
+    k.press("Never married");
+    k.press("None");
+    k.press("Next ›");
+    k.press("Primary");
+    k.press("Student");
+    k.press("Next ›");
+    k.fill("Ethnic group", "KIKUYU");
+    k.press("Choose the county  ▾");
+    k.press("Nyeri");
+    k.press("Choose the sub-county  ▾");
+    k.press("Mathira");
+    k.fill("Location", "KARATINA");
+    k.press("Next ›");
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    k.seal();
+
+    let (_, enrolment) = k.record(&registry, 1);
+    let d = &enrolment.demographics;
+    assert_eq!(d.date_of_birth, dob);
+    assert_eq!(d.guardians.len(), 1);
+    assert_eq!(d.guardians[0].relationship, Relationship::Father);
+    assert_eq!(d.guardians[0].full_name, "PETER MWANGI");
+    assert_eq!(d.guardians[0].id_number.as_deref(), Some("11223344"));
+    assert_eq!(enrolment.consent.given_by, ConsentGiver::Guardian);
+    assert_eq!(d.residence.county, 19);
+    assert_biometrics(&enrolment, &[]);
+}
+
+#[test]
+fn two_missing_fingers_are_recorded_with_a_reason_and_a_supervisors_sign_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    k.fill("Document number", "30405060");
+    k.press("Next ›");
+    k.fill("Surname", "CHEBET");
+    k.fill("First name", "MERCY");
+    k.press("Next ›");
+    let (typed, _) = born_years_ago(55);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Female");
+    k.press("Next ›");
+    k.press("Widowed");
+    k.press("Physical");
+    k.press("Next ›");
+    k.press("Primary");
+    k.press("Retired");
+    k.press("Next ›");
+    k.fill("Ethnic group", "KALENJIN");
+    k.press("Choose the county  ▾");
+    k.press("Nandi");
+    k.press("Choose the sub-county  ▾");
+    k.press("Aldai");
+    k.fill("Location", "KOBUJOI");
+    k.press("Next ›");
+    k.next(Screen::Photo);
+    k.photo();
+    // Right ring: amputated. Left index: missing from birth.
+    k.press("Right ring finger");
+    k.press("This finger cannot be printed");
+    k.press("Amputated");
+    k.press("Left index finger");
+    k.press("This finger cannot be printed");
+    k.press("Missing from birth");
+    k.press("Right thumb");
+    k.fingers();
+    // Exceptions need a supervisor, even in self-service.
+    k.next(Screen::Login);
+    k.sign_in("Staff number", demo::SUPERVISOR.0, demo::SUPERVISOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Review);
+    k.seal();
+
+    let (_, enrolment) = k.record(&registry, 1);
+    assert_eq!(
+        enrolment.staff.supervisor.as_deref(),
+        Some(demo::SUPERVISOR.0)
+    );
+    assert_biometrics(
+        &enrolment,
+        &[
+            (FingerPosition::RightRing, FingerException::Amputated),
+            (FingerPosition::LeftIndex, FingerException::Missing),
+        ],
+    );
+}
+
+/// Set in the child process of the power-cut test: where its data dir is.
+const POWER_CUT_CHILD: &str = "SAJILI_POWER_CUT_DATA";
+
+#[test]
+fn a_power_cut_mid_enrolment_resumes_at_the_same_screen_with_what_was_entered() {
+    if let Some(data) = std::env::var_os(POWER_CUT_CHILD) {
+        // The child: enrol up to the names page, say so, and wait to be killed.
+        let k = open_kiosk(Path::new(&data));
+        k.press("Kiswahili");
+        k.press("Ninakubali");
+        k.press("Peke yangu: nitaandika taarifa zangu na kufuata skrini");
+        k.press("Raia wa Kenya");
+        k.press("Kitambulisho cha taifa");
+        k.fill("Nambari ya hati", "55667788");
+        k.press("Endelea ›");
+        k.fill("Jina la ukoo", "ODHIAMBO");
+        k.fill("Jina la kwanza", "AK");
+        println!("AT-NAMES");
+        std::thread::sleep(Duration::from_secs(600));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_power_cut_mid_enrolment_resumes_at_the_same_screen_with_what_was_entered",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(POWER_CUT_CHILD, dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let reached = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("AT-NAMES"));
+    assert!(reached, "the child kiosk never reached the names page");
+    // The power goes: no clean shutdown, no flush.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let k = open_kiosk(dir.path());
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Names));
+    let kiosk = k.window.global::<Kiosk>();
+    assert_eq!(kiosk.get_language().as_str(), "sw");
+    use slint::Model;
+    let fields = kiosk.get_fields();
+    let value = |field: sajili::kiosk::Field| fields.row_data(field.index()).unwrap().value;
+    assert_eq!(value(sajili::kiosk::Field::DocumentNumber), "55667788");
+    assert_eq!(value(sajili::kiosk::Field::Surname), "ODHIAMBO");
+    assert_eq!(value(sajili::kiosk::Field::FirstName), "AK");
+    // And goes on from there, in the same language, typing into the same field.
+    k.type_keys("INYI");
+    let fields = kiosk.get_fields();
+    assert_eq!(
+        fields
+            .row_data(sajili::kiosk::Field::FirstName.index())
+            .unwrap()
+            .value,
+        "AKINYI"
+    );
+    k.press("Endelea ›");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Birth));
+}
+
+#[test]
+fn an_idle_self_service_session_counts_down_then_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    k.fill("Document number", "99887766");
+    k.press("Next ›");
+    k.fill("Surname", "KAMAU");
+    {
+        let app = k.app.borrow();
+        assert_eq!(app.device().store.journal_sessions().unwrap().len(), 1);
+    }
+    let kiosk = k.window.global::<Kiosk>();
+    k.app.borrow_mut().poll_at(0);
+    k.app.borrow_mut().poll_at(IDLE_WARN_MS - 1_000);
+    assert_eq!(kiosk.get_countdown(), -1, "no countdown before a minute");
+    k.app.borrow_mut().poll_at(IDLE_WARN_MS + 1_000);
+    assert_eq!(kiosk.get_countdown(), (IDLE_COUNTDOWN_MS / 1000 - 1) as i32);
+    let label = format!(
+        "Still there? Touch the screen. Clearing in {} s",
+        kiosk.get_countdown()
+    );
+    assert_eq!(
+        ElementHandle::find_by_accessible_label(&k.window, &label).count(),
+        1,
+        "the countdown is on screen"
+    );
+    // A touch anywhere keeps the session.
+    k.press("Surname");
+    k.app.borrow_mut().poll_at(IDLE_WARN_MS + 2_000);
+    assert_eq!(kiosk.get_countdown(), -1);
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Names));
+    // Left alone for the whole minute and a half: wiped.
+    k.app
+        .borrow_mut()
+        .poll_at(2 * IDLE_WARN_MS + IDLE_COUNTDOWN_MS + 3_000);
+    assert_eq!(k.screen(), Screen::Language);
+    assert_eq!(kiosk.get_language().as_str(), "en");
+    use slint::Model;
+    let fields = kiosk.get_fields();
+    assert!(
+        fields.iter().all(|f| f.value.is_empty()),
+        "the next person sees nothing of the last"
+    );
+    let app = k.app.borrow();
+    assert!(app.device().store.journal_sessions().unwrap().is_empty());
+    let audit = app.device().store.audit_log().unwrap();
+    assert!(audit.iter().any(|e| e.action == "session.idle_wipe"));
+    // The store file holds no trace of what was typed: drafts are encrypted, and their key
+    // was replaced when the journal emptied.
+    let store = std::fs::read(dir.path().join("device/kiosk.redb")).unwrap();
+    assert!(!store.windows(5).any(|w| w == b"KAMAU"));
+}
