@@ -68,6 +68,16 @@ pub fn kenyan_date(at: i64) -> Date {
         .date()
 }
 
+/// `at` (Unix seconds) as East Africa Time, e.g. `2026-11-26 09:41:07 EAT`.
+pub fn format_eat(at: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .map(|t| t.to_offset(EAST_AFRICA_TIME))
+        .and_then(|t| t.format(&format).ok())
+        .map_or_else(|| at.to_string(), |text| format!("{text} EAT"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,16 @@ fn real_devices() -> Devices {
         let sensor = R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0)?;
         Ok(Box::new(sensor) as Box<dyn FingerprintSensor + Send>)
     });
-    Devices::start(Some(frames), Some(sensor))
+    let devices = Devices::start(Some(frames), Some(sensor));
+    // The first keyboard-wedge scanner, grabbed so its keys do not reach the screen.
+    let scanner = sajili_drivers::input::list_devices()
+        .into_iter()
+        .find(|d| d.kind == sajili_drivers::input::InputKind::Scanner)
+        .and_then(|d| sajili_drivers::input::EvdevSource::open_grabbed(&d.path).ok());
+    if let Some(source) = scanner {
+        devices.start_scanner(source);
+    }
+    devices
 }
 
 /// `sajili demo`.

@@ -339,15 +339,7 @@ fn uplink(data: &DataDir, options: sajili::uplink::sync::RunOptions) -> Result<(
 }
 
 fn format_time(at: Option<i64>) -> String {
-    let Some(at) = at else {
-        return "never".into();
-    };
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .map(|t| t.to_offset(clock::EAST_AFRICA_TIME))
-        .and_then(|t| t.format(&format).ok())
-        .map_or_else(|| at.to_string(), |text| format!("{text} EAT"))
+    at.map_or_else(|| "never".into(), clock::format_eat)
 }
 
 fn status(data: &DataDir, json: bool) -> Result<(), Failure> {

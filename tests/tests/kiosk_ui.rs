@@ -705,3 +705,161 @@ fn an_idle_self_service_session_counts_down_then_leaves_nothing_behind() {
     let store = std::fs::read(dir.path().join("device/kiosk.redb")).unwrap();
     assert!(!store.windows(5).any(|w| w == b"KAMAU"));
 }
+
+#[test]
+fn a_scanned_document_barcode_fills_the_number_and_says_so() {
+    use sajili_drivers::input::{ReplaySource, keymap};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    i_slint_backend_testing::init_no_event_loop();
+    let device = device::open(&DataDir::new(dir.path().join("device"))).unwrap();
+    let devices = sajili::ui::devices::Devices::start(None, None);
+    let window = KioskWindow::new().unwrap();
+    let app = Rc::new(RefCell::new(App::new(
+        device,
+        devices,
+        Box::new(SystemClock),
+        window.clone_strong(),
+    )));
+    ui::connect(&app);
+    window.show().unwrap();
+    window
+        .window()
+        .set_size(slint::PhysicalSize::new(1280, 800));
+    let k = Kiosk_ { app, window };
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    // The scanner types the number and Enter, as a keyboard-wedge scanner does.
+    k.app
+        .borrow()
+        .devices()
+        .start_scanner(ReplaySource::from_events(keymap::type_line("23456789", 0)));
+    k.wait("the scan", |app| app.session().notice.is_some());
+    use slint::Model;
+    let fields = k.window.global::<Kiosk>().get_fields();
+    assert_eq!(
+        fields
+            .row_data(sajili::kiosk::Field::DocumentNumber.index())
+            .unwrap()
+            .value,
+        "23456789"
+    );
+    assert_eq!(
+        k.app.borrow().session().notice.as_deref(),
+        Some("scan-read")
+    );
+    assert_eq!(
+        ElementHandle::find_by_accessible_label(
+            &k.window,
+            "Document number read from the scanner. Check it."
+        )
+        .count(),
+        1
+    );
+    k.next(Screen::Form(sajili::kiosk::Page::Names));
+}
+
+#[test]
+fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    i_slint_backend_testing::init_no_event_loop();
+    let device = device::open(&DataDir::new(dir.path().join("device"))).unwrap();
+    let (camera, camera_plug) = twins::camera_with_plug(15).unwrap();
+    let (sensor, sensor_plug) = twins::sensor_with_plug(twins::prints(2)).unwrap();
+    let devices = sajili::ui::devices::Devices::start(Some(camera), Some(sensor));
+    let window = KioskWindow::new().unwrap();
+    let app = Rc::new(RefCell::new(App::new(
+        device,
+        devices,
+        Box::new(SystemClock),
+        window.clone_strong(),
+    )));
+    ui::connect(&app);
+    window.show().unwrap();
+    window
+        .window()
+        .set_size(slint::PhysicalSize::new(1280, 800));
+    let k = Kiosk_ { app, window };
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    k.fill("Document number", "12121212");
+    k.press("Next ›");
+    k.fill("Surname", "WEKESA");
+    k.fill("First name", "TOM");
+    k.press("Next ›");
+    let (typed, _) = born_years_ago(30);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Male");
+    k.press("Next ›");
+    k.press("Never married");
+    k.press("None");
+    k.press("Next ›");
+    k.press("College");
+    k.press("Employed");
+    k.press("Next ›");
+    k.fill("Ethnic group", "LUHYA");
+    k.press("Choose the county  ▾");
+    k.press("Bungoma");
+    k.press("Choose the sub-county  ▾");
+    let sub_county = sajili::form::county(39).unwrap().sub_counties[0];
+    k.press(sub_county);
+    k.fill("Location", "KIMILILI");
+    k.press("Next ›");
+    camera_plug.store(true, Ordering::SeqCst);
+    k.next(Screen::Photo);
+    k.wait("the camera fault", |app| {
+        app.session().notice.as_deref() == Some("camera-unplugged")
+    });
+    let said =
+        "The camera is not connected. Ask the operator to check its cable. Your details are kept.";
+    assert_eq!(
+        ElementHandle::find_by_accessible_label(&k.window, said).count(),
+        1
+    );
+    // Plugged back in: the preview comes back and the photo is taken; nothing was lost.
+    camera_plug.store(false, Ordering::SeqCst);
+    k.photo();
+    assert_eq!(
+        k.app
+            .borrow()
+            .session()
+            .draft()
+            .value(sajili::kiosk::Field::Surname),
+        "WEKESA"
+    );
+
+    sensor_plug.store(true, Ordering::SeqCst);
+    k.press("Take print");
+    k.wait("the sensor fault", |app| !app.session().capturing);
+    assert_eq!(
+        k.app.borrow().session().notice.as_deref(),
+        Some("sensor-unplugged")
+    );
+    let said = "The fingerprint reader is not connected. Ask the operator to check its cable. Your details are kept.";
+    assert_eq!(
+        ElementHandle::find_by_accessible_label(&k.window, said).count(),
+        1
+    );
+    assert_eq!(
+        k.app.borrow().session().draft().fingers[0].attempts,
+        0,
+        "a fault is not an attempt"
+    );
+    sensor_plug.store(false, Ordering::SeqCst);
+    k.fingers();
+    k.next(Screen::Review);
+    k.seal();
+    let (_, enrolment) = k.record(&registry, 1);
+    assert_eq!(enrolment.demographics.names.surname, "WEKESA");
+    assert_biometrics(&enrolment, &[]);
+}

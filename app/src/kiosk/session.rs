@@ -504,6 +504,10 @@ impl Session {
             }
             Action::Key(c) => self.key(c),
             Action::Backspace => self.backspace(),
+            Action::Scanned(_) if self.saved.screen != Screen::Form(Page::Document) => {
+                // A scan elsewhere is someone trying the scanner: nothing to fill in.
+                Vec::new()
+            }
             Action::Scanned(text) => {
                 let number: String = text
                     .trim()

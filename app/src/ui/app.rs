@@ -28,6 +28,8 @@ pub struct App {
     /// Registration numbers sealed since start, newest last (for the demo and the tests).
     pub sealed: Vec<String>,
     shown_photo: Option<usize>,
+    /// What each device last did, for the status screen: (device, what, good).
+    health: Vec<(&'static str, String, bool)>,
 }
 
 /// A new random session id.
@@ -124,6 +126,10 @@ impl App {
             seal_pending: false,
             sealed: Vec::new(),
             shown_photo: None,
+            health: vec![
+                ("camera", "not used yet".into(), true),
+                ("sensor", "not used yet".into(), true),
+            ],
         };
         if let Some(language) = Language::from_code(&app.session.draft().language) {
             app.translate(language);
@@ -147,6 +153,11 @@ impl App {
     /// The device.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// The devices' threads.
+    pub fn devices(&self) -> &Devices {
+        &self.devices
     }
 
     /// A touch from the screens.
@@ -297,6 +308,7 @@ impl App {
             self.seal();
         }
         for event in self.devices.drain() {
+            self.note_health(&event);
             let action = match event {
                 DeviceEvent::Frame {
                     frame,
@@ -335,6 +347,31 @@ impl App {
         }
     }
 
+    fn note_health(&mut self, event: &DeviceEvent) {
+        let (device, what, good) = match event {
+            DeviceEvent::Frame { .. } => ("camera", "working".to_owned(), true),
+            DeviceEvent::Print { .. } => ("sensor", "working".to_owned(), true),
+            DeviceEvent::Fault(Some(code)) if code == "sensor-no-finger" => return,
+            DeviceEvent::Fault(Some(code)) => {
+                let device = if code.starts_with("camera") {
+                    "camera"
+                } else {
+                    "sensor"
+                };
+                let what = if code.ends_with("unplugged") {
+                    "not connected: check the cable"
+                } else {
+                    "not answering: restart the kiosk"
+                };
+                (device, what.to_owned(), false)
+            }
+            DeviceEvent::Fault(None) | DeviceEvent::Scanned(_) => return,
+        };
+        if let Some(entry) = self.health.iter_mut().find(|(d, _, _)| *d == device) {
+            *entry = (device, what, good);
+        }
+    }
+
     fn seal(&mut self) {
         let now = self.now();
         let enrolment = match self.session.draft().enrolment(kenyan_date(now)) {
@@ -365,8 +402,8 @@ impl App {
 
     fn render(&mut self) {
         render::session(&self.window, &self.session, &mut self.shown_photo);
-        let status =
-            (self.session.screen() == Screen::Status).then(|| render::status_lines(&self.device));
+        let status = (self.session.screen() == Screen::Status)
+            .then(|| render::status_lines(&self.device, &self.health));
         if let Some(lines) = status {
             self.window.global::<Kiosk>().set_status(lines);
         }

@@ -65,7 +65,7 @@ pub fn has_display() -> bool {
 pub struct Walk<'a> {
     /// The kiosk.
     pub app: App,
-    window: &'a slint::platform::software_renderer::MinimalSoftwareWindow,
+    screen: &'a headless::Screen,
     size: (u32, u32),
     out: Option<PathBuf>,
     prefix: String,
@@ -73,16 +73,34 @@ pub struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// A walk on `app`, drawn at `size`; with `out`, each screen is written there as a PNG.
+    pub fn new(
+        app: App,
+        screen: &'a headless::Screen,
+        size: (u32, u32),
+        out: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            app,
+            screen,
+            size,
+            out,
+            prefix: String::new(),
+            shots: 0,
+        }
+    }
+
     fn act(&mut self, name: &str, value: &str) {
         self.app.act(name, value);
     }
 
+    /// Draws the screen, and writes it out when asked to.
     fn shot(&mut self, name: &str) -> anyhow::Result<()> {
+        self.shots += 1;
+        let rgb = self.screen.render(self.size.0, self.size.1);
         let Some(out) = &self.out else {
             return Ok(());
         };
-        self.shots += 1;
-        let rgb = headless::render(self.window, self.size.0, self.size.1);
         let path = out.join(format!("{}-{:02}-{name}.png", self.prefix, self.shots));
         headless::write_png(&path, self.size.0, self.size.1, &rgb)
             .with_context(|| format!("writing {}", path.display()))
@@ -274,20 +292,13 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
 /// Runs the demo headless: every screen, both languages, both sizes, into `out`.
 pub fn screenshots(out: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let window = headless::install().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let screen = headless::install().map_err(|e| anyhow::anyhow!("{e}"))?;
     let device = throwaway_device(data)?;
     let devices = twins::devices(4).map_err(|e| anyhow::anyhow!(e))?;
     let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     ui.show().map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::new(device, devices, Box::new(SystemClock), ui);
-    let mut walk = Walk {
-        app,
-        window: &window,
-        size: SIZES[0],
-        out: Some(out.to_path_buf()),
-        prefix: String::new(),
-        shots: 0,
-    };
+    let mut walk = Walk::new(app, &screen, SIZES[0], Some(out.to_path_buf()));
     let mut numbers = Vec::new();
     for size in SIZES {
         for language in ["en", "sw"] {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use sajili_drivers::camera::{CameraError, Frame};
 use sajili_drivers::fingerprint::{FingerImage, FingerprintSensor, SensorError};
+use sajili_drivers::input::{EventSource, Scanner};
 
 use crate::biometrics::face::{self, FaceChecker, FaceReport};
 use crate::biometrics::grey::Grey;
@@ -116,9 +117,21 @@ impl Devices {
         }
     }
 
-    /// A sender for other sources of events (the barcode scanner's thread).
-    pub fn sender(&self) -> SyncSender<DeviceEvent> {
-        self.events_in.clone()
+    /// Reads document numbers from a barcode scanner on its own thread until the scanner
+    /// goes away (unplugged, or the end of a recording).
+    pub fn start_scanner<S: EventSource + Send + 'static>(&self, source: S) {
+        let out = self.events_in.clone();
+        thread::Builder::new()
+            .name("scanner".into())
+            .spawn(move || {
+                let mut scanner = Scanner::new(source);
+                while let Ok(line) = scanner.next_line() {
+                    if out.send(DeviceEvent::Scanned(line)).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok();
     }
 
     /// Every event waiting, oldest first; prints and faults are never dropped, only the
@@ -154,17 +167,20 @@ pub fn advice_code(report: &FaceReport) -> Option<String> {
     Some(format!("{name}-{}", if low { "low" } else { "high" }))
 }
 
-/// Checks one frame: advice, and the token image when it passed.
+/// Checks one frame: whether it passed, the advice, and (when `want_token` and it passed)
+/// the token image. The token costs a crop, a resample and a JPEG encode, so the camera
+/// thread asks for it only once the frames have been steady long enough to take the photo.
 pub fn check_frame(
     checker: &mut FaceChecker,
     frame: &Frame,
+    want_token: bool,
 ) -> (bool, Option<String>, Option<Image>) {
     let Ok(rgb) = Rgb::new(frame.width, frame.height, frame.rgb.clone()) else {
         return (false, Some("one_face-low".into()), None);
     };
     let report = checker.check(&rgb);
     let passed = report.passed();
-    let token = match (&report.eyes, passed) {
+    let token = match (&report.eyes, passed && want_token) {
         (Some(eyes), true) => face::token_image(&rgb, eyes).ok().and_then(|token| {
             let jpeg = token.to_jpeg(face::TOKEN_QUALITY).ok()?;
             Some(Image {
@@ -176,7 +192,7 @@ pub fn check_frame(
         }),
         _ => None,
     };
-    (passed && token.is_some(), advice_code(&report), token)
+    (passed, advice_code(&report), token)
 }
 
 fn camera_loop(mut next: FrameReader, on: &AtomicBool, out: &SyncSender<DeviceEvent>) {
@@ -185,6 +201,7 @@ fn camera_loop(mut next: FrameReader, on: &AtomicBool, out: &SyncSender<DeviceEv
         return;
     };
     let mut faulty = false;
+    let mut steady = 0u32;
     loop {
         if !on.load(Ordering::Relaxed) {
             thread::sleep(Duration::from_millis(40));
@@ -196,7 +213,9 @@ fn camera_loop(mut next: FrameReader, on: &AtomicBool, out: &SyncSender<DeviceEv
                     faulty = false;
                     let _ = out.send(DeviceEvent::Fault(None));
                 }
-                let (passed, advice, token) = check_frame(&mut checker, &frame);
+                let want_token = steady + 1 >= crate::kiosk::PHOTO_STEADY_FRAMES;
+                let (passed, advice, token) = check_frame(&mut checker, &frame, want_token);
+                steady = if passed { steady + 1 } else { 0 };
                 let event = DeviceEvent::Frame {
                     frame,
                     passed,

@@ -1,6 +1,7 @@
 //! The screens without a display: Slint's software renderer drawing into memory, for the
 //! demo's screenshots on a server and for the benchmark.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -24,27 +25,44 @@ impl Platform for Headless {
     }
 }
 
-/// Makes the software renderer this thread's platform; returns its one window.
-pub fn install() -> Result<Rc<MinimalSoftwareWindow>, PlatformError> {
-    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+/// The one headless window and the picture it is drawn into. Like a panel's frame buffer, the
+/// picture is kept between frames and only what changed is drawn again.
+pub struct Screen {
+    window: Rc<MinimalSoftwareWindow>,
+    buffer: RefCell<(PhysicalSize, Vec<Rgb8Pixel>)>,
+}
+
+/// Makes the software renderer this thread's platform; returns its screen.
+pub fn install() -> Result<Screen, PlatformError> {
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::ReusedBuffer);
     slint::platform::set_platform(Box::new(Headless {
         window: window.clone(),
         start: Instant::now(),
     }))
     .map_err(|e| PlatformError::Other(e.to_string()))?;
-    Ok(window)
+    Ok(Screen {
+        window,
+        buffer: RefCell::new((PhysicalSize::new(0, 0), Vec::new())),
+    })
 }
 
-/// Draws the window at `width` x `height` and returns its pixels (RGB, row by row).
-pub fn render(window: &MinimalSoftwareWindow, width: u32, height: u32) -> Vec<u8> {
-    window.set_size(PhysicalSize::new(width, height));
-    slint::platform::update_timers_and_animations();
-    let mut buffer = vec![Rgb8Pixel::default(); (width * height) as usize];
-    window.request_redraw();
-    window.draw_if_needed(|renderer| {
-        renderer.render(&mut buffer, width as usize);
-    });
-    buffer.iter().flat_map(|p| [p.r, p.g, p.b]).collect()
+impl Screen {
+    /// Draws the window at `width` x `height` and returns its pixels (RGB, row by row).
+    pub fn render(&self, width: u32, height: u32) -> Vec<u8> {
+        let size = PhysicalSize::new(width, height);
+        let mut buffer = self.buffer.borrow_mut();
+        if buffer.0 != size {
+            self.window.set_size(size);
+            *buffer = (size, vec![Rgb8Pixel::default(); (width * height) as usize]);
+            self.window.request_redraw();
+        }
+        slint::platform::update_timers_and_animations();
+        let pixels = &mut buffer.1;
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(pixels, width as usize);
+        });
+        pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect()
+    }
 }
 
 /// Writes RGB pixels as a PNG.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use slint::ComponentHandle;
 
 pub use app::{App, parse_action};
+pub use render::preview as show_preview;
 
 // The code Slint generates from the .slint files: its lints are Slint's business.
 #[allow(

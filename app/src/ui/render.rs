@@ -312,8 +312,29 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
 }
 
 /// The status screen's lines: queue, last sync, devices, disk.
-pub fn status_lines(device: &crate::device::Device) -> ModelRc<StatusLine> {
+pub fn status_lines(
+    device: &crate::device::Device,
+    health: &[(&'static str, String, bool)],
+) -> ModelRc<StatusLine> {
     let mut lines = Vec::new();
+    let uplink =
+        crate::uplink::state::UplinkState::load(&crate::spool::Spool::new(device.data.root()));
+    lines.push(StatusLine {
+        key: "last_sync".into(),
+        value: match (uplink.last_success, &uplink.last_error) {
+            (Some(at), _) => crate::clock::format_eat(at).into(),
+            (None, Some(error)) => format!("never ({error})").into(),
+            (None, None) => "never".into(),
+        },
+        good: uplink.last_success.is_some(),
+    });
+    for (key, what, good) in health {
+        lines.push(StatusLine {
+            key: (*key).into(),
+            value: what.as_str().into(),
+            good: *good,
+        });
+    }
     match device.store.status() {
         Ok(status) => {
             lines.push(StatusLine {
