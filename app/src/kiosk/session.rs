@@ -306,9 +306,11 @@ impl Session {
         Language::from_code(&self.saved.draft.language).unwrap_or_default()
     }
 
-    /// Whether anything worth keeping has been entered (a fresh session is not journalled).
+    /// Whether anything worth keeping has been entered: from consent on. Before it there is
+    /// only a language, or a staff member looking at the status screen, and neither is
+    /// journalled.
     pub fn started(&self) -> bool {
-        self.saved.screen != Screen::Language || self.saved.draft.consent.is_some()
+        self.saved.draft.consent.is_some()
     }
 
     /// Milliseconds left before an idle self-service session is wiped, when counting down.
@@ -318,8 +320,9 @@ impl Session {
     }
 
     fn wipes_when_idle(&self) -> bool {
-        // Before the mode is chosen nobody is known to be watching, so the kiosk also wipes.
-        self.started() && self.saved.draft.mode != Some(Mode::Assisted)
+        // Anything but the first screen goes back to it, unless an operator is there: a
+        // status screen left open, a language chosen and walked away from, a half-filled form.
+        self.saved.screen != Screen::Language && self.saved.draft.mode != Some(Mode::Assisted)
     }
 
     /// The applicant's age today, once the date of birth is in.

@@ -71,6 +71,8 @@ pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> std::io::R
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
+    // Screens are flat colour and kept in the repository: worth the slower, smaller encoding.
+    encoder.set_compression(png::Compression::High);
     let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
     writer
         .write_image_data(rgb)
