@@ -1,5 +1,4 @@
-//! Records the build time (the first floor of the device's clock: it has no RTC battery) and
-//! compiles the kiosk's screens with their translations bundled in.
+//! Records the build time: the first floor of the device's clock (it has no RTC battery).
 fn main() {
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     let epoch = std::env::var("SOURCE_DATE_EPOCH")
@@ -11,12 +10,4 @@ fn main() {
                 .map_or(0, |d| d.as_secs() as i64)
         });
     println!("cargo:rustc-env=SAJILI_BUILD_TIME={epoch}");
-
-    // Bundled, not gettext at run time: the image carries no locale files.
-    let config =
-        slint_build::CompilerConfiguration::new().with_bundled_translations("ui/translations");
-    if let Err(error) = slint_build::compile_with_config("ui/kiosk.slint", config) {
-        eprintln!("the kiosk's screens do not compile: {error}");
-        std::process::exit(1);
-    }
 }

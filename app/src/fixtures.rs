@@ -1,7 +1,7 @@
 //! Test fixtures: synthetic images and sample enrolments, deterministic by seed.
 //!
-//! Compiled for this crate's tests and, with the `fixtures` feature, for other crates' tests
-//! and benchmarks. The images only have to be real, decodable files of the right kind and
+//! Used by this crate's tests and by other crates' tests and benchmarks (always compiled: a
+//! feature for it made every test build compile the whole crate a second time). The images only have to be real, decodable files of the right kind and
 //! size; the realistic fingerprint generator belongs to the biometrics work. Fixtures are
 //! made from constants, so a failure here is a bug in this file: they panic.
 #![allow(clippy::expect_used)]

@@ -20,5 +20,4 @@ pub mod store;
 pub mod ui;
 pub mod uplink;
 
-#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

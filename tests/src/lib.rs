@@ -81,7 +81,10 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
     let path = profile_dir.join(bin);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    // The whole workspace's binaries, so features resolve as for the tests themselves and
+    // nothing already built for them is compiled again.
+    let _ = package;
+    build.args(["build", "--quiet", "--workspace", "--bins"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }

@@ -116,6 +116,9 @@ impl App {
             })
         });
         let session = resumed.unwrap_or_else(|| Session::new(session_id(), today));
+        // Cut off while sealing: the seal's transaction never committed (it would have taken
+        // the journal entry with it), so seal again rather than wait on a screen for ever.
+        let seal_pending = session.screen() == Screen::Sealing;
         let mut app = Self {
             device,
             devices,
@@ -123,7 +126,7 @@ impl App {
             session,
             window,
             started: Instant::now(),
-            seal_pending: false,
+            seal_pending,
             sealed: Vec::new(),
             shown_photo: None,
             health: vec![
@@ -407,5 +410,57 @@ impl App {
         if let Some(lines) = status {
             self.window.global::<Kiosk>().set_status(lines);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plausible value for each touch the screens send.
+    fn sample_value(name: &str) -> &'static str {
+        match name {
+            "language" => "sw",
+            "agree" => "guardian",
+            "mode" => "assisted",
+            "focus" => "4",
+            "choose" => "0=kenyan",
+            "key" => "A",
+            "login-field" => "pin",
+            "finger" => "3",
+            "exception" => "injured",
+            "edit" => "names",
+            _ => "",
+        }
+    }
+
+    #[test]
+    fn every_touch_the_screens_send_is_understood() {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut names = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(&ui).expect("ui folder") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|x| x == "slint") {
+                let source = std::fs::read_to_string(&path).expect("read");
+                for piece in source.split("act(\"").skip(1) {
+                    if let Some(end) = piece.find('"') {
+                        names.insert(piece[..end].to_owned());
+                    }
+                }
+            }
+        }
+        assert!(names.len() >= 20, "{names:?}");
+        for name in &names {
+            assert!(
+                parse_action(name, sample_value(name)).is_some(),
+                "the screens send {name:?}, which the kiosk does not understand"
+            );
+        }
+        assert_eq!(parse_action("choose", "99=x"), None, "no field 99");
+        assert_eq!(parse_action("nonsense", ""), None);
+        assert_eq!(
+            parse_action("edit", "photo"),
+            Some(Action::EditScreen(Screen::Photo))
+        );
     }
 }

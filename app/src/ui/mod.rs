@@ -1,5 +1,5 @@
-//! The kiosk's screens (`app/ui/*.slint`, compiled by build.rs with their Kiswahili
-//! translations bundled) and the program that drives them.
+//! The program that drives the kiosk's screens (`app/ui/*.slint`, compiled in the
+//! `sajili-screens` crate with their Kiswahili translations bundled).
 
 mod app;
 pub mod demo;
@@ -18,26 +18,14 @@ use slint::ComponentHandle;
 pub use app::{App, parse_action};
 pub use render::preview as show_preview;
 
-// The code Slint generates from the .slint files: its lints are Slint's business.
-#[allow(
-    missing_docs,
-    unsafe_code,
-    clippy::all,
-    clippy::pedantic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    unused_qualifications
-)]
-mod generated {
-    slint::include_modules!();
-}
-
-pub use generated::{
+pub use sajili_screens::{
     Choice, FieldState, FingerView, Kiosk, KioskWindow, Labels, ReviewLine, StatusLine, Theme,
 };
 
 /// How often the kiosk collects device events and moves its clocks on.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(30);
+/// How often the kiosk tells systemd's watchdog it is alive.
+const WATCHDOG_PING: Duration = Duration::from_secs(2);
 
 /// Connects the screens' touches to `app`.
 pub fn connect(app: &Rc<RefCell<App>>) {
@@ -62,13 +50,18 @@ pub fn run(app: App) -> Result<(), slint::PlatformError> {
     connect(&app);
     let timer = slint::Timer::default();
     let weak = Rc::downgrade(&app);
+    let mut last_ping = std::time::Instant::now();
     timer.start(slint::TimerMode::Repeated, POLL_INTERVAL, move || {
         if let Some(app) = weak.upgrade()
             && let Ok(mut app) = app.try_borrow_mut()
         {
             app.poll();
         }
-        notify::notify("WATCHDOG=1");
+        // From the UI thread, so a hung screen stops the pings (WatchdogSec=30 in the unit).
+        if last_ping.elapsed() >= WATCHDOG_PING {
+            last_ping = std::time::Instant::now();
+            notify::notify("WATCHDOG=1");
+        }
     });
     let window = app.borrow().window().clone_strong();
     window.show()?;
@@ -150,7 +143,7 @@ mod tests {
             }
         }
         assert!(wanted.len() > 150, "found only {} strings", wanted.len());
-        let po = std::fs::read_to_string(ui.join("translations/sw/LC_MESSAGES/sajili.po"))
+        let po = std::fs::read_to_string(ui.join("translations/sw/LC_MESSAGES/sajili-screens.po"))
             .expect("sw.po");
         let entries = po_entries(&po);
         let translated: BTreeSet<(String, String)> = entries
