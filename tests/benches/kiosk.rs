@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
     let (peak, now) = memory_kib();
 
     let build = if cfg!(debug_assertions) {
-        "dev build (opt-level 2)"
+        "dev build (opt-level 1, hot crates 2)"
     } else {
         "release build"
     };

@@ -45,8 +45,13 @@ fn init_backend() {
 
 fn open_kiosk(dir: &Path) -> Kiosk_ {
     init_backend();
+    open_kiosk_with(dir, twins::devices(4).expect("twins"))
+}
+
+/// The kiosk on the device in `dir` with these devices.
+fn open_kiosk_with(dir: &Path, devices: sajili::ui::devices::Devices) -> Kiosk_ {
+    init_backend();
     let device = device::open(&DataDir::new(dir.join("device"))).expect("open device");
-    let devices = twins::devices(4).expect("twins");
     let window = KioskWindow::new().expect("window");
     let app = App::new(
         device,
@@ -248,6 +253,40 @@ impl Kiosk_ {
     }
 }
 
+/// What an applicant answers on the "about you", "school and work" and "where you live"
+/// pages, as the labels they touch and the words they type, in the screens' language.
+struct Life<'a> {
+    marital: &'a str,
+    disability: &'a str,
+    education: &'a str,
+    work: &'a str,
+    ethnic_group: &'a str,
+    county: &'a str,
+    sub_county: &'a str,
+    location: &'a str,
+}
+
+impl Kiosk_ {
+    /// Answers the three pages from "about you" on; ends on "other numbers".
+    fn answer_life(&self, life: &Life<'_>) {
+        use sajili::kiosk::Page;
+        assert_eq!(self.screen(), Screen::Form(Page::About));
+        self.press(life.marital);
+        self.press(life.disability);
+        self.next(Screen::Form(Page::Work));
+        self.press(life.education);
+        self.press(life.work);
+        self.next(Screen::Form(Page::Residence));
+        self.fill(self.tr("Ethnic group", "Kabila"), life.ethnic_group);
+        self.press(self.tr("Choose the county  ▾", "Chagua kaunti  ▾"));
+        self.press(life.county);
+        self.press(self.tr("Choose the sub-county  ▾", "Chagua kaunti ndogo  ▾"));
+        self.press(life.sub_county);
+        self.fill(self.tr("Location", "Lokesheni"), life.location);
+        self.next(Screen::Form(Page::Numbers));
+    }
+}
+
 /// A date of birth `years` years and a few days before today, as typed: DDMMYYYY.
 fn born_years_ago(years: i32) -> (String, time::Date) {
     let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
@@ -325,19 +364,16 @@ fn an_adult_citizen_enrols_alone_and_the_record_holds_what_was_entered() {
     k.press("Male");
     // Adults skip the guardian page.
     k.next(Screen::Form(sajili::kiosk::Page::About));
-    k.press("Married");
-    k.press("None");
-    k.next(Screen::Form(sajili::kiosk::Page::Work));
-    k.press("Secondary");
-    k.press("Self-employed");
-    k.next(Screen::Form(sajili::kiosk::Page::Residence));
-    k.fill("Ethnic group", "LUO");
-    k.press("Choose the county  ▾");
-    k.press("Kisumu");
-    k.press("Choose the sub-county  ▾");
-    k.press("Nyando");
-    k.fill("Location", "AWASI");
-    k.next(Screen::Form(sajili::kiosk::Page::Numbers));
+    k.answer_life(&Life {
+        marital: "Married",
+        disability: "None",
+        education: "Secondary",
+        work: "Self-employed",
+        ethnic_group: "LUO",
+        county: "Kisumu",
+        sub_county: "Nyando",
+        location: "AWASI",
+    });
     k.fill("KRA PIN (if any)", "A012345678Z");
     k.next(Screen::Photo);
     k.photo();
@@ -416,19 +452,16 @@ fn a_foreign_resident_enrols_with_an_operator_in_kiswahili() {
     k.fill("Tarehe ya kuzaliwa (siku/mwezi/mwaka)", &typed);
     k.press("Kike");
     k.press("Endelea ›");
-    k.press("Sijaoa / sijaolewa");
-    k.press("Hakuna");
-    k.press("Endelea ›");
-    k.press("Chuo kikuu");
-    k.press("Nimeajiriwa");
-    k.press("Endelea ›");
-    k.fill("Kabila", "MGANDA");
-    k.press("Chagua kaunti  ▾");
-    k.press("Nairobi");
-    k.press("Chagua kaunti ndogo  ▾");
-    k.press("Westlands");
-    k.fill("Lokesheni", "PARKLANDS");
-    k.press("Endelea ›");
+    k.answer_life(&Life {
+        marital: "Sijaoa / sijaolewa",
+        disability: "Hakuna",
+        education: "Chuo kikuu",
+        work: "Nimeajiriwa",
+        ethnic_group: "MGANDA",
+        county: "Nairobi",
+        sub_county: "Westlands",
+        location: "PARKLANDS",
+    });
     k.press("Endelea ›");
     k.photo();
     k.fingers();
@@ -496,19 +529,16 @@ fn a_seven_year_old_enrols_with_a_guardian_who_consents() {
     k.fill("Parent's or guardian's full name", "PETER MWANGI");
     k.fill("Their national ID number (if any)", "11223344");
     k.next(Screen::Form(sajili::kiosk::Page::About));
-    k.press("Never married");
-    k.press("None");
-    k.press("Next ›");
-    k.press("Primary");
-    k.press("Student");
-    k.press("Next ›");
-    k.fill("Ethnic group", "KIKUYU");
-    k.press("Choose the county  ▾");
-    k.press("Nyeri");
-    k.press("Choose the sub-county  ▾");
-    k.press("Mathira");
-    k.fill("Location", "KARATINA");
-    k.press("Next ›");
+    k.answer_life(&Life {
+        marital: "Never married",
+        disability: "None",
+        education: "Primary",
+        work: "Student",
+        ethnic_group: "KIKUYU",
+        county: "Nyeri",
+        sub_county: "Mathira",
+        location: "KARATINA",
+    });
     k.next(Screen::Photo);
     k.photo();
     k.fingers();
@@ -553,20 +583,17 @@ fn two_missing_fingers_are_recorded_with_a_reason_and_a_supervisors_sign_off() {
     let (typed, _) = born_years_ago(55);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Female");
-    k.press("Next ›");
-    k.press("Widowed");
-    k.press("Physical");
-    k.press("Next ›");
-    k.press("Primary");
-    k.press("Retired");
-    k.press("Next ›");
-    k.fill("Ethnic group", "KALENJIN");
-    k.press("Choose the county  ▾");
-    k.press("Nandi");
-    k.press("Choose the sub-county  ▾");
-    k.press("Aldai");
-    k.fill("Location", "KOBUJOI");
-    k.press("Next ›");
+    k.next(Screen::Form(sajili::kiosk::Page::About));
+    k.answer_life(&Life {
+        marital: "Widowed",
+        disability: "Physical",
+        education: "Primary",
+        work: "Retired",
+        ethnic_group: "KALENJIN",
+        county: "Nandi",
+        sub_county: "Aldai",
+        location: "KOBUJOI",
+    });
     k.next(Screen::Photo);
     k.photo();
     // Right ring: amputated. Left index: missing from birth.
@@ -733,22 +760,7 @@ fn a_scanned_document_barcode_fills_the_number_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let registry = TestRegistry::new();
     demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
-    init_backend();
-    let device = device::open(&DataDir::new(dir.path().join("device"))).unwrap();
-    let devices = sajili::ui::devices::Devices::start(None, None);
-    let window = KioskWindow::new().unwrap();
-    let app = Rc::new(RefCell::new(App::new(
-        device,
-        devices,
-        Box::new(SystemClock),
-        window.clone_strong(),
-    )));
-    ui::connect(&app);
-    window.show().unwrap();
-    window
-        .window()
-        .set_size(slint::PhysicalSize::new(1280, 800));
-    let k = Kiosk_ { app, window };
+    let k = open_kiosk_with(dir.path(), sajili::ui::devices::Devices::start(None, None));
     k.press("English");
     k.press("I agree");
     k.press("On my own: I will type my details and follow the screen");
@@ -790,24 +802,10 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     let dir = tempfile::tempdir().unwrap();
     let registry = TestRegistry::new();
     demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
-    init_backend();
-    let device = device::open(&DataDir::new(dir.path().join("device"))).unwrap();
     let (camera, camera_plug) = twins::camera_with_plug(15).unwrap();
     let (sensor, sensor_plug) = twins::sensor_with_plug(twins::prints(2)).unwrap();
     let devices = sajili::ui::devices::Devices::start(Some(camera), Some(sensor));
-    let window = KioskWindow::new().unwrap();
-    let app = Rc::new(RefCell::new(App::new(
-        device,
-        devices,
-        Box::new(SystemClock),
-        window.clone_strong(),
-    )));
-    ui::connect(&app);
-    window.show().unwrap();
-    window
-        .window()
-        .set_size(slint::PhysicalSize::new(1280, 800));
-    let k = Kiosk_ { app, window };
+    let k = open_kiosk_with(dir.path(), devices);
     k.press("English");
     k.press("I agree");
     k.press("On my own: I will type my details and follow the screen");
@@ -821,21 +819,17 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     let (typed, _) = born_years_ago(30);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Male");
-    k.press("Next ›");
-    k.press("Never married");
-    k.press("None");
-    k.press("Next ›");
-    k.press("College");
-    k.press("Employed");
-    k.press("Next ›");
-    k.fill("Ethnic group", "LUHYA");
-    k.press("Choose the county  ▾");
-    k.press("Bungoma");
-    k.press("Choose the sub-county  ▾");
-    let sub_county = sajili::form::county(39).unwrap().sub_counties[0];
-    k.press(sub_county);
-    k.fill("Location", "KIMILILI");
-    k.press("Next ›");
+    k.next(Screen::Form(sajili::kiosk::Page::About));
+    k.answer_life(&Life {
+        marital: "Never married",
+        disability: "None",
+        education: "College",
+        work: "Employed",
+        ethnic_group: "LUHYA",
+        county: "Bungoma",
+        sub_county: sajili::form::county(39).unwrap().sub_counties[0],
+        location: "KIMILILI",
+    });
     camera_plug.store(true, Ordering::SeqCst);
     k.next(Screen::Photo);
     k.wait("the camera fault", |app| {
