@@ -25,8 +25,6 @@ pub struct App {
     window: KioskWindow,
     started: Instant,
     seal_pending: bool,
-    /// Registration numbers sealed since start, newest last (for the demo and the tests).
-    pub sealed: Vec<String>,
     shown_photo: Option<usize>,
     /// What each device last did, for the status screen: (device, what, good).
     health: Vec<(&'static str, String, bool)>,
@@ -127,7 +125,6 @@ impl App {
             window,
             started: Instant::now(),
             seal_pending,
-            sealed: Vec::new(),
             shown_photo: None,
             health: vec![
                 ("camera", "not used yet".into(), true),
@@ -384,12 +381,10 @@ impl App {
                 return;
             }
         };
-        self.window.global::<Kiosk>().set_seal_progress(0.5);
         match kiosk::seal_session(&self.device, enrolment, now, self.session.id) {
             Ok(sealed) => {
                 let number = sealed.registration_number.to_string();
                 log::info!("enrolment sealed");
-                self.sealed.push(number.clone());
                 kiosk::rotate_key_if_idle(&self.device);
                 self.apply(Action::Sealed(Ok(number)));
             }
