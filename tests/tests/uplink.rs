@@ -130,6 +130,7 @@ fn assert_refused_at_handshake(
     certificate: &Path,
     request: &[&str],
     said: &str,
+    logged: &str,
 ) {
     let ca = ca(registry);
     let key = device.uplink_dir().join("tls.key");
@@ -144,9 +145,16 @@ fn assert_refused_at_handshake(
     args.extend_from_slice(request);
     let output = curl(&args);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains(said), "{}", stderr(&output));
+    // Under TLS 1.3 the client's certificate is judged after the client thinks the handshake
+    // is done, so curl either reads the server's alert or, if it was still sending the body,
+    // sees the connection reset; which one is a race. The server's reason is not.
+    let told = stderr(&output);
     assert!(
-        registry.log_shows(|log| log.contains("TLS handshake")),
+        told.contains(said) || told.contains("Connection reset by peer"),
+        "{told}"
+    );
+    assert!(
+        registry.log_shows(|log| log.contains("TLS handshake") && log.contains(logged)),
         "{}",
         registry.log()
     );
@@ -468,6 +476,7 @@ fn calls_without_a_certificate_or_with_a_foreign_one_are_refused() {
             &url,
         ],
         "unknown ca",
+        "UnknownIssuer",
     );
 
     // The uplink with the forged certificate: refused, and it says so; it then gets a new one
@@ -530,11 +539,7 @@ fn an_expired_certificate_is_refused_and_a_device_back_from_a_long_absence_recov
         &expired_path,
         &[&format!("{}/v1/standing", registry.url())],
         "certificate expired",
-    );
-    assert!(
-        registry.log_shows(|log| log.to_lowercase().contains("expired")),
-        "{}",
-        registry.log()
+        "expired",
     );
 
     // The device, offline past its certificate's expiry, gets a new one by itself.
