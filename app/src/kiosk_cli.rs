@@ -44,28 +44,47 @@ pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
 }
 
 /// `sajili kiosk`: the appliance's program.
-pub fn kiosk(data: &DataDir, simulate: bool) -> Result<(), Failure> {
-    let device = device::open(data)?;
+pub fn kiosk(data: &DataDir, simulate: bool, camera_twin: bool) -> Result<(), Failure> {
+    let device = open_waiting(data, std::time::Duration::from_secs(60))?;
     let devices = if simulate {
         twins::devices(4).map_err(Failure::Failed)?
     } else {
-        real_devices()
+        let camera = if camera_twin {
+            log::info!("camera: the simulated twin");
+            twins::camera().map_err(Failure::Failed)?
+        } else {
+            v4l_camera()
+        };
+        real_devices(camera)
     };
     let window = KioskWindow::new().map_err(|e| Failure::Failed(e.to_string()))?;
     let app = App::new(device, devices, Box::new(SystemClock), window);
     ui::run(app).map_err(|e| Failure::Failed(e.to_string()))
 }
 
-/// The first camera and the first USB-serial bridge; a missing one shows as a device fault
-/// on its screen, and is looked for again when needed.
-fn real_devices() -> Devices {
-    use sajili_drivers::camera::{Camera, CameraError, V4lSource, list_cameras};
-    use sajili_drivers::fingerprint::{self, FingerprintSensor, R30x, SensorError, discover};
-    use std::path::Path;
-    use std::time::Duration;
+/// Opens the device, waiting up to `patience` while another Sajili process (first-boot
+/// provisioning, a staff command) has the store open: the kiosk comes up as soon as it can
+/// rather than failing and being restarted.
+fn open_waiting(data: &DataDir, patience: std::time::Duration) -> Result<device::Device, Failure> {
+    use sajili::device::DeviceError;
+    use sajili::store::StoreError;
+    let started = std::time::Instant::now();
+    loop {
+        match device::open(data) {
+            Err(DeviceError::Store(StoreError::InUse { .. })) if started.elapsed() < patience => {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            other => return other.map_err(Failure::from),
+        }
+    }
+}
 
+/// The first V4L camera; a missing one shows as a device fault on the photo screen, and is
+/// looked for again when needed.
+fn v4l_camera() -> ui::devices::FrameReader {
+    use sajili_drivers::camera::{Camera, CameraError, V4lSource, list_cameras};
     let mut camera: Option<Camera<V4lSource>> = None;
-    let frames: ui::devices::FrameReader = Box::new(move || {
+    Box::new(move || {
         if camera.is_none() {
             let found = list_cameras()
                 .into_iter()
@@ -80,7 +99,16 @@ fn real_devices() -> Devices {
             camera = None;
         }
         result
-    });
+    })
+}
+
+/// `camera` and the first USB-serial bridge's sensor; a missing sensor shows as a device
+/// fault on its screen, and is looked for again when needed.
+fn real_devices(camera: ui::devices::FrameReader) -> Devices {
+    use sajili_drivers::fingerprint::{self, FingerprintSensor, R30x, SensorError, discover};
+    use std::path::Path;
+    use std::time::Duration;
+
     let sensor: ui::devices::SensorOpener = Box::new(|| {
         let bridge = discover::find_bridges(Path::new("/sys/class/tty"), Path::new("/dev"))
             .into_iter()
@@ -91,7 +119,7 @@ fn real_devices() -> Devices {
         let sensor = R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0)?;
         Ok(Box::new(sensor) as Box<dyn FingerprintSensor + Send>)
     });
-    let devices = Devices::start(Some(frames), Some(sensor));
+    let devices = Devices::start(Some(camera), Some(sensor));
     // The first keyboard-wedge scanner, grabbed so its keys do not reach the screen.
     let scanner = sajili_drivers::input::list_devices()
         .into_iter()

@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod export;
 pub mod form;
 pub mod kiosk;
+pub mod logging;
 pub mod record;
 pub mod simulate;
 pub mod spool;

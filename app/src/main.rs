@@ -99,6 +99,10 @@ enum Command {
         /// Use the simulated camera and fingerprint sensor instead of real ones.
         #[arg(long)]
         simulate: bool,
+        /// The camera: `auto` (the first one found) or `twin` (the simulated camera, for a
+        /// demonstration unit or a device whose camera has not arrived yet).
+        #[arg(long, env = "SAJILI_CAMERA", default_value = "auto", value_parser = ["auto", "twin"])]
+        camera: String,
     },
     /// The kiosk on simulated devices with a throwaway data dir: in a window where there is a
     /// display, otherwise headless, writing a PNG of every screen.
@@ -130,7 +134,30 @@ enum TwinCommand {
         /// Answer only as fast as a real wire at the current baud rate.
         #[arg(long)]
         pace: bool,
+        /// Serve on this Unix socket instead of a pty, connecting to it: a virtual machine's
+        /// USB serial port (QEMU: `-device usb-serial,chardev=C -chardev socket,id=C,path=..,server=on`).
+        #[arg(long, conflicts_with = "link")]
+        socket: Option<PathBuf>,
     },
+}
+
+impl Command {
+    /// The name its log lines go under.
+    fn component(&self) -> &'static str {
+        match self {
+            Self::Init { .. } => "init",
+            Self::Enrol { .. } => "enrol",
+            Self::Status { .. } => "status",
+            Self::Provision { .. } => "provision",
+            Self::Uplink { .. } => "uplink",
+            Self::Verify => "verify",
+            Self::Doctor { .. } => "doctor",
+            Self::Twin(_) => "twin",
+            Self::Bio(_) => "bio",
+            Self::Kiosk { .. } | Self::Demo { .. } => "kiosk",
+            Self::Staff(_) => "staff",
+        }
+    }
 }
 
 /// A failure, sorted by exit code.
@@ -160,6 +187,7 @@ impl From<StoreError> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    sajili::logging::init(cli.command.component());
     let data = DataDir::new(cli.data);
     let result = match cli.command {
         Command::Init { bundle } => init(&data, &bundle),
@@ -181,7 +209,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Doctor { simulate } => doctor(simulate),
-        Command::Kiosk { simulate } => kiosk_cli::kiosk(&data, simulate),
+        Command::Kiosk { simulate, camera } => kiosk_cli::kiosk(&data, simulate, camera == "twin"),
         Command::Demo { screenshots } => kiosk_cli::demo(screenshots),
         Command::Staff(command) => kiosk_cli::staff(&data, command),
         Command::Twin(TwinCommand::Sensor {
@@ -189,11 +217,13 @@ fn main() -> ExitCode {
             images,
             fault,
             pace,
+            socket,
         }) => twin_sensor(sajili::simulate::SensorTwinOptions {
             link,
             images,
             fault,
             pace,
+            socket,
         }),
     };
     match result {
@@ -308,18 +338,13 @@ fn uplink(data: &DataDir, options: sajili::uplink::sync::RunOptions) -> Result<(
             Err(error) => {
                 attempt += 1;
                 let wait = sajili::uplink::sync::backoff(attempt, options.max_backoff);
-                eprintln!(
-                    "sajili uplink: {error}; looking again in {:.0} s",
-                    wait.as_secs_f64()
-                );
+                log::warn!("{error}; looking again in {:.0} s", wait.as_secs_f64());
                 std::thread::sleep(wait);
             }
         }
     };
-    let end = run(&mut uplink, options, |line| {
-        eprintln!("sajili uplink: {line}")
-    })
-    .map_err(|e| Failure::Failed(e.to_string()))?;
+    sajili::logging::set_device(uplink.device_id().as_str());
+    let end = run(&mut uplink, options).map_err(|e| Failure::Failed(e.to_string()))?;
     match end {
         RunEnd::Drained => {
             println!(

@@ -34,6 +34,9 @@ pub struct SensorTwinOptions {
     pub fault: Option<SensorFault>,
     /// Answer only as fast as the real wire carries bytes.
     pub pace: bool,
+    /// Serve on this Unix socket (connecting to it) instead of a new pty: a virtual machine's
+    /// emulated USB serial port, e.g. QEMU's `-chardev socket,server=on,path=...`.
+    pub socket: Option<PathBuf>,
 }
 
 /// Why the twin could not start.
@@ -105,11 +108,12 @@ fn load_prints(folder: &Path) -> Result<Vec<Vec<u8>>, TwinError> {
     paths.iter().map(|path| load_print(path)).collect()
 }
 
-/// Starts the sensor twin on a new pty; returns the pty's path and a function that serves
-/// until the process is stopped.
-pub fn sensor_twin(
-    options: &SensorTwinOptions,
-) -> Result<(PathBuf, impl FnOnce() -> std::io::Result<()>), TwinError> {
+/// A function that serves until the link closes or the process is stopped.
+pub type Serve = Box<dyn FnOnce() -> std::io::Result<()>>;
+
+/// Starts the sensor twin on a new pty (or the given socket); returns the pty's (socket's)
+/// path and a function that serves until the process is stopped.
+pub fn sensor_twin(options: &SensorTwinOptions) -> Result<(PathBuf, Serve), TwinError> {
     let images = match &options.images {
         Some(folder) => load_prints(folder)?,
         // Two synthetic fingers, five impressions each: the growth of a finger's ridges is
@@ -140,6 +144,18 @@ pub fn sensor_twin(
             ..Faults::default()
         },
     };
+    let mut twin = Twin::new(TwinConfig {
+        images,
+        pace_to_wire: options.pace,
+        faults,
+        ..TwinConfig::default()
+    });
+    if let Some(socket) = &options.socket {
+        let mut stream = std::os::unix::net::UnixStream::connect(socket)
+            .map_err(|e| TwinError::Io(format!("cannot connect to {}: {e}", socket.display())))?;
+        let serve: Serve = Box::new(move || twin.serve(&mut stream));
+        return Ok((socket.clone(), serve));
+    }
     let pty =
         Pty::open().map_err(|e| TwinError::Io(format!("cannot open a pseudo-terminal: {e}")))?;
     let path = pty.path.clone();
@@ -153,15 +169,9 @@ pub fn sensor_twin(
         std::os::unix::fs::symlink(&path, link)
             .map_err(|e| TwinError::Io(format!("cannot link {}: {e}", link.display())))?;
     }
-    let mut twin = Twin::new(TwinConfig {
-        images,
-        pace_to_wire: options.pace,
-        faults,
-        ..TwinConfig::default()
-    });
-    let serve = move || {
+    let serve: Serve = Box::new(move || {
         let mut pty = pty;
         twin.serve(&mut pty.master)
-    };
+    });
     Ok((path, serve))
 }

@@ -75,9 +75,13 @@ pub fn workspace_root() -> PathBuf {
 /// Path of the workspace binary `bin` of `package`, built (in the profile of the running test
 /// or benchmark) if needed.
 pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    // The test binary lives in target/<profile>/deps; workspace binaries one level up.
+    // A test binary lives in target/<profile>/deps, workspace binaries (the boot test's too)
+    // in target/<profile>.
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let mut profile_dir = exe.parent().expect("target dir");
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir = profile_dir.parent().expect("target dir");
+    }
     let path = profile_dir.join(bin);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);

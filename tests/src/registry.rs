@@ -52,6 +52,12 @@ pub struct RegistryProcess {
 impl RegistryProcess {
     /// `sajili-registry init` in a new directory (not yet serving).
     pub fn init() -> Self {
+        Self::init_for_host("127.0.0.1")
+    }
+
+    /// As [`RegistryProcess::init`], for devices that reach it at `host` (its certificate
+    /// names it; it still listens on 127.0.0.1): a virtual machine reaches the host as 10.0.2.2.
+    pub fn init_for_host(host: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("registry");
         let bundle = dir.path().join("bundle.json");
@@ -61,7 +67,7 @@ impl RegistryProcess {
             .arg(&data)
             .arg("--bundle-out")
             .arg(&bundle)
-            .args(["--url", &format!("https://127.0.0.1:{port}")])
+            .args(["--url", &format!("https://{host}:{port}")])
             .output()
             .expect("run sajili-registry init");
         assert!(output.status.success(), "init: {}", stderr(&output));

@@ -381,6 +381,12 @@ fn an_adult_citizen_enrols_alone_and_the_record_holds_what_was_entered() {
     // Self-service without exceptions needs no supervisor.
     k.next(Screen::Review);
     let number = k.seal();
+    // Handed to the uplink at once: the record leaves with the next connection.
+    let outbox = dir.path().join("device/spool/outbox");
+    assert!(
+        outbox.join(format!("{:020}.sje", 1)).is_file(),
+        "the sealed record is not in the uplink's outbox"
+    );
 
     let (sealed_number, enrolment) = k.record(&registry, 1);
     assert_eq!(sealed_number, number);

@@ -12,7 +12,10 @@ use super::{Kiosk, KioskWindow};
 use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
 use crate::form::{ConsentGiver, FingerException, Language};
-use crate::kiosk::{self, Action, Effect, Field, LoginPurpose, Mode, Page, Saved, Screen, Session};
+use crate::kiosk::{
+    self, Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, Field, LoginPurpose, Mode, Page, Saved,
+    Screen, Session,
+};
 use crate::staff::{self, Role};
 use crate::store::AuditEvent;
 
@@ -28,6 +31,23 @@ pub struct App {
     shown_photo: Option<usize>,
     /// What each device last did, for the status screen: (device, what, good).
     health: Vec<(&'static str, String, bool)>,
+    /// Where the person was when last logged: the screen, photo taken, fingers still to do.
+    logged: Option<Progress>,
+    /// When records were last handed to the uplink, ms on the kiosk's clock.
+    handed_off_at: Option<u64>,
+}
+
+/// How often sealed records are offered to the uplink and its receipts taken in, besides
+/// right after each seal.
+const HANDOFF_INTERVAL_MS: u64 = 30_000;
+
+/// Where a person is in an enrolment, as the log tells it (nothing personal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Progress {
+    screen: &'static str,
+    photo_taken: bool,
+    fingers_left: usize,
+    prints_taken: usize,
 }
 
 /// A new random session id.
@@ -105,6 +125,7 @@ impl App {
         clock: Box<dyn Clock>,
         window: KioskWindow,
     ) -> Self {
+        crate::logging::set_device(device.sealer.device_id().as_str());
         let today = kenyan_date(clock.now());
         let resumed = device.store.journal_sessions().ok().and_then(|ids| {
             ids.into_iter().find_map(|id| {
@@ -130,6 +151,8 @@ impl App {
                 ("camera", "not used yet".into(), true),
                 ("sensor", "not used yet".into(), true),
             ],
+            logged: None,
+            handed_off_at: None,
         };
         if let Some(language) = Language::from_code(&app.session.draft().language) {
             app.translate(language);
@@ -306,6 +329,14 @@ impl App {
         if self.seal_pending {
             self.seal_pending = false;
             self.seal();
+            self.hand_off(now);
+        }
+        // At start (records sealed before a power cut), then now and then: receipts come in.
+        if self
+            .handed_off_at
+            .is_none_or(|at| now.saturating_sub(at) >= HANDOFF_INTERVAL_MS)
+        {
+            self.hand_off(now);
         }
         for event in self.devices.drain() {
             self.note_health(&event);
@@ -384,7 +415,15 @@ impl App {
         match kiosk::seal_session(&self.device, enrolment, now, self.session.id) {
             Ok(sealed) => {
                 let number = sealed.registration_number.to_string();
-                log::info!("enrolment sealed");
+                // The number is not personal; the applicant's details never reach the log.
+                let rss_kb = super::resident_kb().unwrap_or(0);
+                log::info!(
+                    seq = sealed.registration_number.seq,
+                    rss_kb;
+                    "enrolment sealed, seq {}, {} MB resident",
+                    sealed.registration_number.seq,
+                    rss_kb / 1024
+                );
                 kiosk::rotate_key_if_idle(&self.device);
                 self.apply(Action::Sealed(Ok(number)));
             }
@@ -398,7 +437,57 @@ impl App {
         }
     }
 
+    /// Copies sealed records into the spool for the uplink, and takes in its receipts. A
+    /// failure leaves everything in the store; the next hand-off tries again.
+    fn hand_off(&mut self, now: u64) {
+        self.handed_off_at = Some(now);
+        match kiosk::handoff(&mut self.device, self.clock.now()) {
+            Ok(report) => {
+                if report.exported > 0 || report.acknowledged > 0 {
+                    log::info!(
+                        exported = report.exported,
+                        acknowledged = report.acknowledged;
+                        "handed {} record(s) to the uplink; the registry holds {} more",
+                        report.exported,
+                        report.acknowledged
+                    );
+                }
+                for (seq, why) in &report.rejected {
+                    log::warn!(seq = *seq; "receipt for record {seq} set aside: {why}");
+                }
+            }
+            Err(error) => log::warn!("records not handed to the uplink yet: {error}"),
+        }
+    }
+
+    /// One journal line per step a person takes: field staff read where people stop, and the
+    /// appliance's boot test follows the screens by it.
+    fn log_progress(&mut self) {
+        let draft = self.session.draft();
+        let now = Progress {
+            screen: self.session.screen().id(),
+            photo_taken: draft.photo.is_some(),
+            fingers_left: draft
+                .fingers
+                .iter()
+                .filter(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT))
+                .count(),
+            prints_taken: draft.fingers.iter().map(|s| usize::from(s.attempts)).sum(),
+        };
+        let before = self.logged.replace(now);
+        if before.map(|b| b.screen) != Some(now.screen) {
+            log::info!(screen = now.screen; "screen {}", now.screen);
+        }
+        if now.photo_taken && before.is_some_and(|b| !b.photo_taken) {
+            log::info!("photo taken");
+        }
+        if before.is_some_and(|b| b.prints_taken < now.prints_taken) {
+            log::info!(left = now.fingers_left; "print taken, fingers left {}", now.fingers_left);
+        }
+    }
+
     fn render(&mut self) {
+        self.log_progress();
         render::session(&self.window, &self.session, &mut self.shown_photo);
         let status = (self.session.screen() == Screen::Status)
             .then(|| render::status_lines(&self.device, &self.health));

@@ -44,6 +44,13 @@ pub fn connect(app: &Rc<RefCell<App>>) {
         });
 }
 
+/// This process's resident memory, kB (Linux), for the log.
+pub fn resident_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Shows the kiosk and runs it until its window closes (on the device: for ever).
 pub fn run(app: App) -> Result<(), slint::PlatformError> {
     let app = Rc::new(RefCell::new(app));
@@ -64,6 +71,33 @@ pub fn run(app: App) -> Result<(), slint::PlatformError> {
         }
     });
     let window = app.borrow().window().clone_strong();
+    let started = std::time::Instant::now();
+    let log_first_frame = move |how: &str| {
+        let (ms, rss_kb) = (
+            started.elapsed().as_millis() as u64,
+            resident_kb().unwrap_or(0),
+        );
+        log::info!(
+            ms, rss_kb;
+            "first frame drawn {ms} ms after start ({how}), {} MB resident",
+            rss_kb / 1024
+        );
+    };
+    // The first frame on the panel is what a person waits for after power-on: logged once,
+    // when drawn where the renderer tells, else at the event loop's first turn (it draws
+    // before it runs timers).
+    let mut first = true;
+    let told = window.window().set_rendering_notifier(move |state, _| {
+        if first && matches!(state, slint::RenderingState::AfterRendering) {
+            first = false;
+            log_first_frame("rendered");
+        }
+    });
+    if told.is_err() {
+        slint::Timer::single_shot(std::time::Duration::ZERO, move || {
+            log_first_frame("event loop running")
+        });
+    }
     window.show()?;
     notify::notify("READY=1");
     slint::run_event_loop()?;

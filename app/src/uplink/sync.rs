@@ -142,6 +142,11 @@ fn system_now() -> i64 {
 }
 
 impl Uplink {
+    /// The device this uplink speaks for.
+    pub fn device_id(&self) -> &DeviceId {
+        &self.device_id
+    }
+
     /// Opens the uplink of the data dir at `data_root`. Reads only the uplink dir and spool.
     pub fn open(data_root: &Path) -> Result<Self, SyncError> {
         let spool = Spool::new(data_root);
@@ -597,18 +602,16 @@ pub enum RunEnd {
 const ONCE_TRIES: u32 = 4;
 
 /// Runs the uplink: passes until drained (`once`), or for ever, waiting for new records and
-/// backing off after failures with jitter, never giving up. `say` gets one line per event.
-pub fn run(
-    uplink: &mut Uplink,
-    options: RunOptions,
-    mut say: impl FnMut(&str),
-) -> Result<RunEnd, SyncError> {
+/// backing off after failures with jitter, never giving up. Each event is logged (`seq`: the
+/// registry's head after it).
+pub fn run(uplink: &mut Uplink, options: RunOptions) -> Result<RunEnd, SyncError> {
     let mut failures = 0u32;
     loop {
         match uplink.pass() {
             Ok(report) => {
+                let seq = uplink.state.registry_seq.unwrap_or(0);
                 if report.sent > 0 || report.recovered > 0 {
-                    say(&format!(
+                    log::info!(seq; "{}", format_args!(
                         "sent {} record(s), {:.2} MB{}{}",
                         report.sent,
                         report.bytes as f64 / 1e6,
@@ -628,10 +631,10 @@ pub fn run(
                     ));
                 }
                 for note in &report.notes {
-                    say(note);
+                    log::info!("{note}");
                 }
                 if report.certificate_renewed {
-                    say("device certificate renewed");
+                    log::info!("device certificate renewed");
                 }
                 failures = 0;
                 match report.outcome {
@@ -646,7 +649,7 @@ pub fn run(
                             return Ok(RunEnd::Stopped(stopped));
                         }
                         if let PassOutcome::Blocked { seq, reason } = &stopped {
-                            say(&format!("record {seq} is quarantined: {reason}"));
+                            log::warn!(seq = *seq; "record {seq} is quarantined: {reason}");
                         }
                         wait_for_change(uplink, &stopped, options);
                     }
@@ -660,10 +663,7 @@ pub fn run(
                     return Err(error);
                 }
                 let wait = backoff(failures, options.max_backoff);
-                say(&format!(
-                    "{error}; trying again in {:.1} s",
-                    wait.as_secs_f64()
-                ));
+                log::warn!("{error}; trying again in {:.1} s", wait.as_secs_f64());
                 std::thread::sleep(wait);
             }
         }

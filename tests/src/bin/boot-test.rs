@@ -1,0 +1,756 @@
+//! `sajili-boot-test IMAGE OUT_DIR`: boots the appliance image in QEMU, as a device in the field
+//! would start, and enrols one person on it by touch.
+//!
+//! The guest has what a kiosk has: a display (virtio-gpu, read back with QMP `screendump`), a
+//! touchscreen (virtio-multitouch, driven with QMP `input-send-event`), the fingerprint sensor
+//! (the twin, on the host, behind an emulated FTDI USB serial port), the camera (the kiosk's
+//! camera twin: the kernel's vivid camera is loaded too, but shows test patterns, not a face),
+//! and a network (QEMU's user networking) on which the reference registry, on the host's
+//! 127.0.0.1, is 10.0.2.2. The image is provisioned by the field step
+//! (`image-build/provision`), boots, makes its keys, provisions itself with the registry, and the
+//! walk goes through every screen of a self-service enrolment. The power is cut twice: in the
+//! middle of the form (the enrolment resumes where it was) and just after sealing (the record is
+//! not lost: it reaches the registry after the reboot, which decrypts it).
+//!
+//! Where to touch comes from the same screens drawn on the host at the guest's resolution with
+//! Slint's testing backend: each touch is the centre of the element a person would touch, found
+//! by its accessible label, and is sent only once the guest's journal (forwarded to the serial
+//! console) says it shows the same screen.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use sajili::clock::SystemClock;
+use sajili::kiosk::{FINGER_ACCEPT, FINGER_ATTEMPTS};
+use sajili::ui::{self, App, KioskWindow, demo, twins};
+use sajili_tests::registry::{RegistryProcess, wait_until};
+use sajili_tests::workspace_root;
+use serde_json::{Value, json};
+use slint::ComponentHandle;
+
+/// The panel the guest draws on, and the host's copy of the screens.
+const WIDTH: u32 = 1280;
+const HEIGHT: u32 = 800;
+/// Between touches: the guest redraws after each under software emulation.
+const TAP_GAP: Duration = Duration::from_millis(450);
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(image), Some(out)) = (args.next(), args.next()) else {
+        eprintln!("usage: sajili-boot-test IMAGE OUT_DIR");
+        std::process::exit(2);
+    };
+    if let Err(error) = run(Path::new(&image), Path::new(&out)) {
+        eprintln!("boot test FAILED: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(image: &Path, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)?;
+    let work = tempfile::tempdir()?;
+    let disk = work.path().join("disk.img");
+    println!("copying {} (sparse)", image.display());
+    let copied = Command::new("cp")
+        .arg("--sparse=always")
+        .arg(image)
+        .arg(&disk)
+        .status()?;
+    if !copied.success() {
+        bail!("cannot copy the image");
+    }
+
+    // The registry on the host, named as the guest reaches it.
+    let mut registry = RegistryProcess::init_for_host("10.0.2.2");
+    registry.serve();
+    println!(
+        "registry on 127.0.0.1:{} (10.0.2.2 in the guest)",
+        registry.port
+    );
+
+    // The field step, exactly as field staff run it.
+    let provision = Command::new(workspace_root().join("image-build/provision"))
+        .arg("--bundle")
+        .arg(&registry.bundle)
+        .arg("--token")
+        .arg(registry.token())
+        .arg(&disk)
+        .output()?;
+    if !provision.status.success() {
+        bail!(
+            "image-build/provision failed: {}",
+            String::from_utf8_lossy(&provision.stderr)
+        );
+    }
+    print!("{}", String::from_utf8_lossy(&provision.stdout));
+    // This copy's boot entry: the journal on the serial console for the test to follow, the
+    // camera twin, vivid loaded.
+    set_boot_options(
+        &disk,
+        "console=ttyS0 systemd.journald.forward_to_console=1 systemd.setenv=SAJILI_CAMERA=twin modules-load=vivid",
+    )?;
+
+    let mut guest = Guest::start(work.path(), &disk, out)?;
+    let result = walk(&mut guest, &registry, out);
+    if result.is_err() {
+        let _ = guest.screendump(&out.join("failure.png"));
+        eprintln!("--- the guest's last console lines ---");
+        for line in guest.tail(60) {
+            eprintln!("{line}");
+        }
+        eprintln!("--- the registry's log ---\n{}", registry.log());
+    }
+    guest.stop();
+    result
+}
+
+/// The boot test proper, on a running guest.
+fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()> {
+    let booted = guest.wait_for(
+        "the kiosk's first frame",
+        Duration::from_secs(600),
+        |line| line.contains("first frame drawn"),
+    )?;
+    let power_on_to_frame = guest.started.elapsed();
+    println!(
+        "power-on to the kiosk's first frame: {:.1} s ({})",
+        power_on_to_frame.as_secs_f64(),
+        message_of(&booted)
+    );
+    guest.wait_screen("language", Duration::from_secs(60))?;
+    guest.shot("language")?;
+
+    let planner = Planner::open()?;
+    let mut touch = |label: &str, guest: &mut Guest| -> Result<()> {
+        let screen = planner.screen();
+        let (x, y) = planner.locate(label)?;
+        guest.wait_screen(screen, Duration::from_secs(120))?;
+        guest.touch(x, y)?;
+        planner.press(label)?;
+        std::thread::sleep(TAP_GAP);
+        Ok(())
+    };
+    let fill = |field: &str,
+                text: &str,
+                guest: &mut Guest,
+                touch: &mut dyn FnMut(&str, &mut Guest) -> Result<()>|
+     -> Result<()> {
+        // A person puts the keyboard away to reach another box: on the host every box can be
+        // found, but under the keyboard a touch lands on the keyboard.
+        if planner.shows("Hide keyboard") {
+            touch("Hide keyboard", guest)?;
+        }
+        touch(field, guest)?;
+        for c in text.chars() {
+            match c {
+                ' ' => touch("Space", guest)?,
+                c => touch(&c.to_string(), guest)?,
+            }
+        }
+        Ok(())
+    };
+
+    touch("English", guest)?;
+    touch("I agree", guest)?;
+    touch(
+        "On my own: I will type my details and follow the screen",
+        guest,
+    )?;
+    touch("Kenyan citizen", guest)?;
+    touch("National ID card", guest)?;
+    fill("Document number", "23456789", guest, &mut touch)?;
+    guest.shot("document")?;
+    touch("Next ›", guest)?;
+    fill("Surname", "OTIENO", guest, &mut touch)?;
+    fill("First name", "JOSEPH", guest, &mut touch)?;
+    touch("Next ›", guest)?;
+
+    // The power goes in the middle of the form: the enrolment comes back where it was.
+    guest.wait_screen("birth", Duration::from_secs(60))?;
+    guest.shot("birth-before-power-cut")?;
+    std::thread::sleep(Duration::from_secs(2));
+    println!("power cut on the birth page (QMP system_reset)");
+    guest.power_cut()?;
+    guest.wait_for(
+        "the kiosk after the cut",
+        Duration::from_secs(600),
+        |line| line.contains("first frame drawn"),
+    )?;
+    guest.wait_screen("birth", Duration::from_secs(60))?;
+    println!("after the cut the kiosk resumed on the birth page");
+    guest.shot("birth-resumed")?;
+
+    fill(
+        "Date of birth (day/month/year)",
+        "03041985",
+        guest,
+        &mut touch,
+    )?;
+    touch("Male", guest)?;
+    touch("Next ›", guest)?;
+    touch("Married", guest)?;
+    touch("None", guest)?;
+    touch("Next ›", guest)?;
+    touch("Secondary", guest)?;
+    touch("Self-employed", guest)?;
+    touch("Next ›", guest)?;
+    fill("Ethnic group", "LUO", guest, &mut touch)?;
+    touch("Choose the county  ▾", guest)?;
+    touch("Kisumu", guest)?;
+    touch("Choose the sub-county  ▾", guest)?;
+    touch("Nyando", guest)?;
+    fill("Location", "AWASI", guest, &mut touch)?;
+    guest.shot("residence")?;
+    touch("Next ›", guest)?;
+    touch("Next ›", guest)?;
+
+    // The photo takes itself once the face has been steady.
+    guest.wait_screen("photo", Duration::from_secs(60))?;
+    guest.wait_for("the photo", Duration::from_secs(300), |line| {
+        line.contains("photo taken")
+    })?;
+    guest.shot("photo")?;
+    planner.wait("the host's photo", |app| {
+        app.session().draft().photo.is_some()
+    })?;
+    touch("Next ›", guest)?;
+
+    // Every finger, as often as the guest's kiosk asks; the host's copy follows its own twin.
+    guest.wait_screen("fingers", Duration::from_secs(60))?;
+    let take = planner.locate("Take print")?;
+    let mut prints = 0;
+    loop {
+        let left = guest.fingers_left.unwrap_or(10);
+        if left == 0 {
+            break;
+        }
+        if prints >= 40 {
+            bail!("ten fingers took more than 40 prints in the guest");
+        }
+        let seen = guest.prints;
+        guest.touch(take.0, take.1)?;
+        prints += 1;
+        guest.wait_for("a print", Duration::from_secs(120), |line| {
+            line.contains("print taken") || line.contains("sensor")
+        })?;
+        if guest.prints == seen {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    println!("{prints} print(s) taken in the guest");
+    guest.shot("fingers")?;
+    planner.fingers()?;
+    touch("Next ›", guest)?;
+    guest.wait_screen("review", Duration::from_secs(60))?;
+    guest.shot("review")?;
+    touch("Save my enrolment", guest)?;
+    let sealed = guest.wait_for("sealing", Duration::from_secs(300), |line| {
+        line.contains("enrolment sealed")
+    })?;
+    println!("in the guest: {}", message_of(&sealed));
+    guest.wait_screen("done", Duration::from_secs(60))?;
+    guest.shot("done")?;
+
+    // The power goes again at once: what was sealed is on the data partition, and the uplink
+    // sends it after the reboot.
+    println!("power cut just after sealing (QMP system_reset)");
+    guest.power_cut()?;
+    guest.wait_for(
+        "the kiosk after the second cut",
+        Duration::from_secs(600),
+        |line| line.contains("first frame drawn"),
+    )?;
+    guest.wait_screen("language", Duration::from_secs(60))?;
+    guest.shot("language-after-second-cut")?;
+
+    let arrived = wait_until(Duration::from_secs(600), || {
+        registry.stats()["records"].as_u64().unwrap_or(0) >= 1
+    });
+    if !arrived {
+        bail!(
+            "the registry has no record after 10 minutes: {}",
+            registry.stats()
+        );
+    }
+    let stats = registry.stats();
+    let device = stats["chains"][0]["device"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no device chain in {stats}"))?
+        .to_string();
+    let records = registry.show(&device);
+    let record = records
+        .first()
+        .ok_or_else(|| anyhow!("registry show gave nothing"))?;
+    let names = &record["enrolment"]["demographics"]["names"];
+    if names["surname"] != "OTIENO" || names["first_name"] != "JOSEPH" {
+        bail!("the registry decrypted something else: {record}");
+    }
+    let fingers = record["enrolment"]["biometrics"]["fingers"]
+        .as_array()
+        .map_or(0, Vec::len);
+    println!(
+        "the registry received and decrypted record {} of device {device}: OTIENO JOSEPH, {fingers} finger(s)",
+        record["registration_number"]
+    );
+    if let Some(line) = guest.last_line_with("MB resident") {
+        println!("kiosk memory in the guest: {}", message_of(&line));
+    }
+    println!("screenshots in {}", out.display());
+    Ok(())
+}
+
+/// Appends `options` to the boot entry's kernel command line on the image's EFI partition.
+fn set_boot_options(disk: &Path, options: &str) -> Result<()> {
+    let offset = 1024 * 1024; // the ESP starts at 1 MiB (image-build/build)
+    let fat = format!("{}@@{offset}", disk.display());
+    let entry = "::/loader/entries/sajili-a.conf";
+    let read = Command::new("mtype")
+        .args(["-i", &fat, entry])
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()
+        .context("mtype (mtools)")?;
+    if !read.status.success() {
+        bail!(
+            "cannot read the boot entry: {}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&read.stdout)
+        .lines()
+        .map(|line| {
+            if line.starts_with("options") {
+                format!("{line} {options}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let local = disk.with_extension("entry");
+    std::fs::write(&local, text)?;
+    let write = Command::new("mcopy")
+        .args(["-o", "-i", &fat])
+        .arg(&local)
+        .arg(entry)
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()?;
+    if !write.status.success() {
+        bail!(
+            "cannot write the boot entry: {}",
+            String::from_utf8_lossy(&write.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// The text after `unit[pid]: ` in a console line.
+fn message_of(line: &str) -> &str {
+    line.split_once("]: ").map_or(line, |(_, message)| message)
+}
+
+/// The QEMU guest: its process, its QMP socket, its serial console (a file).
+struct Guest {
+    qemu: Child,
+    twin: Option<Child>,
+    qmp: Qmp,
+    serial: PathBuf,
+    read: usize,
+    lines: Vec<String>,
+    started: Instant,
+    out: PathBuf,
+    shots: usize,
+    /// The guest kiosk's screen, by its journal.
+    screen: Option<String>,
+    fingers_left: Option<usize>,
+    prints: usize,
+}
+
+impl Guest {
+    fn start(work: &Path, disk: &Path, out: &Path) -> Result<Self> {
+        let vars = work.join("OVMF_VARS.fd");
+        std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
+            .context("OVMF (apt-get install ovmf)")?;
+        let qmp_path = work.join("qmp.sock");
+        let sensor = work.join("sensor.sock");
+        let serial = out.join("serial.log");
+        let _ = std::fs::remove_file(&serial);
+        let accel = std::env::var("SAJILI_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into());
+        let qemu = Command::new("qemu-system-x86_64")
+            .args([
+                "-accel", &accel, "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", "2048",
+            ])
+            .args([
+                "-drive",
+                "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+            ])
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", vars.display()))
+            .arg("-drive")
+            .arg(format!("if=virtio,format=raw,file={}", disk.display()))
+            .args([
+                "-device",
+                &format!("virtio-gpu-pci,id=gpu0,xres={WIDTH},yres={HEIGHT}"),
+            ])
+            .args(["-device", "virtio-multitouch-pci,display=gpu0"])
+            .args(["-device", "qemu-xhci,id=xhci"])
+            .arg("-chardev")
+            .arg(format!(
+                "socket,id=sensor,path={},server=on,wait=off",
+                sensor.display()
+            ))
+            .args(["-device", "usb-serial,chardev=sensor,always-plugged=on"])
+            .args([
+                "-netdev",
+                "user,id=net0",
+                "-device",
+                "virtio-net-pci,netdev=net0",
+            ])
+            .arg("-serial")
+            .arg(format!("file:{}", serial.display()))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp_path.display()))
+            .args([
+                "-display",
+                "none",
+                "-no-user-config",
+                "-nodefaults",
+                "-vga",
+                "none",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(out.join("qemu.log"))?)
+            .spawn()
+            .context(
+                "qemu-system-x86_64 (apt-get install -t bookworm-backports qemu-system-x86)",
+            )?;
+        let started = Instant::now();
+        if !wait_until(Duration::from_secs(20), || {
+            qmp_path.exists() && sensor.exists()
+        }) {
+            bail!(
+                "QEMU did not start: {}",
+                std::fs::read_to_string(out.join("qemu.log")).unwrap_or_default()
+            );
+        }
+        let qmp = Qmp::connect(&qmp_path)?;
+        let twin = Command::new(sajili_tests::sajili_bin())
+            .args(["twin", "sensor", "--socket"])
+            .arg(&sensor)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(out.join("sensor-twin.log"))?)
+            .spawn()
+            .context("the sensor twin")?;
+        Ok(Self {
+            qemu,
+            twin: Some(twin),
+            qmp,
+            serial,
+            read: 0,
+            lines: Vec::new(),
+            started,
+            out: out.to_path_buf(),
+            shots: 0,
+            screen: None,
+            fingers_left: None,
+            prints: 0,
+        })
+    }
+
+    /// Reads what the console printed since the last look; returns the new lines.
+    fn poll(&mut self) -> Vec<String> {
+        let Ok(mut file) = std::fs::File::open(&self.serial) else {
+            return Vec::new();
+        };
+        let mut bytes = Vec::new();
+        if file.read_to_end(&mut bytes).is_err() || bytes.len() <= self.read {
+            return Vec::new();
+        }
+        let Some(end) = bytes[self.read..].iter().rposition(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        let text = String::from_utf8_lossy(&bytes[self.read..self.read + end + 1]).into_owned();
+        self.read += end + 1;
+        let new: Vec<String> = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
+        for line in &new {
+            if !line.contains("sajili-kiosk") {
+                continue;
+            }
+            let message = message_of(line);
+            if let Some(screen) = message.strip_prefix("screen ") {
+                self.screen = Some(screen.trim().to_string());
+            }
+            if let Some(left) = message.strip_prefix("print taken, fingers left ") {
+                self.prints += 1;
+                self.fingers_left = left.trim().parse().ok();
+            }
+        }
+        self.lines.extend(new.iter().cloned());
+        new
+    }
+
+    /// Waits up to `timeout` for a new console line that satisfies `test`; returns it.
+    fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        test: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self.poll().into_iter().find(|l| test(l)) {
+                return Ok(line);
+            }
+            if let Ok(Some(status)) = self.qemu.try_wait() {
+                bail!("QEMU exited ({status}) waiting for {what}");
+            }
+            if start.elapsed() > timeout {
+                bail!("waited {} s for {what}", timeout.as_secs());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the guest's kiosk says it shows `screen`.
+    fn wait_screen(&mut self, screen: &str, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            self.poll();
+            if self.screen.as_deref() == Some(screen) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "the guest shows {:?}, not {screen}, after {} s",
+                    self.screen,
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A touch and release at panel pixel (x, y).
+    fn touch(&mut self, x: f32, y: f32) -> Result<()> {
+        let ax = ((x / (WIDTH - 1) as f32) * 32767.0).round() as i64;
+        let ay = ((y / (HEIGHT - 1) as f32) * 32767.0).round() as i64;
+        let mtt = |kind: &str, tracking: i64, axis: &str, value: i64| json!({"type": "mtt", "data": {"type": kind, "slot": 0, "tracking-id": tracking, "axis": axis, "value": value}});
+        self.qmp.command(
+            "input-send-event",
+            json!({"device": "gpu0", "events": [mtt("begin", 1, "x", ax), mtt("data", 1, "x", ax), mtt("data", 1, "y", ay)]}),
+        )?;
+        std::thread::sleep(Duration::from_millis(60));
+        self.qmp.command(
+            "input-send-event",
+            json!({"device": "gpu0", "events": [mtt("end", -1, "x", ax)]}),
+        )?;
+        Ok(())
+    }
+
+    fn screendump(&mut self, path: &Path) -> Result<()> {
+        self.qmp.command(
+            "screendump",
+            json!({"filename": path.to_string_lossy(), "device": "gpu0", "format": "png"}),
+        )?;
+        Ok(())
+    }
+
+    /// Saves what the panel shows as NN-name.png.
+    fn shot(&mut self, name: &str) -> Result<()> {
+        // Lets the last touch's frame reach the panel.
+        std::thread::sleep(Duration::from_millis(800));
+        self.shots += 1;
+        let path = self.out.join(format!("{:02}-{name}.png", self.shots));
+        self.screendump(&path)
+    }
+
+    fn power_cut(&mut self) -> Result<()> {
+        self.qmp.command("system_reset", json!({}))?;
+        self.screen = None;
+        Ok(())
+    }
+
+    fn tail(&mut self, n: usize) -> Vec<String> {
+        self.poll();
+        self.lines[self.lines.len().saturating_sub(n)..].to_vec()
+    }
+
+    fn last_line_with(&mut self, text: &str) -> Option<String> {
+        self.poll();
+        self.lines.iter().rev().find(|l| l.contains(text)).cloned()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.qmp.command("quit", json!({}));
+        if !wait_until(Duration::from_secs(10), || {
+            matches!(self.qemu.try_wait(), Ok(Some(_)))
+        }) {
+            let _ = self.qemu.kill();
+        }
+        let _ = self.qemu.wait();
+        if let Some(mut twin) = self.twin.take() {
+            let _ = twin.kill();
+            let _ = twin.wait();
+        }
+    }
+}
+
+/// A QMP connection: one command at a time, events skipped.
+struct Qmp {
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Qmp {
+    fn connect(path: &Path) -> Result<Self> {
+        let stream = UnixStream::connect(path).context("QMP socket")?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut qmp = Self {
+            writer: stream.try_clone()?,
+            reader: BufReader::new(stream),
+        };
+        qmp.read_value()?; // the greeting
+        qmp.command("qmp_capabilities", json!({}))?;
+        Ok(qmp)
+    }
+
+    fn read_value(&mut self) -> Result<Value> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            bail!("QMP closed");
+        }
+        Ok(serde_json::from_str(&line)?)
+    }
+
+    fn command(&mut self, name: &str, arguments: Value) -> Result<Value> {
+        let message = json!({"execute": name, "arguments": arguments});
+        self.writer.write_all(format!("{message}\n").as_bytes())?;
+        loop {
+            let value = self.read_value()?;
+            if let Some(result) = value.get("return") {
+                return Ok(result.clone());
+            }
+            if let Some(error) = value.get("error") {
+                bail!("QMP {name}: {error}");
+            }
+        }
+    }
+}
+
+/// The kiosk's screens on the host, at the guest's size, kept in step with the guest: where a
+/// label is, and the screen after a touch.
+struct Planner {
+    app: Rc<RefCell<App>>,
+    window: KioskWindow,
+    _dir: tempfile::TempDir,
+}
+
+impl Planner {
+    fn open() -> Result<Self> {
+        i_slint_backend_testing::init_no_event_loop();
+        let dir = tempfile::tempdir()?;
+        let device = demo::throwaway_device(dir.path())?;
+        let window = KioskWindow::new()?;
+        let devices = twins::devices(4).map_err(|e| anyhow!(e))?;
+        let app = App::new(
+            device,
+            devices,
+            Box::new(SystemClock),
+            window.clone_strong(),
+        );
+        let app = Rc::new(RefCell::new(app));
+        ui::connect(&app);
+        window.show()?;
+        window
+            .window()
+            .set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+        Ok(Self {
+            app,
+            window,
+            _dir: dir,
+        })
+    }
+
+    fn screen(&self) -> &'static str {
+        self.app.borrow().session().screen().id()
+    }
+
+    fn element(&self, label: &str) -> Result<ElementHandle> {
+        ElementHandle::find_by_accessible_label(&self.window, label)
+            .find(|e| {
+                matches!(
+                    e.accessible_role(),
+                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
+                ) && e.size().width > 0.0
+            })
+            .ok_or_else(|| anyhow!("nothing labelled {label:?} on the {} screen", self.screen()))
+    }
+
+    fn shows(&self, label: &str) -> bool {
+        self.element(label).is_ok()
+    }
+
+    /// The centre of what is labelled `label`, in panel pixels.
+    fn locate(&self, label: &str) -> Result<(f32, f32)> {
+        let element = self.element(label)?;
+        let (at, size) = (element.absolute_position(), element.size());
+        let (x, y) = (at.x + size.width / 2.0, at.y + size.height / 2.0);
+        if !(0.0..WIDTH as f32).contains(&x) || !(0.0..HEIGHT as f32).contains(&y) {
+            bail!("{label:?} is off the panel at ({x}, {y})");
+        }
+        Ok((x, y))
+    }
+
+    fn press(&self, label: &str) -> Result<()> {
+        self.element(label)?.invoke_accessible_default_action();
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+        Ok(())
+    }
+
+    fn wait(&self, what: &str, done: impl Fn(&App) -> bool) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            self.app.borrow_mut().poll();
+            if done(&self.app.borrow()) {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("the host's kiosk waited a minute for {what}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Prints every finger on the host's copy, so it too can go on to the review.
+    fn fingers(&self) -> Result<()> {
+        for _ in 0..40 {
+            let pending = self
+                .app
+                .borrow()
+                .session()
+                .draft()
+                .fingers
+                .iter()
+                .any(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT));
+            if !pending {
+                return Ok(());
+            }
+            self.press("Take print")?;
+            self.wait("a print", |app| !app.session().capturing)?;
+        }
+        bail!("the host's ten fingers took more than 40 prints")
+    }
+}
