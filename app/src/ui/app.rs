@@ -420,7 +420,7 @@ impl App {
                 log::info!(
                     seq = sealed.registration_number.seq,
                     rss_kb;
-                    "enrolment sealed, seq {}, {} MB resident",
+                    "enrolment sealed: {number}, seq {}, {} MB resident",
                     sealed.registration_number.seq,
                     rss_kb / 1024
                 );
@@ -447,7 +447,7 @@ impl App {
                     log::info!(
                         exported = report.exported,
                         acknowledged = report.acknowledged;
-                        "handed {} record(s) to the uplink; the registry holds {} more",
+                        "handed {} record(s) to the uplink; {} acknowledged by the registry",
                         report.exported,
                         report.acknowledged
                     );

@@ -257,6 +257,13 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     println!("in the guest: {}", message_of(&sealed));
     guest.wait_screen("done", Duration::from_secs(60))?;
     guest.shot("done")?;
+    // The number the applicant was shown (the journal line names it: device and seq, nothing
+    // about the person).
+    let sealed_number = message_of(&sealed)
+        .strip_prefix("enrolment sealed: ")
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_default()
+        .to_string();
 
     // The power goes again at once: what was sealed is on the data partition, and the uplink
     // sends it after the reboot.
@@ -292,16 +299,30 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     if names["surname"] != "OTIENO" || names["first_name"] != "JOSEPH" {
         bail!("the registry decrypted something else: {record}");
     }
-    let fingers = record["enrolment"]["biometrics"]["fingers"]
+    let printed = record["enrolment"]["fingerprints"]
         .as_array()
-        .map_or(0, Vec::len);
+        .map_or(0, |fingers| {
+            fingers.iter().filter(|f| f.get("image").is_some()).count()
+        });
+    let photo_bytes = record["enrolment"]["photo"]["bytes"].as_u64().unwrap_or(0);
+    if printed != 10 || photo_bytes == 0 {
+        bail!("the record lacks biometrics: {printed} print(s), photo {photo_bytes} bytes");
+    }
+    if record["registration_number"] != sealed_number {
+        bail!(
+            "the registry holds {} but the kiosk showed {sealed_number}",
+            record["registration_number"]
+        );
+    }
     println!(
-        "the registry received and decrypted record {} of device {device}: OTIENO JOSEPH, {fingers} finger(s)",
+        "the registry received and decrypted record {} of device {device}: OTIENO JOSEPH, 10 prints, a {photo_bytes}-byte photo",
         record["registration_number"]
     );
-    if let Some(line) = guest.last_line_with("MB resident") {
-        println!("kiosk memory in the guest: {}", message_of(&line));
-    }
+    println!(
+        "kiosk memory in the guest (VmRSS): {} MB at the first frame, {} MB just after sealing",
+        megabytes_in(&booted),
+        megabytes_in(&sealed)
+    );
     println!("screenshots in {}", out.display());
     Ok(())
 }
@@ -349,6 +370,15 @@ fn set_boot_options(disk: &Path, options: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The "N MB resident" figure in a kiosk's log line.
+fn megabytes_in(line: &str) -> String {
+    line.split(" MB resident")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .unwrap_or("?")
+        .to_string()
 }
 
 /// The text after `unit[pid]: ` in a console line.
@@ -585,11 +615,6 @@ impl Guest {
     fn tail(&mut self, n: usize) -> Vec<String> {
         self.poll();
         self.lines[self.lines.len().saturating_sub(n)..].to_vec()
-    }
-
-    fn last_line_with(&mut self, text: &str) -> Option<String> {
-        self.poll();
-        self.lines.iter().rev().find(|l| l.contains(text)).cloned()
     }
 
     fn stop(&mut self) {
