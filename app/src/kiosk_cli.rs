@@ -45,6 +45,9 @@ pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
 
 /// `sajili kiosk`: the appliance's program.
 pub fn kiosk(data: &DataDir, simulate: bool, camera_twin: bool) -> Result<(), Failure> {
+    // Which root (A/B slot) is running: the first thing to know after an update.
+    let root = running_root().unwrap_or_else(|| "unknown".into());
+    log::info!("Sajili {} starting, root {root}", env!("CARGO_PKG_VERSION"));
     let device = open_waiting(data, std::time::Duration::from_secs(60))?;
     let devices = if simulate {
         twins::devices(4).map_err(Failure::Failed)?
@@ -60,6 +63,22 @@ pub fn kiosk(data: &DataDir, simulate: bool, camera_twin: bool) -> Result<(), Fa
     let window = KioskWindow::new().map_err(|e| Failure::Failed(e.to_string()))?;
     let app = App::new(device, devices, Box::new(SystemClock), window);
     ui::run(app).map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// The partition name (GPT label) of the filesystem mounted at `/`, e.g. `sajili-root-b`:
+/// from this process's mount table and the block device's uevent, both readable inside the
+/// kiosk's sandbox (unlike /proc/cmdline).
+fn running_root() -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let device = mounts.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(4) == Some(&"/")).then(|| fields.get(2).map(|d| d.to_string()))?
+    })?;
+    let uevent = std::fs::read_to_string(format!("/sys/dev/block/{device}/uevent")).ok()?;
+    uevent
+        .lines()
+        .find_map(|line| line.strip_prefix("PARTNAME=").map(String::from))
+        .or(Some(device))
 }
 
 /// Opens the device, waiting up to `patience` while another Sajili process (first-boot

@@ -10,11 +10,13 @@ use std::process::Command;
 
 use sajili_tests::{sajili_bin, workspace_root};
 
-const UNITS: [&str; 4] = [
+const UNITS: [&str; 6] = [
     "sajili-kiosk.service",
     "sajili-uplink.service",
     "sajili-init.service",
     "sajili-provision.service",
+    "sajili-bundle.service",
+    "sajili-healthy.service",
 ];
 
 #[test]
@@ -139,6 +141,8 @@ fn users_groups_and_directories_come_out_as_the_services_need() {
     assert_eq!(mode(&data.join("spool/outbox")), 0o750);
     assert_eq!(mode(&data.join("spool/receipts")), 0o770);
     assert_eq!(mode(&data.join("provisioning")), 0o750);
+    // There before the first boot's provisioning, so the uplink's sandbox can name it.
+    assert_eq!(mode(&data.join("uplink")), 0o700);
     let passwd = std::fs::read_to_string(etc.join("passwd")).unwrap();
     let uid = |name: &str| -> u32 {
         passwd

@@ -97,8 +97,115 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         "console=ttyS0 systemd.journald.forward_to_console=1 systemd.setenv=SAJILI_CAMERA=twin modules-load=vivid",
     )?;
 
-    let mut guest = Guest::start(work.path(), &disk, out)?;
+    let mut guest = Guest::start(work.path(), &disk, out, "enrol")?;
     let result = walk(&mut guest, &registry, out);
+    report_failure(&mut guest, &result, &registry, out);
+    // The power button: the appliance shuts down cleanly (and its journal is complete).
+    let powered_off = guest.power_button(Duration::from_secs(180));
+    guest.stop();
+    result?;
+    if !powered_off {
+        bail!("the guest did not power off within 3 minutes of the power button");
+    }
+    check_journal(work.path(), &disk)?;
+
+    // A/B: a good new root in slot B is kept; a new root whose kiosk does not come up is
+    // abandoned after its tries, and the device goes back to the root it had.
+    let mut guest = good_update(work.path(), &disk, out)?;
+    let result = guest.wait_for("the boot to be blessed", Duration::from_secs(300), |line| {
+        line.contains("Finished") && line.contains("systemd-bless-boot")
+    });
+    report_failure(&mut guest, &result, &registry, out);
+    guest.stop();
+    result?;
+    let entries = boot_entries(&disk)?;
+    if !entries.iter().any(|e| e == "sajili-b.conf") {
+        bail!("slot B was not marked good: the entries are {entries:?}");
+    }
+    println!("a new root in slot B came up healthy and was kept: {entries:?}");
+
+    let mut guest = bad_update(work.path(), &disk, out)?;
+    let result = walk_back(&mut guest);
+    report_failure(&mut guest, &result, &registry, out);
+    guest.stop();
+    result?;
+    let entries = boot_entries(&disk)?;
+    if !entries.iter().any(|e| e == "sajili-a+0-2.conf") {
+        bail!("the unhealthy root's entry did not run out of tries: {entries:?}");
+    }
+    println!("an unhealthy root in slot A used its 2 tries and was abandoned: {entries:?}");
+    Ok(())
+}
+
+/// Reads the guest's journal from its data partition: structured fields are there, and
+/// nothing the applicant typed is.
+fn check_journal(work: &Path, disk: &Path) -> Result<()> {
+    let (start, _) = partition(disk, "sajili-data")?;
+    let dump = work.join("journal");
+    let debugfs = ["debugfs", "/usr/sbin/debugfs", "/sbin/debugfs"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("-V").output().is_ok())
+        .ok_or_else(|| anyhow!("debugfs (e2fsprogs) is missing"))?;
+    std::fs::create_dir_all(&dump)?;
+    let output = Command::new(debugfs)
+        .arg("-R")
+        .arg(format!("rdump /log/journal {}", dump.display()))
+        .arg(format!("{}?offset={start}", disk.display()))
+        .output()?;
+    if !output.status.success() {
+        bail!("debugfs: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let output = Command::new("journalctl")
+        .arg(format!("--directory={}", dump.join("journal").display()))
+        .args(["-o", "json", "--no-pager"])
+        .output()
+        .context("journalctl")?;
+    let entries: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let ours: Vec<&Value> = entries
+        .iter()
+        .filter(|e| {
+            e["SYSLOG_IDENTIFIER"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("sajili-"))
+        })
+        .collect();
+    let sent = ours
+        .iter()
+        .find(|e| e["SYSLOG_IDENTIFIER"] == "sajili-uplink" && e["SEQ"] == "1")
+        .ok_or_else(|| {
+            anyhow!(
+                "no uplink entry with SEQ=1 among {} of Sajili's",
+                ours.len()
+            )
+        })?;
+    if sent["DEVICE"].as_str().is_none_or(str::is_empty) {
+        bail!("the uplink's entry has no DEVICE field: {sent}");
+    }
+    let screens = ours.iter().filter(|e| e["SCREEN"].is_string()).count();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for typed in ["OTIENO", "JOSEPH", "23456789", "AWASI", "03041985"] {
+        if text.contains(typed) {
+            bail!("the journal holds {typed:?}, which the applicant typed");
+        }
+    }
+    println!(
+        "journal on the data partition: {} entries, {} of Sajili's ({screens} with SCREEN=, the uplink's with DEVICE={} SEQ=1); nothing the applicant typed",
+        entries.len(),
+        ours.len(),
+        sent["DEVICE"].as_str().unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn report_failure<T>(
+    guest: &mut Guest,
+    result: &Result<T>,
+    registry: &RegistryProcess,
+    out: &Path,
+) {
     if result.is_err() {
         let _ = guest.screendump(&out.join("failure.png"));
         eprintln!("--- the guest's last console lines ---");
@@ -107,8 +214,184 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         }
         eprintln!("--- the registry's log ---\n{}", registry.log());
     }
-    guest.stop();
-    result
+}
+
+/// Where partition `name` of `disk` is: (first byte, bytes).
+fn partition(disk: &Path, name: &str) -> Result<(u64, u64)> {
+    let output = Command::new("sfdisk").arg("--json").arg(disk).output()?;
+    let table: Value = serde_json::from_slice(&output.stdout)?;
+    let sector = table["partitiontable"]["sectorsize"]
+        .as_u64()
+        .unwrap_or(512);
+    table["partitiontable"]["partitions"]
+        .as_array()
+        .and_then(|parts| parts.iter().find(|p| p["name"] == name))
+        .and_then(|p| Some((p["start"].as_u64()? * sector, p["size"].as_u64()? * sector)))
+        .ok_or_else(|| anyhow!("no partition {name} on {}", disk.display()))
+}
+
+/// Runs mtools' `tool` on the disk's EFI partition.
+fn mtools(disk: &Path, tool: &str, args: &[&str]) -> Result<String> {
+    let (start, _) = partition(disk, "sajili-esp")?;
+    let output = Command::new(tool)
+        .arg("-i")
+        .arg(format!("{}@@{start}", disk.display()))
+        .args(args)
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()
+        .with_context(|| format!("{tool} (mtools)"))?;
+    if !output.status.success() {
+        bail!(
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The boot entries' file names on the EFI partition.
+fn boot_entries(disk: &Path) -> Result<Vec<String>> {
+    let listing = mtools(disk, "mdir", &["-b", "::/loader/entries"])?;
+    Ok(listing
+        .lines()
+        .filter_map(|line| line.rsplit('/').next())
+        .filter(|name| name.ends_with(".conf"))
+        .map(String::from)
+        .collect())
+}
+
+/// Writes boot entry `name` on the EFI partition.
+fn write_entry(disk: &Path, work: &Path, name: &str, text: &str) -> Result<()> {
+    let local = work.join(name);
+    std::fs::write(&local, text)?;
+    mtools(
+        disk,
+        "mcopy",
+        &[
+            "-o",
+            &local.to_string_lossy(),
+            &format!("::/loader/entries/{name}"),
+        ],
+    )?;
+    Ok(())
+}
+
+/// An update as an updater would install it: slot A's root, kernel and initrd copied into
+/// slot B, and a newer entry for it with three tries. Boots it.
+fn good_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
+    let (a, size) = partition(disk, "sajili-root-a")?;
+    let (b, _) = partition(disk, "sajili-root-b")?;
+    let mib = 1024 * 1024;
+    let copied = Command::new("dd")
+        .arg(format!("if={}", disk.display()))
+        .arg(format!("of={}", disk.display()))
+        .args(["bs=1M", "conv=notrunc,sparse", "status=none"])
+        .arg(format!("skip={}", a / mib))
+        .arg(format!("seek={}", b / mib))
+        .arg(format!("count={}", size / mib))
+        .status()?;
+    if !copied.success() {
+        bail!("dd into slot B failed");
+    }
+    for file in ["linux", "initrd"] {
+        let local = work.join(file);
+        mtools(
+            disk,
+            "mcopy",
+            &[
+                "-o",
+                &format!("::/sajili/a/{file}"),
+                &local.to_string_lossy(),
+            ],
+        )?;
+        mtools(
+            disk,
+            "mcopy",
+            &[
+                "-o",
+                &local.to_string_lossy(),
+                &format!("::/sajili/b/{file}"),
+            ],
+        )?;
+    }
+    let entry_a = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
+    let entry_b = entry_a
+        .replace("(root A)", "(root B)")
+        .replace("/sajili/a/", "/sajili/b/")
+        .replace("sajili-root-a", "sajili-root-b")
+        .lines()
+        .map(|line| {
+            if line.starts_with("version") {
+                "version  0.1.1".to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    write_entry(disk, work, "sajili-b+3.conf", &entry_b)?;
+    println!("update 0.1.1 installed in slot B (entry sajili-b+3.conf); booting it");
+    let mut guest = Guest::start(work, disk, out, "update-good")?;
+    guest.wait_for(
+        "the kiosk starting on slot B",
+        Duration::from_secs(300),
+        |line| line.contains("starting, root") && line.contains("sajili-root-b"),
+    )?;
+    guest.wait_for("the kiosk on slot B", Duration::from_secs(300), |line| {
+        line.contains("first frame drawn")
+    })?;
+    Ok(guest)
+}
+
+/// A bad update: slot A gets a newer entry with two tries whose kiosk never starts (masked
+/// on its command line, as a broken program would fail). Boots it.
+fn bad_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
+    let entry_a = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
+    mtools(disk, "mdel", &["::/loader/entries/sajili-a.conf"])?;
+    let bad = entry_a
+        .lines()
+        .map(|line| {
+            if line.starts_with("version") {
+                "version  0.1.2".to_string()
+            } else if line.starts_with("options") {
+                format!("{line} systemd.mask=sajili-kiosk.service")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    write_entry(disk, work, "sajili-a+2.conf", &bad)?;
+    println!(
+        "update 0.1.2, whose kiosk does not start, installed in slot A (sajili-a+2.conf); booting it"
+    );
+    Guest::start(work, disk, out, "update-bad")
+}
+
+/// Follows the bad update: two boots of slot A that reboot themselves, then slot B's kiosk.
+fn walk_back(guest: &mut Guest) -> Result<()> {
+    for attempt in 1..=2 {
+        guest.wait_for(
+            "slot A's health check to fail",
+            Duration::from_secs(300),
+            |line| line.contains("sajili-healthy.service") && line.contains("Failed with result"),
+        )?;
+        println!("  try {attempt} of slot A: the kiosk did not come up, the device reboots");
+    }
+    guest.wait_for(
+        "the kiosk starting on slot B again",
+        Duration::from_secs(300),
+        |line| line.contains("starting, root") && line.contains("sajili-root-b"),
+    )?;
+    guest.wait_for(
+        "the kiosk back on slot B",
+        Duration::from_secs(300),
+        |line| line.contains("first frame drawn"),
+    )?;
+    println!("  then slot B again, and its kiosk");
+    Ok(())
 }
 
 /// The boot test proper, on a running guest.
@@ -394,6 +677,8 @@ struct Guest {
     serial: PathBuf,
     read: usize,
     lines: Vec<String>,
+    /// Lines before this one have been matched by a wait (or passed by it).
+    cursor: usize,
     started: Instant,
     out: PathBuf,
     shots: usize,
@@ -404,13 +689,18 @@ struct Guest {
 }
 
 impl Guest {
-    fn start(work: &Path, disk: &Path, out: &Path) -> Result<Self> {
+    /// Powers on a guest on `disk`; its console and QEMU's messages go to files named after
+    /// `phase` in `out`.
+    fn start(work: &Path, disk: &Path, out: &Path, phase: &str) -> Result<Self> {
         let vars = work.join("OVMF_VARS.fd");
         std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars)
             .context("OVMF (apt-get install ovmf)")?;
         let qmp_path = work.join("qmp.sock");
         let sensor = work.join("sensor.sock");
-        let serial = out.join("serial.log");
+        // A previous boot's sockets would look like this one's.
+        let _ = std::fs::remove_file(&qmp_path);
+        let _ = std::fs::remove_file(&sensor);
+        let serial = out.join(format!("console-{phase}.log"));
         let _ = std::fs::remove_file(&serial);
         let accel = std::env::var("SAJILI_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into());
         let qemu = Command::new("qemu-system-x86_64")
@@ -457,7 +747,9 @@ impl Guest {
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(out.join("qemu.log"))?)
+            .stderr(std::fs::File::create(
+                out.join(format!("qemu-{phase}.log")),
+            )?)
             .spawn()
             .context(
                 "qemu-system-x86_64 (apt-get install -t bookworm-backports qemu-system-x86)",
@@ -468,7 +760,7 @@ impl Guest {
         }) {
             bail!(
                 "QEMU did not start: {}",
-                std::fs::read_to_string(out.join("qemu.log")).unwrap_or_default()
+                std::fs::read_to_string(out.join(format!("qemu-{phase}.log"))).unwrap_or_default()
             );
         }
         let qmp = Qmp::connect(&qmp_path)?;
@@ -477,7 +769,9 @@ impl Guest {
             .arg(&sensor)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(out.join("sensor-twin.log"))?)
+            .stderr(std::fs::File::create(
+                out.join(format!("sensor-twin-{phase}.log")),
+            )?)
             .spawn()
             .context("the sensor twin")?;
         Ok(Self {
@@ -487,6 +781,7 @@ impl Guest {
             serial,
             read: 0,
             lines: Vec::new(),
+            cursor: 0,
             started,
             out: out.to_path_buf(),
             shots: 0,
@@ -540,8 +835,11 @@ impl Guest {
     ) -> Result<String> {
         let start = Instant::now();
         loop {
-            if let Some(line) = self.poll().into_iter().find(|l| test(l)) {
-                return Ok(line);
+            self.poll();
+            // In order: a line another wait went past is still there for this one.
+            if let Some(at) = self.lines[self.cursor..].iter().position(|l| test(l)) {
+                self.cursor += at + 1;
+                return Ok(self.lines[self.cursor - 1].clone());
             }
             if let Ok(Some(status)) = self.qemu.try_wait() {
                 bail!("QEMU exited ({status}) waiting for {what}");
@@ -604,6 +902,14 @@ impl Guest {
         self.shots += 1;
         let path = self.out.join(format!("{:02}-{name}.png", self.shots));
         self.screendump(&path)
+    }
+
+    /// Presses the power button (ACPI); whether QEMU exits within `patience`.
+    fn power_button(&mut self, patience: Duration) -> bool {
+        if self.qmp.command("system_powerdown", json!({})).is_err() {
+            return false;
+        }
+        wait_until(patience, || matches!(self.qemu.try_wait(), Ok(Some(_))))
     }
 
     fn power_cut(&mut self) -> Result<()> {
