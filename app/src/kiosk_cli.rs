@@ -48,6 +48,18 @@ pub fn kiosk(data: &DataDir, simulate: bool, camera_twin: bool) -> Result<(), Fa
     // Which root (A/B slot) is running: the first thing to know after an update.
     let root = running_root().unwrap_or_else(|| "unknown".into());
     log::info!("Sajili {} starting, root {root}", env!("CARGO_PKG_VERSION"));
+    // No keys: the field step was skipped. Say so on the screen rather than fail and be
+    // restarted on a black one.
+    let key = data.signing_key_path();
+    if !simulate && !key.exists() {
+        log::warn!(
+            "not set up: no keys in {}; showing how to set the device up",
+            data.root().display()
+        );
+        let window = KioskWindow::new().map_err(|e| Failure::Failed(e.to_string()))?;
+        return ui::run_not_set_up(window, move || key.exists())
+            .map_err(|e| Failure::Failed(e.to_string()));
+    }
     let device = open_waiting(data, std::time::Duration::from_secs(60))?;
     let devices = if simulate {
         twins::devices(4).map_err(Failure::Failed)?

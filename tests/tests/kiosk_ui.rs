@@ -884,3 +884,34 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     assert_eq!(enrolment.demographics.names.surname, "WEKESA");
     assert_biometrics(&enrolment, &[]);
 }
+
+#[test]
+fn a_device_without_keys_says_how_to_set_it_up_in_either_language() {
+    init_backend();
+    let window = KioskWindow::new().expect("window");
+    ui::show_not_set_up(&window);
+    window.show().expect("show");
+    let shows = |text: &str| {
+        ElementHandle::find_by_accessible_label(&window, text)
+            .next()
+            .is_some()
+    };
+    assert!(shows(
+        "This kiosk is not set up yet, so it cannot enrol anyone."
+    ));
+    // The language can be chosen; there is nothing else to do here.
+    assert!(shows("Kiswahili"));
+    assert!(!shows("Next ›") && !shows("Start again"));
+    window
+        .global::<Kiosk>()
+        .invoke_act("language".into(), "sw".into());
+    assert!(shows(
+        "Kioski hiki bado hakijawekwa tayari, kwa hiyo hakiwezi kumsajili mtu yeyote."
+    ));
+    window
+        .global::<Kiosk>()
+        .invoke_act("language".into(), "en".into());
+    assert!(shows(
+        "This kiosk is not set up yet, so it cannot enrol anyone."
+    ));
+}

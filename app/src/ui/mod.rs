@@ -44,6 +44,48 @@ pub fn connect(app: &Rc<RefCell<App>>) {
         });
 }
 
+/// Puts `window` on the "not set up" screen, for a device without keys: what to do, in
+/// English or (by the language buttons) Kiswahili, and nothing else to touch.
+pub fn show_not_set_up(window: &KioskWindow) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_screen("not-set-up".into());
+    let weak = window.as_weak();
+    kiosk.on_act(move |name, value| {
+        if name != "language" {
+            return;
+        }
+        let sw = value == "sw";
+        if slint::select_bundled_translation(if sw { "sw" } else { "" }).is_err() {
+            log::warn!("no bundled translation for {value}");
+        }
+        if let Some(window) = weak.upgrade() {
+            window
+                .global::<Kiosk>()
+                .set_language(if sw { "sw" } else { "en" }.into());
+        }
+    });
+}
+
+/// Shows the "not set up" screen until `set_up()` says the device has its keys, then returns
+/// (the service manager starts the kiosk again, now with a device to enrol on).
+pub fn run_not_set_up(
+    window: KioskWindow,
+    set_up: impl Fn() -> bool + 'static,
+) -> Result<(), slint::PlatformError> {
+    show_not_set_up(&window);
+    let timer = slint::Timer::default();
+    timer.start(slint::TimerMode::Repeated, WATCHDOG_PING, move || {
+        notify::notify("WATCHDOG=1");
+        if set_up() {
+            let _ = slint::quit_event_loop();
+        }
+    });
+    window.show()?;
+    notify::notify("READY=1");
+    slint::run_event_loop()?;
+    window.hide()
+}
+
 /// This process's resident memory, kB (Linux), for the log.
 pub fn resident_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -9,8 +9,10 @@
 //! 127.0.0.1, is 10.0.2.2. The image is provisioned by the field step
 //! (`image-build/provision`), boots, makes its keys, provisions itself with the registry, and the
 //! walk goes through every screen of a self-service enrolment. The power is cut twice: in the
-//! middle of the form (the enrolment resumes where it was) and just after sealing (the record is
-//! not lost: it reaches the registry after the reboot, which decrypts it).
+//! middle of the form (the enrolment resumes where it was) and just after sealing with the
+//! network unplugged (the record is not lost: it reaches the registry once the network is back
+//! after the reboot, and the registry decrypts it). Then the A/B updates: a good one is kept, a
+//! bad one is abandoned after its tries.
 //!
 //! Where to touch comes from the same screens drawn on the host at the guest's resolution with
 //! Slint's testing backend: each touch is the centre of the element a person would touch, found
@@ -75,6 +77,39 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         registry.port
     );
 
+    // This copy's boot entry: the journal on the serial console for the test to follow, the
+    // camera twin, vivid loaded.
+    set_boot_options(
+        &disk,
+        "console=ttyS0 systemd.journald.forward_to_console=1 systemd.setenv=SAJILI_CAMERA=twin modules-load=vivid",
+    )?;
+
+    // Flashed, but the field step forgotten: the kiosk says so on the screen.
+    let mut guest = Guest::start(work.path(), &disk, out, "unprovisioned")?;
+    let result = guest
+        .wait_for("the kiosk's word", Duration::from_secs(600), |line| {
+            line.contains("not set up: no keys")
+        })
+        .and_then(|_| {
+            // Ready (READY=1) once its window is shown.
+            guest.wait_for("the kiosk to be up", Duration::from_secs(120), |line| {
+                line.contains("Started sajili-kiosk.service")
+            })
+        });
+    let unprovisioned_frame = guest.started.elapsed();
+    let result = result.and_then(|_| guest.shot("not-set-up"));
+    report_failure(&mut guest, &result, &registry, out);
+    let powered_off = guest.power_button(Duration::from_secs(180));
+    guest.stop();
+    result?;
+    if !powered_off {
+        bail!("the unprovisioned guest did not power off within 3 minutes of the power button");
+    }
+    println!(
+        "first power-on, no bundle: the kiosk says it is not set up ({:.1} s to its window; 01-not-set-up.png)",
+        unprovisioned_frame.as_secs_f64()
+    );
+
     // The field step, exactly as field staff run it.
     let provision = Command::new(workspace_root().join("image-build/provision"))
         .arg("--bundle")
@@ -90,13 +125,6 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         );
     }
     print!("{}", String::from_utf8_lossy(&provision.stdout));
-    // This copy's boot entry: the journal on the serial console for the test to follow, the
-    // camera twin, vivid loaded.
-    set_boot_options(
-        &disk,
-        "console=ttyS0 systemd.journald.forward_to_console=1 systemd.setenv=SAJILI_CAMERA=twin modules-load=vivid",
-    )?;
-
     let mut guest = Guest::start(work.path(), &disk, out, "enrol")?;
     let result = walk(&mut guest, &registry, out);
     report_failure(&mut guest, &result, &registry, out);
@@ -533,6 +561,12 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     touch("Next ›", guest)?;
     guest.wait_screen("review", Duration::from_secs(60))?;
     guest.shot("review")?;
+    // The network cable comes out before sealing: the record must wait on the device, through
+    // the power cut below, and leave when the cable is back.
+    guest
+        .qmp
+        .command("set_link", json!({"name": "nic0", "up": false}))?;
+    println!("network unplugged (QMP set_link) before sealing");
     touch("Save my enrolment", guest)?;
     let sealed = guest.wait_for("sealing", Duration::from_secs(300), |line| {
         line.contains("enrolment sealed")
@@ -549,7 +583,7 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
         .to_string();
 
     // The power goes again at once: what was sealed is on the data partition, and the uplink
-    // sends it after the reboot.
+    // sends it once the network is back after the reboot.
     println!("power cut just after sealing (QMP system_reset)");
     guest.power_cut()?;
     guest.wait_for(
@@ -559,6 +593,15 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     )?;
     guest.wait_screen("language", Duration::from_secs(60))?;
     guest.shot("language-after-second-cut")?;
+    std::thread::sleep(Duration::from_secs(15));
+    let held = registry.stats()["records"].as_u64().unwrap_or(0);
+    if held != 0 {
+        bail!("the registry has {held} record(s) although the network was unplugged");
+    }
+    guest
+        .qmp
+        .command("set_link", json!({"name": "nic0", "up": true}))?;
+    println!("network plugged back in; the registry held nothing until now");
 
     let arrived = wait_until(Duration::from_secs(600), || {
         registry.stats()["records"].as_u64().unwrap_or(0) >= 1
@@ -731,7 +774,7 @@ impl Guest {
                 "-netdev",
                 "user,id=net0",
                 "-device",
-                "virtio-net-pci,netdev=net0",
+                "virtio-net-pci,netdev=net0,id=nic0",
             ])
             .arg("-serial")
             .arg(format!("file:{}", serial.display()))
