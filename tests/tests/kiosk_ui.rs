@@ -18,7 +18,7 @@ use sajili::device::{self, DataDir};
 use sajili::form::{
     Citizenship, ConsentGiver, DocumentType, FingerException, FingerPosition, Relationship, Sex,
 };
-use sajili::kiosk::{FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS, IDLE_WARN_MS, Screen};
+use sajili::kiosk::{IDLE_COUNTDOWN_MS, IDLE_WARN_MS, Screen};
 use sajili::record::{Enrolment, Envelope, FingerCapture, decode_payload};
 use sajili::ui::{self, App, Kiosk, KioskWindow, demo, twins};
 use sajili_tests::TestRegistry;
@@ -192,15 +192,7 @@ impl Kiosk_ {
     fn fingers(&self) {
         assert_eq!(self.screen(), Screen::Fingers);
         for _ in 0..40 {
-            let pending = self
-                .app
-                .borrow()
-                .session()
-                .draft()
-                .fingers
-                .iter()
-                .any(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT));
-            if !pending {
+            if self.app.borrow().session().fingers_left() == 0 {
                 return;
             }
             self.press(self.tr("Take print", "Chukua alama"));

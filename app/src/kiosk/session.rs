@@ -301,6 +301,16 @@ impl Session {
         &self.saved.draft
     }
 
+    /// Fingers that still need a print (or an exception).
+    pub fn fingers_left(&self) -> usize {
+        self.saved
+            .draft
+            .fingers
+            .iter()
+            .filter(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT))
+            .count()
+    }
+
     /// The screens' language.
     pub fn language(&self) -> Language {
         Language::from_code(&self.saved.draft.language).unwrap_or_default()

@@ -12,10 +12,7 @@ use super::{Kiosk, KioskWindow};
 use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
 use crate::form::{ConsentGiver, FingerException, Language};
-use crate::kiosk::{
-    self, Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, Field, LoginPurpose, Mode, Page, Saved,
-    Screen, Session,
-};
+use crate::kiosk::{self, Action, Effect, Field, LoginPurpose, Mode, Page, Saved, Screen, Session};
 use crate::staff::{self, Role};
 use crate::store::AuditEvent;
 
@@ -467,11 +464,7 @@ impl App {
         let now = Progress {
             screen: self.session.screen().id(),
             photo_taken: draft.photo.is_some(),
-            fingers_left: draft
-                .fingers
-                .iter()
-                .filter(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT))
-                .count(),
+            fingers_left: self.session.fingers_left(),
             prints_taken: draft.fingers.iter().map(|s| usize::from(s.attempts)).sum(),
         };
         let before = self.logged.replace(now);

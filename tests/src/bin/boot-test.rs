@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use sajili::clock::SystemClock;
-use sajili::kiosk::{FINGER_ACCEPT, FINGER_ATTEMPTS};
 use sajili::ui::{self, App, KioskWindow, demo, twins};
 use sajili_tests::registry::{RegistryProcess, wait_until};
 use sajili_tests::workspace_root;
@@ -343,21 +342,17 @@ fn good_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
         )?;
     }
     let entry_a = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
-    let entry_b = entry_a
+    let slot_b = entry_a
         .replace("(root A)", "(root B)")
         .replace("/sajili/a/", "/sajili/b/")
-        .replace("sajili-root-a", "sajili-root-b")
-        .lines()
-        .map(|line| {
-            if line.starts_with("version") {
-                "version  0.1.1".to_string()
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
+        .replace("sajili-root-a", "sajili-root-b");
+    let entry_b = with_lines(&slot_b, |line| {
+        if line.starts_with("version") {
+            "version  0.1.1".to_string()
+        } else {
+            line.to_string()
+        }
+    });
     write_entry(disk, work, "sajili-b+3.conf", &entry_b)?;
     println!("update 0.1.1 installed in slot B (entry sajili-b+3.conf); booting it");
     let mut guest = Guest::start(work, disk, out, "update-good")?;
@@ -377,20 +372,15 @@ fn good_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
 fn bad_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
     let entry_a = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
     mtools(disk, "mdel", &["::/loader/entries/sajili-a.conf"])?;
-    let bad = entry_a
-        .lines()
-        .map(|line| {
-            if line.starts_with("version") {
-                "version  0.1.2".to_string()
-            } else if line.starts_with("options") {
-                format!("{line} systemd.mask=sajili-kiosk.service")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
+    let bad = with_lines(&entry_a, |line| {
+        if line.starts_with("version") {
+            "version  0.1.2".to_string()
+        } else if line.starts_with("options") {
+            format!("{line} systemd.mask=sajili-kiosk.service")
+        } else {
+            line.to_string()
+        }
+    });
     write_entry(disk, work, "sajili-a+2.conf", &bad)?;
     println!(
         "update 0.1.2, whose kiosk does not start, installed in slot A (sajili-a+2.conf); booting it"
@@ -655,47 +645,21 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
 
 /// Appends `options` to the boot entry's kernel command line on the image's EFI partition.
 fn set_boot_options(disk: &Path, options: &str) -> Result<()> {
-    let offset = 1024 * 1024; // the ESP starts at 1 MiB (image-build/build)
-    let fat = format!("{}@@{offset}", disk.display());
-    let entry = "::/loader/entries/sajili-a.conf";
-    let read = Command::new("mtype")
-        .args(["-i", &fat, entry])
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .output()
-        .context("mtype (mtools)")?;
-    if !read.status.success() {
-        bail!(
-            "cannot read the boot entry: {}",
-            String::from_utf8_lossy(&read.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&read.stdout)
-        .lines()
-        .map(|line| {
-            if line.starts_with("options") {
-                format!("{line} {options}")
-            } else {
-                line.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
-    let local = disk.with_extension("entry");
-    std::fs::write(&local, text)?;
-    let write = Command::new("mcopy")
-        .args(["-o", "-i", &fat])
-        .arg(&local)
-        .arg(entry)
-        .env("MTOOLS_SKIP_CHECK", "1")
-        .output()?;
-    if !write.status.success() {
-        bail!(
-            "cannot write the boot entry: {}",
-            String::from_utf8_lossy(&write.stderr)
-        );
-    }
-    Ok(())
+    let entry = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
+    let entry = with_lines(&entry, |line| {
+        if line.starts_with("options") {
+            format!("{line} {options}")
+        } else {
+            line.to_string()
+        }
+    });
+    let work = disk.parent().unwrap_or(Path::new("."));
+    write_entry(disk, work, "sajili-a.conf", &entry)
+}
+
+/// `text` with each line replaced by `edit(line)`, newline-terminated (a boot entry).
+fn with_lines(text: &str, edit: impl Fn(&str) -> String) -> String {
+    text.lines().map(edit).collect::<Vec<_>>().join("\n") + "\n"
 }
 
 /// The "N MB resident" figure in a kiosk's log line.
@@ -1111,15 +1075,7 @@ impl Planner {
     /// Prints every finger on the host's copy, so it too can go on to the review.
     fn fingers(&self) -> Result<()> {
         for _ in 0..40 {
-            let pending = self
-                .app
-                .borrow()
-                .session()
-                .draft()
-                .fingers
-                .iter()
-                .any(|slot| !slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT));
-            if !pending {
+            if self.app.borrow().session().fingers_left() == 0 {
                 return Ok(());
             }
             self.press("Take print")?;
