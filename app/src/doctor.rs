@@ -185,21 +185,70 @@ pub fn check_twins() -> Vec<Check> {
 /// Below this much free space the status screen warns: about 8,000 enrolments' worth.
 const DISK_LOW_BYTES: u64 = 512 << 20;
 
-/// The status screen's quick facts about the device itself: its id and free storage, as
-/// (key, value, good).
-pub fn quick_checks(device: &crate::device::Device) -> Vec<(&'static str, String, bool)> {
+/// One fact on the status screen: which line, a fixed word the screens translate (empty for
+/// none), the data beside it (numbers, ids, an error's own words), and whether it is good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusFact {
+    /// The line: "device", "disk", "camera", ...
+    pub key: &'static str,
+    /// A word from a fixed list ("working", "never", ...), translated by the screens.
+    pub word: &'static str,
+    /// What the word cannot say: a number, an id, an error in its own words.
+    pub detail: String,
+    /// Shown as fine (true) or as a warning.
+    pub good: bool,
+}
+
+impl StatusFact {
+    /// A fact with a translated word and no detail.
+    pub fn word(key: &'static str, word: &'static str, good: bool) -> Self {
+        Self {
+            key,
+            word,
+            detail: String::new(),
+            good,
+        }
+    }
+
+    /// A fact that is data only.
+    pub fn detail(key: &'static str, detail: String, good: bool) -> Self {
+        Self {
+            key,
+            word: "",
+            detail,
+            good,
+        }
+    }
+
+    /// A fact that is a failure, in the error's own words.
+    pub fn error(key: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            key,
+            word: "error",
+            detail: error.to_string(),
+            good: false,
+        }
+    }
+}
+
+/// The status screen's quick facts about the device itself: its id and free storage.
+pub fn quick_checks(device: &crate::device::Device) -> Vec<StatusFact> {
     let mut checks = Vec::new();
     match device.store.device_id() {
-        Ok(Some(id)) => checks.push(("device", id, true)),
-        Ok(None) => checks.push(("device", "not provisioned".into(), false)),
-        Err(error) => checks.push(("device", error.to_string(), false)),
+        Ok(Some(id)) => checks.push(StatusFact::detail("device", id, true)),
+        Ok(None) => checks.push(StatusFact::word("device", "not-provisioned", false)),
+        Err(error) => checks.push(StatusFact::error("device", error)),
     }
     match rustix::fs::statvfs(device.store.path()) {
         Ok(fs) => {
             let free = fs.f_bavail.saturating_mul(fs.f_frsize);
-            checks.push(("disk", format!("{} MB", free >> 20), free >= DISK_LOW_BYTES));
+            checks.push(StatusFact::detail(
+                "disk",
+                format!("{} MB", free >> 20),
+                free >= DISK_LOW_BYTES,
+            ));
         }
-        Err(error) => checks.push(("disk", error.to_string(), false)),
+        Err(error) => checks.push(StatusFact::error("disk", error)),
     }
     checks
 }

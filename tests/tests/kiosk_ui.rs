@@ -22,7 +22,7 @@ use sajili::kiosk::{IDLE_COUNTDOWN_MS, IDLE_WARN_MS, Screen};
 use sajili::record::{Enrolment, Envelope, FingerCapture, decode_payload};
 use sajili::ui::{self, App, Kiosk, KioskWindow, demo, twins};
 use sajili_tests::TestRegistry;
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model};
 
 /// One kiosk on a data dir, with its window on the testing backend.
 struct Kiosk_ {
@@ -875,6 +875,38 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     let (_, enrolment) = k.record(&registry, 1);
     assert_eq!(enrolment.demographics.names.surname, "WEKESA");
     assert_biometrics(&enrolment, &[]);
+}
+
+#[test]
+fn the_status_screen_says_how_the_kiosk_is_in_either_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    let says = |text: &str| ElementHandle::find_by_accessible_label(&k.window, text).count();
+    k.press("Staff · Wafanyakazi");
+    k.sign_in("Staff number", demo::OPERATOR.0, demo::OPERATOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Status);
+    // Nothing has been sent and no device used yet; the id and the free space are data.
+    assert_eq!(says("Last confirmation from the registry"), 1);
+    assert_eq!(says("▲ Never"), 1);
+    assert_eq!(says("● Not used yet"), 2, "camera and fingerprint reader");
+    let status = k.window.global::<Kiosk>().get_status();
+    let id = status
+        .iter()
+        .find(|line| line.key == "device")
+        .map(|line| line.detail.to_string())
+        .unwrap();
+    assert_eq!(id.len(), 8, "the device id: {id}");
+    assert_eq!(says(&format!("● {id}")), 1);
+    k.press("Kiswahili");
+    assert_eq!(k.screen(), Screen::Status);
+    assert_eq!(says("▲ Bado haijawahi"), 1);
+    assert_eq!(says("● Bado haijatumika"), 2);
+    assert_eq!(says("Never") + says("▲ Never") + says("● Not used yet"), 0);
+    assert_eq!(says(&format!("● {id}")), 1);
+    k.press("Funga");
+    assert_eq!(k.screen(), Screen::Language);
 }
 
 #[test]

@@ -11,6 +11,7 @@ use super::render;
 use super::{Kiosk, KioskWindow};
 use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
+use crate::doctor::StatusFact;
 use crate::form::{ConsentGiver, FingerException, Language};
 use crate::kiosk::{self, Action, Effect, Field, LoginPurpose, Mode, Page, Saved, Screen, Session};
 use crate::staff::{self, Role};
@@ -26,8 +27,8 @@ pub struct App {
     started: Instant,
     seal_pending: bool,
     shown_photo: Option<usize>,
-    /// What each device last did, for the status screen: (device, what, good).
-    health: Vec<(&'static str, String, bool)>,
+    /// What each device last did, for the status screen.
+    health: Vec<StatusFact>,
     /// Where the person was when last logged: the screen, photo taken, fingers still to do.
     logged: Option<Progress>,
     /// When records were last handed to the uplink, ms on the kiosk's clock.
@@ -145,8 +146,8 @@ impl App {
             seal_pending,
             shown_photo: None,
             health: vec![
-                ("camera", "not used yet".into(), true),
-                ("sensor", "not used yet".into(), true),
+                StatusFact::word("camera", "not-used-yet", true),
+                StatusFact::word("sensor", "not-used-yet", true),
             ],
             logged: None,
             handed_off_at: None,
@@ -376,9 +377,9 @@ impl App {
     }
 
     fn note_health(&mut self, event: &DeviceEvent) {
-        let (device, what, good) = match event {
-            DeviceEvent::Frame { .. } => ("camera", "working".to_owned(), true),
-            DeviceEvent::Print { .. } => ("sensor", "working".to_owned(), true),
+        let fact = match event {
+            DeviceEvent::Frame { .. } => StatusFact::word("camera", "working", true),
+            DeviceEvent::Print { .. } => StatusFact::word("sensor", "working", true),
             DeviceEvent::Fault(Some(code)) if code == "sensor-no-finger" => return,
             DeviceEvent::Fault(Some(code)) => {
                 let device = if code.starts_with("camera") {
@@ -386,17 +387,17 @@ impl App {
                 } else {
                     "sensor"
                 };
-                let what = if code.ends_with("unplugged") {
-                    "not connected: check the cable"
+                let word = if code.ends_with("unplugged") {
+                    "unplugged"
                 } else {
-                    "not answering: restart the kiosk"
+                    "not-answering"
                 };
-                (device, what.to_owned(), false)
+                StatusFact::word(device, word, false)
             }
             DeviceEvent::Fault(None) | DeviceEvent::Scanned(_) => return,
         };
-        if let Some(entry) = self.health.iter_mut().find(|(d, _, _)| *d == device) {
-            *entry = (device, what, good);
+        if let Some(entry) = self.health.iter_mut().find(|f| f.key == fact.key) {
+            *entry = fact;
         }
     }
 

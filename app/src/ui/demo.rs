@@ -171,6 +171,9 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.expect(Screen::Language)?;
     walk.shot("language")?;
     walk.act("status", "");
+    // Staff screens speak the walk's language too (the switch is on every screen).
+    walk.act("language", language);
+    walk.expect(Screen::Login)?;
     walk.shot("login-staff")?;
     walk.login(SUPERVISOR);
     walk.act("next", "");

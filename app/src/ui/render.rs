@@ -9,6 +9,7 @@ use slint::{
 
 use super::{Choice, FieldState, FingerView, Kiosk, KioskWindow, ReviewLine, StatusLine};
 use crate::biometrics::photo::Rgb;
+use crate::doctor::StatusFact;
 use crate::form::{COUNTIES, Language, county};
 use crate::kiosk::{Entry, FINGER_ACCEPT, Field, LoginPurpose, Page, Screen, Session, show_date};
 
@@ -311,65 +312,54 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
     }
 }
 
-/// The status screen's lines: queue, last sync, devices, disk.
-pub fn status_lines(
-    device: &crate::device::Device,
-    health: &[(&'static str, String, bool)],
-) -> ModelRc<StatusLine> {
-    let mut lines = Vec::new();
+/// The status screen's lines: last sync, devices, queue, disk. Words are translated by the
+/// screens (`Labels.status-word`); the details beside them are data.
+pub fn status_lines(device: &crate::device::Device, health: &[StatusFact]) -> ModelRc<StatusLine> {
+    let mut facts = Vec::new();
     let uplink =
         crate::uplink::state::UplinkState::load(&crate::spool::Spool::new(device.data.root()));
-    lines.push(StatusLine {
-        key: "last_sync".into(),
-        value: match (uplink.last_success, &uplink.last_error) {
-            (Some(at), _) => crate::clock::format_eat(at).into(),
-            (None, Some(error)) => format!("never ({error})").into(),
-            (None, None) => "never".into(),
+    facts.push(match (uplink.last_success, &uplink.last_error) {
+        (Some(at), _) => StatusFact::detail("last_sync", crate::clock::format_eat(at), true),
+        (None, Some(error)) => StatusFact {
+            detail: error.clone(),
+            ..StatusFact::word("last_sync", "never", false)
         },
-        good: uplink.last_success.is_some(),
+        (None, None) => StatusFact::word("last_sync", "never", false),
     });
-    for (key, what, good) in health {
-        lines.push(StatusLine {
-            key: (*key).into(),
-            value: what.as_str().into(),
-            good: *good,
-        });
-    }
+    facts.extend(health.iter().cloned());
     match device.store.status() {
         Ok(status) => {
-            lines.push(StatusLine {
-                key: "queue".into(),
-                value: format!(
+            facts.push(StatusFact::detail(
+                "queue",
+                format!(
                     "{} ({} KB)",
                     status.queue_depth,
                     status.bytes_waiting / 1024
-                )
-                .into(),
-                good: status.queue_depth < 500,
-            });
-            lines.push(StatusLine {
-                key: "sent".into(),
-                value: status.receipts.to_string().into(),
-                good: true,
-            });
-            lines.push(StatusLine {
-                key: "journal".into(),
-                value: status.in_progress.to_string().into(),
-                good: true,
-            });
+                ),
+                status.queue_depth < 500,
+            ));
+            facts.push(StatusFact::detail(
+                "sent",
+                status.receipts.to_string(),
+                true,
+            ));
+            facts.push(StatusFact::detail(
+                "journal",
+                status.in_progress.to_string(),
+                true,
+            ));
         }
-        Err(error) => lines.push(StatusLine {
-            key: "queue".into(),
-            value: error.to_string().into(),
-            good: false,
-        }),
+        Err(error) => facts.push(StatusFact::error("queue", error)),
     }
-    for check in crate::doctor::quick_checks(device) {
-        lines.push(StatusLine {
-            key: check.0.into(),
-            value: check.1.into(),
-            good: check.2,
-        });
-    }
+    facts.extend(crate::doctor::quick_checks(device));
+    let lines: Vec<StatusLine> = facts
+        .into_iter()
+        .map(|fact| StatusLine {
+            key: fact.key.into(),
+            word: fact.word.into(),
+            detail: fact.detail.into(),
+            good: fact.good,
+        })
+        .collect();
     model(lines)
 }
