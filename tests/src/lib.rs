@@ -72,9 +72,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of the workspace binary `bin` of `package`, built (in the profile of the running test
-/// or benchmark) if needed.
-pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+/// Path of the workspace binary `bin`, built (in the profile of the running test or
+/// benchmark) with all the workspace's binaries if needed.
+pub fn workspace_bin(bin: &str) -> PathBuf {
     // A test binary lives in target/<profile>/deps, workspace binaries (the boot test's too)
     // in target/<profile>.
     let exe = std::env::current_exe().expect("current exe");
@@ -87,16 +87,35 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
     let mut build = Command::new(cargo);
     // The whole workspace's binaries, so features resolve as for the tests themselves and
     // nothing already built for them is compiled again.
-    let _ = package;
     build.args(["build", "--quiet", "--workspace", "--bins"]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
+    }
+    // Cargo sets these for the running test only. A build script that watches one (ring's
+    // watches CARGO_MANIFEST_DIR) would see it change, and ring, rustls and everything above
+    // them would be rebuilt here and again by the next plain cargo command.
+    for (key, _) in std::env::vars_os() {
+        let Some(name) = key.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_")
+            || matches!(
+                name,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+            )
+        {
+            build.env_remove(&key);
+        }
     }
     let status = build
         .current_dir(workspace_root())
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "cargo build -p {package} failed");
+    assert!(status.success(), "cargo build --workspace --bins failed");
     assert!(path.is_file(), "{} missing after build", path.display());
     path
 }
@@ -104,7 +123,7 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
 /// Path of the `sajili` binary, built once per test process if it is not there yet.
 pub fn sajili_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| workspace_bin("sajili", "sajili"))
+    BIN.get_or_init(|| workspace_bin("sajili"))
 }
 
 /// Runs `sajili` with `args` against the data dir `data`.

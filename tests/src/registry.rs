@@ -11,7 +11,7 @@ use crate::{sajili, stderr, stdout};
 /// Path of the `sajili-registry` binary, built once per test process (same profile as the test).
 pub fn registry_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| crate::workspace_bin("sajili-registry", "sajili-registry"))
+    BIN.get_or_init(|| crate::workspace_bin("sajili-registry"))
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; another process could take it, rarely).
