@@ -2,6 +2,7 @@
 //! `sajili` binary, throwaway data dirs, and the documented example enrolment.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod driver;
 pub mod proxy;
 pub mod registry;
 

@@ -4,15 +4,12 @@
 //! sealed record, decrypted here with the registry's key and compared with what was entered.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::cell::RefCell;
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use i_slint_backend_testing::ElementRoot;
-use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use i_slint_backend_testing::ElementHandle;
 use sajili::clock::SystemClock;
 use sajili::device::{self, DataDir};
 use sajili::form::{
@@ -22,25 +19,17 @@ use sajili::kiosk::{IDLE_COUNTDOWN_MS, IDLE_WARN_MS, Screen};
 use sajili::record::{Enrolment, Envelope, FingerCapture, decode_payload};
 use sajili::ui::{self, App, Kiosk, KioskWindow, demo, twins};
 use sajili_tests::TestRegistry;
+use sajili_tests::driver::{KioskDriver, init_backend};
 use slint::{ComponentHandle, Model};
 
-/// One kiosk on a data dir, with its window on the testing backend.
-struct Kiosk_ {
-    app: Rc<RefCell<App>>,
-    window: KioskWindow,
-}
+/// One kiosk on a data dir, with its window on the testing backend; every step asserts.
+struct Kiosk_(KioskDriver);
 
-thread_local! {
-    static BACKEND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Slint's testing backend, once per test thread.
-fn init_backend() {
-    BACKEND.with(|ready| {
-        if !ready.replace(true) {
-            i_slint_backend_testing::init_no_event_loop();
-        }
-    });
+impl std::ops::Deref for Kiosk_ {
+    type Target = KioskDriver;
+    fn deref(&self) -> &KioskDriver {
+        &self.0
+    }
 }
 
 fn open_kiosk(dir: &Path) -> Kiosk_ {
@@ -50,22 +39,8 @@ fn open_kiosk(dir: &Path) -> Kiosk_ {
 
 /// The kiosk on the device in `dir` with these devices.
 fn open_kiosk_with(dir: &Path, devices: sajili::ui::devices::Devices) -> Kiosk_ {
-    init_backend();
     let device = device::open(&DataDir::new(dir.join("device"))).expect("open device");
-    let window = KioskWindow::new().expect("window");
-    let app = App::new(
-        device,
-        devices,
-        Box::new(SystemClock),
-        window.clone_strong(),
-    );
-    let app = Rc::new(RefCell::new(app));
-    ui::connect(&app);
-    window.show().expect("show");
-    window
-        .window()
-        .set_size(slint::PhysicalSize::new(1280, 800));
-    Kiosk_ { app, window }
+    Kiosk_(KioskDriver::open(device, devices, 1280, 800).expect("kiosk"))
 }
 
 fn new_kiosk(dir: &Path, registry: &TestRegistry) -> Kiosk_ {
@@ -74,44 +49,9 @@ fn new_kiosk(dir: &Path, registry: &TestRegistry) -> Kiosk_ {
 }
 
 impl Kiosk_ {
-    fn screen(&self) -> Screen {
-        self.app.borrow().session().screen()
-    }
-
     /// Presses the button or field labelled `label` (not a plain text saying the same).
     fn press(&self, label: &str) {
-        let found: Vec<_> = ElementHandle::find_by_accessible_label(&self.window, label)
-            .filter(|e| {
-                matches!(
-                    e.accessible_role(),
-                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
-                )
-            })
-            .collect();
-        let in_sight = || -> Vec<String> {
-            self.window
-                .root_element()
-                .query_descendants()
-                .find_all()
-                .iter()
-                .filter(|e| {
-                    matches!(
-                        e.accessible_role(),
-                        Some(AccessibleRole::Button | AccessibleRole::TextInput)
-                    )
-                })
-                .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
-                .collect()
-        };
-        assert!(
-            !found.is_empty(),
-            "nothing labelled {label:?} on the {} screen; in sight: {:?}",
-            self.screen().id(),
-            in_sight()
-        );
-        found[0].invoke_accessible_default_action();
-        // Lets Slint build what the touch made appear (a list, a dialog).
-        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+        self.0.press(label).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// Types on the on-screen keyboard, key by key.
@@ -134,16 +74,6 @@ impl Kiosk_ {
         self.type_keys(text);
     }
 
-    /// Whether a button or field labelled `label` is in sight.
-    fn shows(&self, label: &str) -> bool {
-        ElementHandle::find_by_accessible_label(&self.window, label).any(|e| {
-            matches!(
-                e.accessible_role(),
-                Some(AccessibleRole::Button | AccessibleRole::TextInput)
-            )
-        })
-    }
-
     /// `en` or `sw`, whichever the screens speak now.
     fn tr<'a>(&self, en: &'a str, sw: &'a str) -> &'a str {
         match self.window.global::<Kiosk>().get_language().as_str() {
@@ -158,24 +88,9 @@ impl Kiosk_ {
         assert_eq!(self.screen(), expect, "problems: {problems:?}");
     }
 
-    /// Lets the devices work until `done`, up to 60 s.
+    /// Lets the devices work until `done`, up to a minute.
     fn wait(&self, what: &str, done: impl Fn(&App) -> bool) {
-        let start = Instant::now();
-        loop {
-            self.app.borrow_mut().poll();
-            if done(&self.app.borrow()) {
-                return;
-            }
-            let app = self.app.borrow();
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "waited a minute for {what}: screen {}, notice {:?}",
-                app.session().screen().id(),
-                app.session().notice
-            );
-            drop(app);
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.0.wait(what, done).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     fn photo(&self) {
@@ -191,14 +106,8 @@ impl Kiosk_ {
     /// Prints every finger that needs one, pressing "Take print" as often as the kiosk asks.
     fn fingers(&self) {
         assert_eq!(self.screen(), Screen::Fingers);
-        for _ in 0..40 {
-            if self.app.borrow().session().fingers_left() == 0 {
-                return;
-            }
-            self.press(self.tr("Take print", "Chukua alama"));
-            self.wait("a print", |app| !app.session().capturing);
-        }
-        panic!("ten fingers took more than 40 prints");
+        let take = self.tr("Take print", "Chukua alama");
+        self.0.fingers(take).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// Types a staff number and PIN; `staff_label` is the staff number box's label in the

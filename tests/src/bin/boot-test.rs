@@ -19,22 +19,18 @@
 //! by its accessible label, and is sent only once the guest's journal (forwarded to the serial
 //! console) says it shows the same screen.
 
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use i_slint_backend_testing::{AccessibleRole, ElementHandle};
-use sajili::clock::SystemClock;
-use sajili::ui::{self, App, KioskWindow, demo, twins};
+use sajili::ui::{demo, twins};
+use sajili_tests::driver::KioskDriver;
 use sajili_tests::registry::{RegistryProcess, wait_until};
 use sajili_tests::workspace_root;
 use serde_json::{Value, json};
-use slint::ComponentHandle;
 
 /// The panel the guest draws on, and the host's copy of the screens.
 const WIDTH: u32 = 1280;
@@ -430,7 +426,7 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
 
     let planner = Planner::open()?;
     let mut touch = |label: &str, guest: &mut Guest| -> Result<()> {
-        let screen = planner.screen();
+        let screen = planner.screen().id();
         let (x, y) = planner.locate(label)?;
         guest.wait_screen(screen, Duration::from_secs(120))?;
         guest.touch(x, y)?;
@@ -547,7 +543,7 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     }
     println!("{prints} print(s) taken in the guest");
     guest.shot("fingers")?;
-    planner.fingers()?;
+    planner.fingers("Take print")?;
     touch("Next ›", guest)?;
     guest.wait_screen("review", Duration::from_secs(60))?;
     guest.shot("review")?;
@@ -990,55 +986,26 @@ impl Qmp {
 /// The kiosk's screens on the host, at the guest's size, kept in step with the guest: where a
 /// label is, and the screen after a touch.
 struct Planner {
-    app: Rc<RefCell<App>>,
-    window: KioskWindow,
+    driver: KioskDriver,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Planner {
+    type Target = KioskDriver;
+    fn deref(&self) -> &KioskDriver {
+        &self.driver
+    }
 }
 
 impl Planner {
     fn open() -> Result<Self> {
-        i_slint_backend_testing::init_no_event_loop();
         let dir = tempfile::tempdir()?;
         let device = demo::throwaway_device(dir.path())?;
-        let window = KioskWindow::new()?;
         let devices = twins::devices(4).map_err(|e| anyhow!(e))?;
-        let app = App::new(
-            device,
-            devices,
-            Box::new(SystemClock),
-            window.clone_strong(),
-        );
-        let app = Rc::new(RefCell::new(app));
-        ui::connect(&app);
-        window.show()?;
-        window
-            .window()
-            .set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
-        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
         Ok(Self {
-            app,
-            window,
+            driver: KioskDriver::open(device, devices, WIDTH, HEIGHT)?,
             _dir: dir,
         })
-    }
-
-    fn screen(&self) -> &'static str {
-        self.app.borrow().session().screen().id()
-    }
-
-    fn element(&self, label: &str) -> Result<ElementHandle> {
-        ElementHandle::find_by_accessible_label(&self.window, label)
-            .find(|e| {
-                matches!(
-                    e.accessible_role(),
-                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
-                ) && e.size().width > 0.0
-            })
-            .ok_or_else(|| anyhow!("nothing labelled {label:?} on the {} screen", self.screen()))
-    }
-
-    fn shows(&self, label: &str) -> bool {
-        self.element(label).is_ok()
     }
 
     /// The centre of what is labelled `label`, in panel pixels.
@@ -1050,37 +1017,5 @@ impl Planner {
             bail!("{label:?} is off the panel at ({x}, {y})");
         }
         Ok((x, y))
-    }
-
-    fn press(&self, label: &str) -> Result<()> {
-        self.element(label)?.invoke_accessible_default_action();
-        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
-        Ok(())
-    }
-
-    fn wait(&self, what: &str, done: impl Fn(&App) -> bool) -> Result<()> {
-        let start = Instant::now();
-        loop {
-            self.app.borrow_mut().poll();
-            if done(&self.app.borrow()) {
-                return Ok(());
-            }
-            if start.elapsed() > Duration::from_secs(60) {
-                bail!("the host's kiosk waited a minute for {what}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Prints every finger on the host's copy, so it too can go on to the review.
-    fn fingers(&self) -> Result<()> {
-        for _ in 0..40 {
-            if self.app.borrow().session().fingers_left() == 0 {
-                return Ok(());
-            }
-            self.press("Take print")?;
-            self.wait("a print", |app| !app.session().capturing)?;
-        }
-        bail!("the host's ten fingers took more than 40 prints")
     }
 }
