@@ -290,6 +290,10 @@ fn a_thousand_records_reach_the_registry_exactly_once() {
         bytes as f64 / 1e6 / synced.as_secs_f64()
     );
     assert_exactly_once(&registry, &device, &numbers, &surnames);
+    // A clean provisioning and sync leave no refusal or broken connection in the registry's
+    // log (its readiness used to be probed by a bare connect, logged as a refused handshake).
+    let log = registry.log();
+    assert!(!log.contains("refused") && !log.contains("ended:"), "{log}");
 }
 
 #[test]
