@@ -410,15 +410,18 @@ impl App {
                 return;
             }
         };
+        let started = Instant::now();
         match kiosk::seal_session(&self.device, enrolment, now, self.session.id) {
             Ok(sealed) => {
                 let number = sealed.registration_number.to_string();
                 // The number is not personal; the applicant's details never reach the log.
                 let rss_kb = super::resident_kb().unwrap_or(0);
+                let ms = started.elapsed().as_millis();
                 log::info!(
                     seq = sealed.registration_number.seq,
+                    ms,
                     rss_kb;
-                    "enrolment sealed: {number}, seq {}, {} MB resident",
+                    "enrolment sealed: {number}, seq {}, in {ms} ms, {} MB resident",
                     sealed.registration_number.seq,
                     rss_kb / 1024
                 );

@@ -300,7 +300,6 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             .collect();
         kiosk.set_review_problems(model(others));
     }
-    kiosk.set_seal_progress(if screen == Screen::Sealing { 0.2 } else { 1.0 });
     match &session.sealed {
         Some(number) if screen == Screen::Done => {
             if kiosk.get_registration_number() != number.as_str() {
