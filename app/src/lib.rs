@@ -18,6 +18,7 @@ pub mod simulate;
 pub mod spool;
 pub mod staff;
 pub mod store;
+#[cfg(feature = "ui")]
 pub mod ui;
 pub mod uplink;
 
