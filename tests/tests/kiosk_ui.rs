@@ -33,7 +33,6 @@ impl std::ops::Deref for Kiosk_ {
 }
 
 fn open_kiosk(dir: &Path) -> Kiosk_ {
-    init_backend();
     open_kiosk_with(dir, twins::devices(4).expect("twins"))
 }
 

@@ -304,15 +304,7 @@ impl App {
     }
 
     fn translate(&mut self, language: Language) {
-        // English is the source text; only Kiswahili has a catalogue.
-        let code = match language {
-            Language::English => "",
-            Language::Kiswahili => "sw",
-        };
-        let selected = slint::select_bundled_translation(code);
-        if selected.is_err() {
-            log::warn!("no bundled translation for {}", language.code());
-        }
+        super::select_translation(language);
     }
 
     /// Collects device events, moves time on, seals when asked. The event loop calls this on

@@ -51,19 +51,31 @@ pub fn show_not_set_up(window: &KioskWindow) {
     kiosk.set_screen("not-set-up".into());
     let weak = window.as_weak();
     kiosk.on_act(move |name, value| {
-        if name != "language" {
+        let Some(language) = (name == "language")
+            .then(|| crate::form::Language::from_code(&value))
+            .flatten()
+        else {
             return;
-        }
-        let sw = value == "sw";
-        if slint::select_bundled_translation(if sw { "sw" } else { "" }).is_err() {
-            log::warn!("no bundled translation for {value}");
-        }
+        };
+        select_translation(language);
         if let Some(window) = weak.upgrade() {
             window
                 .global::<Kiosk>()
-                .set_language(if sw { "sw" } else { "en" }.into());
+                .set_language(language.code().into());
         }
     });
+}
+
+/// Makes every `@tr` text speak `language`.
+fn select_translation(language: crate::form::Language) {
+    // English is the source text; only Kiswahili has a catalogue.
+    let code = match language {
+        crate::form::Language::English => "",
+        crate::form::Language::Kiswahili => "sw",
+    };
+    if slint::select_bundled_translation(code).is_err() {
+        log::warn!("no bundled translation for {}", language.code());
+    }
 }
 
 /// Shows the "not set up" screen until `set_up()` says the device has its keys, then returns

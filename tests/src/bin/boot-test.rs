@@ -93,13 +93,7 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         });
     let unprovisioned_frame = guest.started.elapsed();
     let result = result.and_then(|_| guest.shot("not-set-up"));
-    report_failure(&mut guest, &result, &registry, out);
-    let powered_off = guest.power_button(Duration::from_secs(180));
-    guest.stop();
-    result?;
-    if !powered_off {
-        bail!("the unprovisioned guest did not power off within 3 minutes of the power button");
-    }
+    power_off(guest, result, &registry, out, "the unprovisioned guest")?;
     println!(
         "first power-on, no bundle: the kiosk says it is not set up ({:.1} s to its window; 01-not-set-up.png)",
         unprovisioned_frame.as_secs_f64()
@@ -122,14 +116,8 @@ fn run(image: &Path, out: &Path) -> Result<()> {
     print!("{}", String::from_utf8_lossy(&provision.stdout));
     let mut guest = Guest::start(work.path(), &disk, out, "enrol")?;
     let result = walk(&mut guest, &registry, out);
-    report_failure(&mut guest, &result, &registry, out);
     // The power button: the appliance shuts down cleanly (and its journal is complete).
-    let powered_off = guest.power_button(Duration::from_secs(180));
-    guest.stop();
-    result?;
-    if !powered_off {
-        bail!("the guest did not power off within 3 minutes of the power button");
-    }
+    power_off(guest, result, &registry, out, "the guest")?;
     check_journal(work.path(), &disk)?;
 
     // A/B: a good new root in slot B is kept; a new root whose kiosk does not come up is
@@ -220,6 +208,25 @@ fn check_journal(work: &Path, disk: &Path) -> Result<()> {
         ours.len(),
         sent["DEVICE"].as_str().unwrap_or_default()
     );
+    Ok(())
+}
+
+/// Ends a boot whose steps gave `result`: on failure what the guest showed and said, then the
+/// power button (a clean shutdown within 3 minutes is itself checked).
+fn power_off(
+    mut guest: Guest,
+    result: Result<()>,
+    registry: &RegistryProcess,
+    out: &Path,
+    who: &str,
+) -> Result<()> {
+    report_failure(&mut guest, &result, registry, out);
+    let powered_off = guest.power_button(Duration::from_secs(180));
+    guest.stop();
+    result?;
+    if !powered_off {
+        bail!("{who} did not power off within 3 minutes of the power button");
+    }
     Ok(())
 }
 
