@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::packet::{self, Packet, PacketKind};
@@ -68,6 +68,7 @@ pub struct Twin {
     captured: Option<usize>,
     answers_sent: u32,
     unplugged: Arc<AtomicBool>,
+    faults_injected: Arc<AtomicU32>,
 }
 
 impl Twin {
@@ -81,6 +82,7 @@ impl Twin {
             captured: None,
             answers_sent: 0,
             unplugged: Arc::new(AtomicBool::new(false)),
+            faults_injected: Arc::new(AtomicU32::new(0)),
         }
     }
 
@@ -102,6 +104,12 @@ impl Twin {
     /// plugs it back in when cleared.
     pub fn unplug_switch(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.unplugged)
+    }
+
+    /// How many answer packets the twin has corrupted or cut short so far (a test that injects
+    /// faults can show some were injected, not only that captures came through).
+    pub fn fault_counter(&self) -> Arc<AtomicU32> {
+        Arc::clone(&self.faults_injected)
     }
 
     /// A 256 x 288 test pattern of ridge-like rings, distinct by `seed`, for a twin given no
@@ -238,12 +246,14 @@ impl Twin {
             && let Some(last) = bytes.last_mut()
         {
             *last ^= 0x01;
+            self.faults_injected.fetch_add(1, Ordering::SeqCst);
         }
         if faults
             .drop_bytes_every
             .is_some_and(|n| n > 0 && count.is_multiple_of(n))
         {
             bytes.truncate(bytes.len().saturating_sub(3));
+            self.faults_injected.fetch_add(1, Ordering::SeqCst);
         }
         Some(bytes)
     }
