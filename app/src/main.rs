@@ -282,8 +282,16 @@ fn enrol(data: &DataDir, files: &[PathBuf]) -> Result<(), Failure> {
     }
     // Hand the new records to the uplink. Sealed records are safe in the store whatever
     // happens here; a failed copy is made again on the next hand-off.
-    if let Err(error) = kiosk::handoff(&mut device, SystemClock.now()) {
-        eprintln!("sajili: warning: records sealed, not yet handed to the uplink: {error}");
+    match kiosk::handoff(&mut device, SystemClock.now()) {
+        Ok(report) => {
+            // Said here as the kiosk says it: the next `status` finds them already set aside.
+            for (seq, why) in &report.rejected {
+                log::warn!(seq = *seq; "receipt for record {seq} set aside: {why}");
+            }
+        }
+        Err(error) => {
+            eprintln!("sajili: warning: records sealed, not yet handed to the uplink: {error}");
+        }
     }
     result
 }
@@ -382,6 +390,10 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
         .as_ref()
         .map(|r| r.rejected.clone())
         .unwrap_or_default();
+    let repaired = handoff
+        .as_ref()
+        .map(|r| r.repaired.clone())
+        .unwrap_or_default();
     if json {
         let mut value =
             serde_json::to_value(&status).map_err(|e| Failure::Failed(e.to_string()))?;
@@ -450,6 +462,9 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
     }
     for (seq, why) in rejected {
         println!("Receipt set aside  record {seq}: {why}");
+    }
+    for repair in repaired {
+        println!("Spool repaired  {repair}");
     }
     Ok(())
 }

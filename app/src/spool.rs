@@ -20,14 +20,40 @@
 //!   receipts/<seq>.sjr        verified receipts, 0640 (uplink writes, kiosk absorbs)
 //!   uplink-state.json         the uplink's progress, 0640
 //! ```
+//!
+//! Each side reads what the other wrote as it would read a stranger's file: a process that
+//! can write in the spool can plant a FIFO, a symbolic link (to /dev/zero, to the keys) or a
+//! file gigabytes long under a name the other expects. Reads ([`read_untrusted`]) follow no
+//! link, take regular files only, never block, and stop at a cap per kind of file; the
+//! directories are made and their modes set without following links, and a link or file
+//! planted where one of them belongs is removed (see [`Spool::ensure`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::device::{ensure_dir, write_atomic, write_replaceable};
+use crate::device::{ensure_dir, read_untrusted, write_atomic, write_replaceable};
 
 const ENVELOPE_EXTENSION: &str = "sje";
 const RECEIPT_EXTENSION: &str = "sjr";
+/// What a receipt set aside is renamed to.
+const REJECTED_EXTENSION: &str = "rejected";
+
+/// The longest envelope read from the outbox: the envelope format's own limit (its length
+/// field allows [`crate::record::MAX_CIPHERTEXT`], 32 MiB, of ciphertext; header and signature
+/// are 160 bytes, 4 KiB leaves room). A real record is far smaller (a photo and ten WSQ
+/// prints seal to 150-200 KB: `sajili status` shows 0.4 MB for two test enrolments), so no
+/// real envelope comes near it; it is there so that a planted file cannot make the uplink
+/// read gigabytes.
+pub const ENVELOPE_CAP: u64 = crate::record::MAX_CIPHERTEXT as u64 + 4096;
+
+/// The longest receipt read: receipts are exactly [`crate::record::RECEIPT_LEN`] (127) bytes;
+/// 4 KiB leaves room for a longer format without reading more than a page of a planted file.
+pub const RECEIPT_CAP: u64 = 4096;
+
+/// The longest uplink state read: a fresh state is about 400 bytes of JSON and each record
+/// set aside adds about 250; 4 MiB holds some 16,000 of them, far more than a device ever
+/// quarantines, and is still nothing to read.
+pub const STATE_CAP: u64 = 4 << 20;
 
 /// The spool directory of a data dir.
 #[derive(Debug, Clone)]
@@ -43,13 +69,39 @@ impl Spool {
         }
     }
 
-    /// Makes the directories if they are missing.
-    pub fn ensure(&self) -> io::Result<()> {
+    /// Makes the directories if they are missing, and sets their modes. Returns what it had
+    /// to repair, in words: the uplink can write in the spool's root, so `outbox` or
+    /// `receipts` may have been replaced by a symbolic link (to the keys, whose mode would
+    /// otherwise be opened up, or any other directory) or a file; that entry is removed (a
+    /// link is removed, never its target) and a real directory made in its place. Nothing of
+    /// the kiosk's is lost with it: what the outbox held is written again from the store, a
+    /// receipt again by the uplink. The spool's root is in the kiosk's own directory, which
+    /// the uplink cannot write: if it is not a directory, that is an error.
+    pub fn ensure(&self) -> io::Result<Vec<String>> {
         // The uplink (its own user, in the kiosk's group on the appliance) writes its state in
         // the spool's root and receipts in receipts/; it only reads the outbox.
         ensure_dir(&self.root, 0o770)?;
-        ensure_dir(&self.outbox_dir(), 0o750)?;
-        ensure_dir(&self.receipts_dir(), 0o770)
+        let mut repairs = Vec::new();
+        for (dir, mode) in [(self.outbox_dir(), 0o750), (self.receipts_dir(), 0o770)] {
+            match std::fs::symlink_metadata(&dir) {
+                Ok(meta) if !meta.is_dir() => {
+                    let kind = if meta.is_symlink() {
+                        "a symbolic link"
+                    } else {
+                        "not a directory"
+                    };
+                    std::fs::remove_file(&dir)?;
+                    repairs.push(format!(
+                        "{} was {kind}; removed and made again as a directory",
+                        dir.display()
+                    ));
+                }
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+            ensure_dir(&dir, mode)?;
+        }
+        Ok(repairs)
     }
 
     /// Envelopes waiting to be sent.
@@ -83,13 +135,20 @@ impl Spool {
     }
 
     /// The envelope `seq`, if it is in the outbox.
+    /// A file there that is not a regular file, or is longer than [`ENVELOPE_CAP`], is an
+    /// error of kind `InvalidData`.
     pub fn envelope(&self, seq: u64) -> io::Result<Option<Vec<u8>>> {
-        read_optional(&self.envelope_path(seq))
+        read_untrusted(
+            &self.envelope_path(seq),
+            ENVELOPE_CAP,
+            &format!("outbox file of record {seq}"),
+        )
     }
 
-    /// Whether the envelope `seq` is in the outbox.
+    /// Whether the envelope `seq` is in the outbox, as a regular file (a link or anything
+    /// else under its name does not count: the kiosk writes the envelope again over it).
     pub fn has_envelope(&self, seq: u64) -> bool {
-        self.envelope_path(seq).is_file()
+        is_regular(&self.envelope_path(seq))
     }
 
     /// Removes the envelope `seq` (its receipt is in the kiosk's store).
@@ -109,14 +168,33 @@ impl Spool {
         write_replaceable(&self.receipt_path(seq), bytes, 0o640)
     }
 
-    /// The receipt for `seq`, if one is waiting.
+    /// The receipt for `seq`, if one is waiting. A file there that is not a regular file, or
+    /// is longer than [`RECEIPT_CAP`], is an error of kind `InvalidData`.
     pub fn receipt(&self, seq: u64) -> io::Result<Option<Vec<u8>>> {
-        read_optional(&self.receipt_path(seq))
+        read_untrusted(
+            &self.receipt_path(seq),
+            RECEIPT_CAP,
+            &format!("receipt file of record {seq}"),
+        )
     }
 
-    /// Whether a receipt for `seq` is waiting.
+    /// Whether a receipt for `seq` is waiting, as a regular file.
     pub fn has_receipt(&self, seq: u64) -> bool {
-        self.receipt_path(seq).is_file()
+        is_regular(&self.receipt_path(seq))
+    }
+
+    /// Sets the receipt file for `seq` aside for an engineer (`<seq>.rejected`, replacing an
+    /// older one): it is never absorbed, and the record stays queued. Whatever the entry is
+    /// (a file, a link, a FIFO, a directory) it is renamed, not opened.
+    pub fn set_receipt_aside(&self, seq: u64) -> io::Result<()> {
+        let aside = self
+            .receipts_dir()
+            .join(format!("{seq:020}.{REJECTED_EXTENSION}"));
+        // A directory left there by an earlier set-aside cannot be renamed over: clear it.
+        if std::fs::symlink_metadata(&aside).is_ok_and(|meta| meta.is_dir()) {
+            std::fs::remove_dir_all(&aside)?;
+        }
+        std::fs::rename(self.receipt_path(seq), aside)
     }
 
     /// Removes the receipt for `seq` (absorbed).
@@ -130,12 +208,9 @@ impl Spool {
     }
 }
 
-fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error),
-    }
+/// Whether `path` is a regular file, without following a link.
+fn is_regular(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file())
 }
 
 fn remove_optional(path: &Path) -> io::Result<()> {
@@ -174,12 +249,13 @@ fn list_seqs(dir: &Path, extension: &str) -> io::Result<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn files_are_listed_in_seq_order_and_strays_are_ignored() -> io::Result<()> {
         let dir = tempfile::tempdir()?;
         let spool = Spool::new(dir.path());
-        spool.ensure()?;
+        assert!(spool.ensure()?.is_empty());
         for seq in [10, 2, 33] {
             spool.put_envelope(seq, &[seq as u8])?;
         }
@@ -193,6 +269,57 @@ mod tests {
         spool.put_receipt(2, b"r")?;
         assert!(spool.has_receipt(2));
         assert_eq!(spool.receipt_seqs()?, vec![2]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_link_or_file_in_place_of_a_spool_directory_is_replaced_and_its_target_untouched()
+    -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let spool = Spool::new(dir.path());
+        spool.ensure()?;
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys)?;
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::write(keys.join("00000000000000000001.sjr"), b"secret")?;
+        std::fs::remove_dir(spool.receipts_dir())?;
+        std::os::unix::fs::symlink(&keys, spool.receipts_dir())?;
+        std::fs::remove_dir(spool.outbox_dir())?;
+        std::fs::write(spool.outbox_dir(), b"x")?;
+
+        let repairs = spool.ensure()?;
+        assert_eq!(repairs.len(), 2, "{repairs:?}");
+        assert!(repairs[0].contains("not a directory"), "{repairs:?}");
+        assert!(repairs[1].contains("symbolic link"), "{repairs:?}");
+        assert!(spool.receipts_dir().symlink_metadata()?.is_dir());
+        assert!(spool.outbox_dir().symlink_metadata()?.is_dir());
+        assert_eq!(keys.metadata()?.permissions().mode() & 0o777, 0o700);
+        assert_eq!(spool.receipt_seqs()?, Vec::<u64>::new());
+        assert!(keys.join("00000000000000000001.sjr").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn planted_receipts_are_refused_and_can_be_set_aside() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let spool = Spool::new(dir.path());
+        spool.ensure()?;
+        let receipts = spool.receipts_dir();
+        std::fs::create_dir(receipts.join("00000000000000000001.sjr"))?;
+        std::os::unix::fs::symlink("/dev/zero", receipts.join("00000000000000000002.sjr"))?;
+        std::fs::File::create(receipts.join("00000000000000000003.sjr"))?.set_len(2 << 30)?;
+        for seq in 1..=3 {
+            let refused = spool.receipt(seq).map(|_| ());
+            assert!(
+                refused.is_err_and(|e| e.kind() == io::ErrorKind::InvalidData),
+                "record {seq}"
+            );
+            spool.set_receipt_aside(seq)?;
+        }
+        assert_eq!(spool.receipt_seqs()?, Vec::<u64>::new());
+        // A second set-aside for the same record replaces the first, whatever it was.
+        std::fs::create_dir(receipts.join("00000000000000000001.sjr"))?;
+        spool.set_receipt_aside(1)?;
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ use ed25519_dalek::SigningKey;
 use zeroize::Zeroizing;
 
 pub use bundle::{BUNDLE_FORMAT, BundleError, TrustBundle};
-pub use files::{ensure_dir, write_atomic, write_replaceable};
+pub use files::{ensure_dir, read_untrusted, write_atomic, write_replaceable};
 
 use crate::clock::Clock;
 use crate::record::{DeviceId, Sealer, device_id_for, hex};

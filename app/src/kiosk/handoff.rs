@@ -18,8 +18,11 @@ pub struct HandoffReport {
     pub acknowledged: u64,
     /// Records whose contents the registry refused (it keeps them; see the docs).
     pub refused: Vec<(u64, RefusalReason)>,
-    /// Receipt files that did not verify and were set aside, with why.
+    /// Receipt files that did not verify, or were not receipts at all (a link, a FIFO, a
+    /// file far too long), and were set aside, with why.
     pub rejected: Vec<(u64, String)>,
+    /// What was wrong with the spool's directories and was put right, in words (logged too).
+    pub repaired: Vec<String>,
 }
 
 /// Why the hand-off could not run. Nothing stored was lost.
@@ -58,8 +61,13 @@ impl From<std::io::Error> for HandoffError {
 /// the outbox. Safe to run at any time and any number of times; `at` dates the audit entry.
 pub fn handoff(device: &mut Device, at: i64) -> Result<HandoffReport, HandoffError> {
     let spool = Spool::new(device.data.root());
-    spool.ensure()?;
-    let mut report = HandoffReport::default();
+    let mut report = HandoffReport {
+        repaired: spool.ensure()?,
+        ..HandoffReport::default()
+    };
+    for repair in &report.repaired {
+        log::warn!("the uplink spool: {repair}");
+    }
     absorb(device, &spool, at, &mut report)?;
     export(device, &spool, &mut report)?;
     Ok(report)
@@ -78,8 +86,16 @@ fn absorb(
     let device_id = device.sealer.device_id();
     let mut acks = Vec::new();
     for seq in spool.receipt_seqs()? {
-        let Some(bytes) = spool.receipt(seq)? else {
-            continue;
+        // A file that is not a receipt at all (the uplink's side may be compromised) is set
+        // aside like one that does not verify: one bad file never stops the others.
+        let bytes = match spool.receipt(seq) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                set_aside(spool, seq, error.to_string(), report);
+                continue;
+            }
+            Err(error) => return Err(error.into()),
         };
         let checked = Receipt::verify(&bytes, &receipt_key)
             .map_err(|e| e.to_string())
@@ -107,12 +123,7 @@ fn absorb(
                     registry_time: receipt.at,
                 });
             }
-            Err(why) => {
-                // Kept aside for an engineer, never absorbed: the envelope stays queued.
-                let aside = spool.receipts_dir().join(format!("{seq:020}.rejected"));
-                std::fs::rename(spool.receipts_dir().join(format!("{seq:020}.sjr")), aside)?;
-                report.rejected.push((seq, why));
-            }
+            Err(why) => set_aside(spool, seq, why, report),
         }
     }
     report.acknowledged = device.store.acknowledge(&acks, at)?;
@@ -126,16 +137,35 @@ fn absorb(
     Ok(())
 }
 
+/// Keeps a receipt file aside for an engineer, never absorbed: the envelope stays queued. A
+/// file that cannot even be renamed is reported as such, and the hand-off goes on.
+fn set_aside(spool: &Spool, seq: u64, why: String, report: &mut HandoffReport) {
+    let why = match spool.set_receipt_aside(seq) {
+        Ok(()) => why,
+        Err(error) => format!("{why} (and it could not be set aside: {error})"),
+    };
+    report.rejected.push((seq, why));
+}
+
 fn export(device: &Device, spool: &Spool, report: &mut HandoffReport) -> Result<(), HandoffError> {
     // A record the registry refused as damaged is compared with the store's copy: if the
     // outbox copy differs from what was sealed, the sealed bytes replace it and the uplink
     // tries again.
     for quarantined in UplinkState::load(spool).quarantined {
         let seq = quarantined.seq;
-        let (Some(sent), Some(sealed)) = (spool.envelope(seq)?, device.store.envelope(seq)?) else {
+        let Some(sealed) = device.store.envelope(seq)? else {
             continue;
         };
-        if sent != sealed && Some(sha256(&sealed)) == device.store.chain_hash(seq)? {
+        // An outbox file that cannot be read as an envelope is as damaged as one with other
+        // bytes: the sealed bytes replace it.
+        let sent = match spool.envelope(seq) {
+            Ok(Some(sent)) => Some(sent),
+            Ok(None) => continue,
+            Err(_) => None,
+        };
+        if sent.as_deref() != Some(&sealed[..])
+            && Some(sha256(&sealed)) == device.store.chain_hash(seq)?
+        {
             spool.put_envelope(seq, &sealed)?;
             report.exported += 1;
         }

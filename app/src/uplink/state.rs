@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::device::write_atomic;
-use crate::spool::Spool;
+use crate::device::{read_untrusted, write_atomic};
+use crate::spool::{STATE_CAP, Spool};
 
 /// A record the registry refused for good: not sent again until its bytes change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,13 +47,29 @@ pub struct UplinkState {
 }
 
 impl UplinkState {
-    /// Reads the state from the spool; a missing or unreadable file is a fresh state (it is
-    /// progress, not data: losing it loses nothing but the last error's words).
+    /// Reads the state from the spool; a missing file is a fresh state, and so is one that
+    /// cannot be read (it is progress, not data: losing it loses nothing but the last error's
+    /// words), with the reason logged. The file is read as [`read_untrusted`] reads: a link
+    /// (to /dev/zero, say), a FIFO or a file over [`STATE_CAP`] is refused at once.
     pub fn load(spool: &Spool) -> Self {
-        std::fs::read(spool.state_path())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        Self::read(spool).unwrap_or_else(|why| {
+            log::warn!("the uplink's state is unknown: {why}");
+            Self::default()
+        })
+    }
+
+    /// Reads the state from the spool: a missing file is a fresh state; a file that cannot
+    /// be read or parsed is an error saying why.
+    pub fn read(spool: &Spool) -> Result<Self, String> {
+        let path = spool.state_path();
+        match read_untrusted(&path, STATE_CAP, "uplink-state.json") {
+            Ok(None) => Ok(Self::default()),
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+                .map_err(|error| format!("uplink-state.json does not parse: {error}")),
+            // A refusal already names the file and says what is wrong with it.
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => Err(error.to_string()),
+            Err(error) => Err(format!("{}: {error}", path.display())),
+        }
     }
 
     /// Writes the state whole.
