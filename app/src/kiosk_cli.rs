@@ -14,8 +14,9 @@ use crate::Failure;
 /// `sajili staff ...`.
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {
-    /// Add an operator or supervisor (or change their PIN). Reads the PIN from standard input,
-    /// so it stays out of the shell's history and the process list.
+    /// Add an operator or supervisor (or change their PIN, enabling them again). Reads the
+    /// PIN (6 to 12 digits) from standard input, so it stays out of the shell's history and
+    /// the process list.
     Add {
         /// Staff number, e.g. OP-1001.
         #[arg(long)]
@@ -24,22 +25,37 @@ pub enum StaffCommand {
         #[arg(long, value_enum)]
         role: Role,
     },
+    /// Disable a staff member: they can no longer sign in, nor be named in a record sealed
+    /// on this device.
+    Disable {
+        /// Staff number.
+        #[arg(long)]
+        number: String,
+    },
 }
 
-/// `sajili staff add`.
+/// `sajili staff add` and `sajili staff disable`.
 pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
-    let StaffCommand::Add { number, role } = command;
     let device = device::open(data)?;
-    let mut pin = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut pin)
-        .map_err(|e| Failure::Input(format!("reading the PIN: {e}")))?;
-    staff::add(&device.store, &number, role, pin.trim()).map_err(|e| match e {
+    let failure = |error: staff::StaffError| match error {
         staff::StaffError::Store(error) => Failure::Failed(error.to_string()),
         other => Failure::Input(other.to_string()),
-    })?;
-    println!("{number} can now sign in as {role:?}");
+    };
+    match command {
+        StaffCommand::Add { number, role } => {
+            let mut pin = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut pin)
+                .map_err(|e| Failure::Input(format!("reading the PIN: {e}")))?;
+            staff::add(&device.store, &number, role, pin.trim()).map_err(failure)?;
+            println!("{number} can now sign in as {role:?}");
+        }
+        StaffCommand::Disable { number } => {
+            staff::disable(&device.store, &number).map_err(failure)?;
+            println!("{number} is disabled on this device");
+        }
+    }
     Ok(())
 }
 

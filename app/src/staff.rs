@@ -1,13 +1,33 @@
 //! Operators and supervisors: staff numbers with a PIN, stored on the device as Argon2id
-//! hashes, so a stolen store file does not give the PINs away.
+//! hashes, so a stolen store file does not give the PINs away; wrong PINs lock a staff number
+//! for a while, longer each time, so a PIN cannot be guessed at the screen.
 
 use std::fmt;
 
-use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
+use crate::form::{Problem, ProblemKind, Staff};
 use crate::store::{Store, StoreError};
+
+/// Argon2id memory per check, KiB: 19 MiB, OWASP's first recommended setting. A kiosk board
+/// has 512 MB or more and checks one PIN at a time, so memory is the cheap defence; time is
+/// not, because the person waits at the screen (see README: the time per check).
+pub const PIN_HASH_MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2id passes over that memory.
+pub const PIN_HASH_PASSES: u32 = 2;
+/// Argon2id lanes: the boards have 2-4 cores, and the UI keeps drawing on another.
+pub const PIN_HASH_LANES: u32 = 1;
+/// Shortest PIN for a new or changed PIN. Six digits: a million PINs, where four gave ten
+/// thousand; with the lockout below a guesser gets a few dozen tries a day.
+pub const MIN_NEW_PIN: usize = 6;
+/// Wrong PINs in a row before a staff number waits.
+pub const FREE_ATTEMPTS: u32 = 5;
+/// The first wait, seconds; it doubles with each wrong PIN after it.
+pub const FIRST_WAIT_S: i64 = 30;
+/// The longest wait, seconds (the doubling stops at a day).
+pub const LONGEST_WAIT_S: i64 = 24 * 60 * 60;
 
 /// What a staff member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -24,6 +44,18 @@ struct Credential {
     role: Role,
     /// PHC string: algorithm, parameters, salt and hash.
     pin_hash: String,
+    /// Disabled staff can neither sign in nor appear in a record sealed here.
+    #[serde(default)]
+    disabled: bool,
+}
+
+/// Wrong PINs so far for one staff number, kept in the store so a restart does not reset them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Attempts {
+    /// Wrong PINs since the last right one.
+    failures: u32,
+    /// No PIN is checked before this time (Unix seconds).
+    locked_until: i64,
 }
 
 /// Why a staff member could not be added or checked.
@@ -32,8 +64,10 @@ struct Credential {
 pub enum StaffError {
     /// The staff number is not 2-16 capital letters, digits or hyphens.
     BadNumber,
-    /// The PIN is not 4-12 digits.
+    /// A new PIN is not 6-12 digits.
     BadPin,
+    /// No such staff member on this device.
+    Unknown,
     /// Hashing failed (no randomness).
     Hash(String),
     /// The store failed.
@@ -46,7 +80,8 @@ impl fmt::Display for StaffError {
             Self::BadNumber => {
                 f.write_str("a staff number is 2 to 16 capital letters, digits or hyphens")
             }
-            Self::BadPin => f.write_str("a PIN is 4 to 12 digits"),
+            Self::BadPin => write!(f, "a PIN is {MIN_NEW_PIN} to 12 digits"),
+            Self::Unknown => f.write_str("no staff member has that number on this device"),
             Self::Hash(detail) => write!(f, "the PIN could not be hashed: {detail}"),
             Self::Store(error) => error.fmt(f),
         }
@@ -55,6 +90,26 @@ impl fmt::Display for StaffError {
 
 impl std::error::Error for StaffError {}
 
+impl From<StoreError> for StaffError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// The outcome of one sign-in attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// The PIN is right: the staff member's role.
+    Accepted(Role),
+    /// Unknown number, disabled, or wrong PIN (not said which).
+    Refused,
+    /// Too many wrong PINs: no PIN is checked for this many more seconds.
+    Locked {
+        /// Seconds to wait.
+        seconds: i64,
+    },
+}
+
 fn valid_number(number: &str) -> bool {
     (2..=16).contains(&number.len())
         && number
@@ -62,80 +117,307 @@ fn valid_number(number: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn valid_pin(pin: &str) -> bool {
-    (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())
+/// PINs set before the 6-digit rule still sign in; new ones need six.
+fn plausible_pin(pin: &str, shortest: usize) -> bool {
+    (shortest..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Adds (or replaces) a staff member.
+fn hasher() -> Result<Argon2<'static>, StaffError> {
+    let params = Params::new(PIN_HASH_MEMORY_KIB, PIN_HASH_PASSES, PIN_HASH_LANES, None)
+        .map_err(|e| StaffError::Hash(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn credential(store: &Store, number: &str) -> Result<Option<Credential>, StoreError> {
+    if !valid_number(number) {
+        return Ok(None);
+    }
+    let Some(bytes) = store.staff_get(number)? else {
+        return Ok(None);
+    };
+    // A damaged entry is no credential: nobody signs in with it.
+    Ok(ciborium::from_reader::<Credential, _>(bytes.as_slice()).ok())
+}
+
+fn put_credential(store: &Store, number: &str, credential: &Credential) -> Result<(), StaffError> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(credential, &mut bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
+    Ok(store.staff_put(number, &bytes)?)
+}
+
+/// Adds (or replaces, enabling again) a staff member; a new PIN starts with no wrong attempts.
 pub fn add(store: &Store, number: &str, role: Role, pin: &str) -> Result<(), StaffError> {
     if !valid_number(number) {
         return Err(StaffError::BadNumber);
     }
-    if !valid_pin(pin) {
+    if !plausible_pin(pin, MIN_NEW_PIN) {
         return Err(StaffError::BadPin);
     }
     let mut salt_bytes = [0u8; 16];
     getrandom::fill(&mut salt_bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
-    let pin_hash = Argon2::default()
+    let pin_hash = hasher()?
         .hash_password(pin.as_bytes(), &salt)
         .map_err(|e| StaffError::Hash(e.to_string()))?
         .to_string();
-    let mut bytes = Vec::new();
-    ciborium::into_writer(&Credential { role, pin_hash }, &mut bytes)
-        .map_err(|e| StaffError::Hash(e.to_string()))?;
-    store.staff_put(number, &bytes).map_err(StaffError::Store)
+    put_credential(
+        store,
+        number,
+        &Credential {
+            role,
+            pin_hash,
+            disabled: false,
+        },
+    )?;
+    put_attempts(store, number, Attempts::default())
 }
 
-/// The staff member's role if `pin` is theirs; `None` for an unknown number or a wrong PIN.
-pub fn check(store: &Store, number: &str, pin: &str) -> Result<Option<Role>, StaffError> {
-    if !valid_number(number) || !valid_pin(pin) {
-        return Ok(None);
+/// Disables a staff member: they can no longer sign in, nor be named in a record sealed here.
+pub fn disable(store: &Store, number: &str) -> Result<(), StaffError> {
+    let mut found = credential(store, number)?.ok_or(StaffError::Unknown)?;
+    found.disabled = true;
+    put_credential(store, number, &found)
+}
+
+/// The role of an enabled staff member; `None` for unknown or disabled numbers.
+pub fn enabled_role(store: &Store, number: &str) -> Result<Option<Role>, StaffError> {
+    Ok(credential(store, number)?
+        .filter(|c| !c.disabled)
+        .map(|c| c.role))
+}
+
+fn attempts(store: &Store, number: &str) -> Result<Attempts, StaffError> {
+    Ok(store
+        .staff_attempts_get(number)?
+        .and_then(|bytes| ciborium::from_reader(bytes.as_slice()).ok())
+        .unwrap_or_default())
+}
+
+fn put_attempts(store: &Store, number: &str, attempts: Attempts) -> Result<(), StaffError> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&attempts, &mut bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
+    Ok(store.staff_attempts_put(number, &bytes)?)
+}
+
+/// How long a staff number waits after `failures` wrong PINs in a row: nothing for the first
+/// [`FREE_ATTEMPTS`] - 1, then 30 s, 60 s, 120 s ... up to a day.
+pub fn wait_after(failures: u32) -> i64 {
+    if failures < FREE_ATTEMPTS {
+        return 0;
     }
-    let Some(bytes) = store.staff_get(number).map_err(StaffError::Store)? else {
-        return Ok(None);
+    let doublings = (failures - FREE_ATTEMPTS).min(20);
+    (FIRST_WAIT_S << doublings).min(LONGEST_WAIT_S)
+}
+
+/// Checks `pin` for `number` at `now` (Unix seconds, clock floor applied). Wrong PINs for a
+/// known number are counted in the store; a locked number is refused without checking the
+/// PIN, so waiting is the only way on. The caller audits the outcome.
+pub fn sign_in(store: &Store, number: &str, pin: &str, now: i64) -> Result<SignIn, StaffError> {
+    let Some(found) = credential(store, number)? else {
+        return Ok(SignIn::Refused);
     };
-    let Ok(credential) = ciborium::from_reader::<Credential, _>(bytes.as_slice()) else {
-        return Ok(None);
-    };
-    let Ok(hash) = PasswordHash::new(&credential.pin_hash) else {
-        return Ok(None);
-    };
-    Ok(Argon2::default()
-        .verify_password(pin.as_bytes(), &hash)
-        .is_ok()
-        .then_some(credential.role))
+    let mut tries = attempts(store, number)?;
+    // A clock set back must not stretch a wait beyond its length.
+    let left = tries
+        .locked_until
+        .saturating_sub(now)
+        .min(wait_after(tries.failures));
+    if left > 0 {
+        return Ok(SignIn::Locked { seconds: left });
+    }
+    let right = plausible_pin(pin, 4)
+        && PasswordHash::new(&found.pin_hash).is_ok_and(|hash| {
+            hasher().is_ok_and(|h| h.verify_password(pin.as_bytes(), &hash).is_ok())
+        });
+    if right && !found.disabled {
+        if tries != Attempts::default() {
+            put_attempts(store, number, Attempts::default())?;
+        }
+        return Ok(SignIn::Accepted(found.role));
+    }
+    tries.failures = tries.failures.saturating_add(1);
+    let wait = wait_after(tries.failures);
+    tries.locked_until = now.saturating_add(wait);
+    put_attempts(store, number, tries)?;
+    Ok(if wait > 0 {
+        SignIn::Locked { seconds: wait }
+    } else {
+        SignIn::Refused
+    })
+}
+
+/// The role of `number` if `pin` is theirs, counting wrong PINs as [`sign_in`] does.
+pub fn check(store: &Store, number: &str, pin: &str, now: i64) -> Result<Option<Role>, StaffError> {
+    Ok(match sign_in(store, number, pin, now)? {
+        SignIn::Accepted(role) => Some(role),
+        _ => None,
+    })
+}
+
+/// Checks the staff a record names against this device's roster at sealing: the operator
+/// (unless self-service) and the supervisor enabled here, the supervisor a supervisor, and
+/// two different people. Each problem names its field.
+pub fn roster_problems(store: &Store, staff: &Staff) -> Result<Vec<Problem>, StoreError> {
+    let mut problems = Vec::new();
+    let operator = staff.operator.trim();
+    if operator != crate::form::SELF_SERVICE {
+        match credential(store, operator)? {
+            None => problems.push(Problem::new("staff.operator", ProblemKind::StaffUnknown)),
+            Some(c) if c.disabled => {
+                problems.push(Problem::new("staff.operator", ProblemKind::StaffDisabled));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(supervisor) = staff.supervisor.as_deref().map(str::trim) {
+        match credential(store, supervisor)? {
+            None => problems.push(Problem::new("staff.supervisor", ProblemKind::StaffUnknown)),
+            Some(c) if c.disabled => {
+                problems.push(Problem::new("staff.supervisor", ProblemKind::StaffDisabled));
+            }
+            Some(c) if c.role != Role::Supervisor => problems.push(Problem::new(
+                "staff.supervisor",
+                ProblemKind::StaffNotSupervisor,
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_pin_opens_only_its_own_staff_number() {
+    fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::create(&dir.path().join("s.redb")).expect("store");
-        add(&store, "OP-1001", Role::Operator, "4821").expect("add");
+        (dir, store)
+    }
+
+    #[test]
+    fn a_pin_opens_only_its_own_staff_number() {
+        let (_dir, store) = store();
+        add(&store, "OP-1001", Role::Operator, "482193").expect("add");
         add(&store, "SUP-2001", Role::Supervisor, "770312").expect("add");
         assert_eq!(
-            check(&store, "OP-1001", "4821").expect("check"),
+            check(&store, "OP-1001", "482193", 0).expect("check"),
             Some(Role::Operator)
         );
-        assert_eq!(check(&store, "OP-1001", "4822").expect("check"), None);
-        assert_eq!(check(&store, "SUP-2001", "4821").expect("check"), None);
-        assert_eq!(check(&store, "NOBODY", "4821").expect("check"), None);
+        assert_eq!(check(&store, "OP-1001", "482194", 0).expect("check"), None);
+        assert_eq!(check(&store, "SUP-2001", "482193", 0).expect("check"), None);
+        assert_eq!(check(&store, "NOBODY", "482193", 0).expect("check"), None);
         assert!(matches!(
-            add(&store, "op", Role::Operator, "4821"),
+            add(&store, "op", Role::Operator, "482193"),
             Err(StaffError::BadNumber)
-        ));
-        assert!(matches!(
-            add(&store, "OP-2", Role::Operator, "12"),
-            Err(StaffError::BadPin)
         ));
         let raw = store.staff_get("OP-1001").expect("get").expect("stored");
         assert!(
-            !raw.windows(4).any(|w| w == b"4821"),
+            !raw.windows(6).any(|w| w == b"482193"),
             "the PIN is not stored"
         );
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        assert!(
+            text.contains("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "the chosen parameters are in the hash: {text}"
+        );
+    }
+
+    #[test]
+    fn new_pins_have_at_least_six_digits() {
+        let (_dir, store) = store();
+        for short in ["1234", "12345", "12a456", ""] {
+            assert!(
+                matches!(
+                    add(&store, "OP-2", Role::Operator, short),
+                    Err(StaffError::BadPin)
+                ),
+                "{short:?} must be refused"
+            );
+        }
+        add(&store, "OP-2", Role::Operator, "123456").expect("six digits");
+    }
+
+    #[test]
+    fn five_wrong_pins_lock_the_number_for_30_s_then_twice_as_long_each_time() {
+        let (_dir, store) = store();
+        add(&store, "OP-1", Role::Operator, "246810").expect("add");
+        let mut now = 1_800_000_000;
+        for _ in 0..4 {
+            assert_eq!(
+                sign_in(&store, "OP-1", "000000", now).expect("check"),
+                SignIn::Refused
+            );
+        }
+        assert_eq!(
+            sign_in(&store, "OP-1", "000000", now).expect("check"),
+            SignIn::Locked { seconds: 30 }
+        );
+        // While locked, even the right PIN waits.
+        now += 10;
+        assert_eq!(
+            sign_in(&store, "OP-1", "246810", now).expect("check"),
+            SignIn::Locked { seconds: 20 }
+        );
+        now += 20;
+        assert_eq!(
+            sign_in(&store, "OP-1", "000000", now).expect("check"),
+            SignIn::Locked { seconds: 60 }
+        );
+        now += 60;
+        assert_eq!(
+            sign_in(&store, "OP-1", "000000", now).expect("check"),
+            SignIn::Locked { seconds: 120 }
+        );
+        now += 120;
+        assert_eq!(
+            sign_in(&store, "OP-1", "246810", now).expect("check"),
+            SignIn::Accepted(Role::Operator)
+        );
+        // The right PIN starts the count again.
+        assert_eq!(
+            sign_in(&store, "OP-1", "000000", now).expect("check"),
+            SignIn::Refused
+        );
+        assert_eq!(wait_after(40), LONGEST_WAIT_S);
+    }
+
+    #[test]
+    fn a_disabled_staff_member_cannot_sign_in_nor_be_named() {
+        let (_dir, store) = store();
+        add(&store, "SUP-1", Role::Supervisor, "135790").expect("add");
+        add(&store, "OP-1", Role::Operator, "246810").expect("add");
+        disable(&store, "SUP-1").expect("disable");
+        assert_eq!(check(&store, "SUP-1", "135790", 0).expect("check"), None);
+        assert!(matches!(disable(&store, "SUP-9"), Err(StaffError::Unknown)));
+        let named = |operator: &str, supervisor: Option<&str>| {
+            roster_problems(
+                &store,
+                &Staff {
+                    operator: operator.into(),
+                    supervisor: supervisor.map(Into::into),
+                    approval: None,
+                },
+            )
+            .expect("roster")
+            .into_iter()
+            .map(|p| (p.field, p.kind))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            named("OP-1", Some("SUP-1")),
+            [("staff.supervisor".to_string(), ProblemKind::StaffDisabled)]
+        );
+        assert_eq!(
+            named("OP-9", Some("OP-1")),
+            [
+                ("staff.operator".to_string(), ProblemKind::StaffUnknown),
+                (
+                    "staff.supervisor".to_string(),
+                    ProblemKind::StaffNotSupervisor
+                )
+            ]
+        );
+        assert!(named(crate::form::SELF_SERVICE, None).is_empty());
     }
 }

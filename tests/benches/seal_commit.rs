@@ -35,6 +35,7 @@ fn main() {
     let data = DataDir::new(dir.path().join("data"));
     device::init(&data, &bundle, &SystemClock).unwrap();
     let device = device::open(&data).unwrap();
+    sajili::fixtures::add_fixture_staff(&device.store).unwrap();
     let template = adult_enrolment(1);
     let image_bytes = template.image_bytes();
 
@@ -86,5 +87,23 @@ fn main() {
     println!(
         "store file: {:.1} MB for {records} records",
         file_size as f64 / 1e6
+    );
+
+    // One staff sign-in: Argon2id with the kiosk's parameters, plus the store's reads.
+    let (number, pin) = sajili::fixtures::FIXTURE_OPERATOR;
+    let mut checks = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let outcome = sajili::staff::sign_in(&device.store, number, pin, 1_800_000_000).unwrap();
+        checks.push(started.elapsed());
+        assert!(matches!(outcome, sajili::staff::SignIn::Accepted(_)));
+    }
+    checks.sort();
+    println!(
+        "PIN check (Argon2id m={} KiB, t={}, p={}): median {:.1} ms of 10",
+        sajili::staff::PIN_HASH_MEMORY_KIB,
+        sajili::staff::PIN_HASH_PASSES,
+        sajili::staff::PIN_HASH_LANES,
+        percentile(&checks, 0.5).as_secs_f64() * 1e3
     );
 }

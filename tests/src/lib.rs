@@ -7,7 +7,7 @@ pub mod proxy;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use age::x25519::Identity;
@@ -16,7 +16,8 @@ use sajili::device::{BUNDLE_FORMAT, TrustBundle};
 use sajili::form::{FingerException, FingerPosition};
 use sajili::record::hex;
 
-/// A stand-in registry's keys and the bundle a device pins (until the reference registry exists).
+/// A registry's keys and the bundle a device pins, made in code for the tests that need no
+/// running registry (`registry::RegistryProcess` runs the reference registry for the rest).
 pub struct TestRegistry {
     /// Decrypts what devices seal.
     pub identity: Identity,
@@ -170,6 +171,7 @@ impl TestDevice {
             &["init", "--bundle", bundle.to_str().expect("utf-8 path")],
         );
         assert!(output.status.success(), "init failed: {}", stderr(&output));
+        add_fixture_staff(&data);
         Self {
             dir,
             data,
@@ -180,6 +182,32 @@ impl TestDevice {
     /// Runs `sajili` on this device.
     pub fn run(&self, args: &[&str]) -> Output {
         sajili(&self.data, args)
+    }
+}
+
+/// Enrols the fixtures' operator and supervisor (`OP-0042`, `SUP-0007`) on the device in
+/// `data`, as field staff would with `sajili staff add`: records naming them seal there.
+pub fn add_fixture_staff(data: &Path) {
+    use sajili::fixtures::{FIXTURE_OPERATOR, FIXTURE_SUPERVISOR};
+    for ((number, pin), role) in [
+        (FIXTURE_OPERATOR, "operator"),
+        (FIXTURE_SUPERVISOR, "supervisor"),
+    ] {
+        let mut child = Command::new(sajili_bin())
+            .arg("--data")
+            .arg(data)
+            .args(["staff", "add", "--number", number, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sajili staff add");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            writeln!(stdin, "{pin}").expect("PIN");
+        }
+        let output = child.wait_with_output().expect("sajili staff add");
+        assert!(output.status.success(), "staff add: {}", stderr(&output));
     }
 }
 

@@ -223,6 +223,7 @@ impl SyncDevice {
             &["init", "--bundle", registry.bundle.to_str().expect("utf-8")],
         );
         assert!(output.status.success(), "init: {}", stderr(&output));
+        crate::add_fixture_staff(&data);
         let status = sajili(&data, &["status", "--json"]);
         let json: serde_json::Value = serde_json::from_str(&stdout(&status)).expect("status");
         let id = json["device_id"].as_str().expect("device id").to_string();

@@ -153,6 +153,65 @@ fn an_invalid_enrolment_exits_2_listing_every_problem_and_stores_nothing() {
     assert_eq!(status_json(&device)["in_progress"], 0);
 }
 
+/// Issue 14: a sign-off names a real, enabled supervisor who is not the operator.
+#[test]
+fn enrol_refuses_a_sign_off_by_an_unknown_disabled_or_same_person_naming_the_field() {
+    let device = TestDevice::init();
+    let json = write_example(&device.dir.path().join("example"));
+    let example: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let attempt = |staff: serde_json::Value| {
+        let mut value = example.clone();
+        value["staff"] = staff;
+        std::fs::write(&json, value.to_string()).unwrap();
+        let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        stderr(&output)
+    };
+    let unknown = attempt(serde_json::json!({ "operator": "OP-0042", "supervisor": "NOBODY" }));
+    assert!(
+        unknown.contains("staff.supervisor: This staff number is not registered on this kiosk."),
+        "{unknown}"
+    );
+    let same = attempt(serde_json::json!({ "operator": "SUP-0007", "supervisor": "SUP-0007" }));
+    assert!(
+        same.contains("staff.supervisor: The supervisor must be someone other than the operator."),
+        "{same}"
+    );
+    let stranger = attempt(serde_json::json!({ "operator": "OP-9999", "supervisor": "SUP-0007" }));
+    assert!(
+        stranger.contains("staff.operator: This staff number is not registered"),
+        "{stranger}"
+    );
+    let stale = attempt(serde_json::json!({
+        "operator": "OP-0042", "supervisor": "SUP-0007", "approval": "00".repeat(32)
+    }));
+    assert!(
+        stale.contains("staff.supervisor: The photo or prints changed"),
+        "{stale}"
+    );
+    // Ten fingers marked amputated need a real supervisor, not any string.
+    let mut amputated = example.clone();
+    for finger in amputated["fingerprints"].as_array_mut().unwrap() {
+        *finger = serde_json::json!({ "position": finger["position"], "exception": "amputated" });
+    }
+    amputated["staff"] = serde_json::json!({ "operator": "OP-0042", "supervisor": "NOBODY" });
+    std::fs::write(&json, amputated.to_string()).unwrap();
+    let output = device.run(&["enrol", "--json", json.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    let disable = device.run(&["staff", "disable", "--number", "SUP-0007"]);
+    assert!(disable.status.success(), "{}", stderr(&disable));
+    let disabled = attempt(serde_json::json!({ "operator": "OP-0042", "supervisor": "SUP-0007" }));
+    assert!(
+        disabled.contains("staff.supervisor: This staff member may no longer sign in here."),
+        "{disabled}"
+    );
+    assert_eq!(status_json(&device)["records_sealed"], 0, "nothing sealed");
+    let unknown = device.run(&["staff", "disable", "--number", "SUP-4040"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
 #[test]
 fn bad_input_files_get_clear_errors_and_change_nothing() {
     let device = TestDevice::init();

@@ -190,10 +190,15 @@ impl Kiosk_ {
 /// A date of birth `years` years and a few days before today, as typed: DDMMYYYY.
 fn born_years_ago(years: i32) -> (String, time::Date) {
     let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
-    let date = today
-        .replace_year(today.year() - years)
-        .unwrap_or(today)
-        .saturating_sub(time::Duration::days(3));
+    let near = today.saturating_sub(time::Duration::days(3));
+    // 29 February has no twin in most years: the day before it does.
+    let date = near
+        .replace_year(near.year() - years)
+        .or_else(|_| {
+            near.replace_day(28)
+                .and_then(|d| d.replace_year(near.year() - years))
+        })
+        .expect("a date of birth");
     (
         format!(
             "{:02}{:02}{:04}",
@@ -449,7 +454,9 @@ fn a_seven_year_old_enrols_with_a_guardian_who_consents() {
     k.photo();
     k.fingers();
     k.next(Screen::Review);
-    // The power goes the moment "save" is pressed, before the seal is written.
+    // The kiosk is closed the moment "save" is pressed, before the seal is written: a
+    // clean drop, not a kill (the power-cut test below kills a process). What it shows is
+    // that the journalled "sealing" screen seals on the next start.
     k.press("Save my enrolment");
     assert_eq!(k.screen(), Screen::Sealing);
     drop(k);
@@ -846,4 +853,284 @@ fn a_device_without_keys_says_how_to_set_it_up_in_either_language() {
     assert!(shows(
         "This kiosk is not set up yet, so it cannot enrol anyone."
     ));
+}
+
+impl Kiosk_ {
+    /// An adult Kenyan alone, from the first screen to the photo, in English.
+    fn walk_alone_to_photo(&self, document: &str, surname: &str) {
+        assert_eq!(self.screen(), Screen::Language);
+        self.press("English");
+        self.press("I agree");
+        self.press("On my own: I will type my details and follow the screen");
+        self.fill_adult(document, surname);
+    }
+
+    /// The form's pages for an adult Kenyan, from the document page to the photo.
+    fn fill_adult(&self, document: &str, surname: &str) {
+        assert_eq!(self.screen(), Screen::Form(sajili::kiosk::Page::Document));
+        self.press("Kenyan citizen");
+        self.press("National ID card");
+        self.fill("Document number", document);
+        self.press("Next ›");
+        self.fill("Surname", surname);
+        self.fill("First name", "ANNE");
+        self.press("Next ›");
+        let (typed, _) = born_years_ago(40);
+        self.fill("Date of birth (day/month/year)", &typed);
+        self.press("Female");
+        self.next(Screen::Form(sajili::kiosk::Page::About));
+        self.answer_life(&Life {
+            marital: "Married",
+            disability: "None",
+            education: "Secondary",
+            work: "Self-employed",
+            ethnic_group: "KAMBA",
+            county: "Machakos",
+            sub_county: sajili::form::county(16).unwrap().sub_counties[0],
+            location: "MUTITUNI",
+        });
+        self.next(Screen::Photo);
+    }
+
+    /// Asserts the screens and the session hold nothing of anyone: no typed value, photo,
+    /// preview, print, review line or number, and an empty journal.
+    fn assert_holds_nothing(&self) {
+        let kiosk = self.window.global::<Kiosk>();
+        let app = self.app.borrow();
+        let draft = app.session().draft();
+        assert!(draft.values.is_empty(), "{:?}", draft.values.keys());
+        assert!(draft.photo.is_none());
+        assert!(
+            draft
+                .fingers
+                .iter()
+                .all(|f| f.best.is_none() && f.attempts == 0)
+        );
+        assert!(kiosk.get_fields().iter().all(|f| f.value.is_empty()));
+        assert_eq!(kiosk.get_photo().size().width, 0, "no photo on screen");
+        assert_eq!(
+            kiosk.get_preview().size().width,
+            0,
+            "no camera frame on screen"
+        );
+        assert_eq!(kiosk.get_review().row_count(), 0, "no review lines");
+        assert_eq!(kiosk.get_registration_number(), "");
+        assert_eq!(kiosk.get_qr().size().width, 0, "no QR code");
+        // The journal holds no session but this person's own (none before they agree).
+        let journal = app.device().store.journal_sessions().unwrap();
+        assert!(
+            journal.iter().all(|id| *id == app.session().id),
+            "another session is still in the journal"
+        );
+        if !app.session().started() {
+            assert!(journal.is_empty());
+        }
+    }
+}
+
+#[test]
+fn backing_out_to_the_first_screen_leaves_nothing_for_the_next_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("National ID card");
+    k.fill("Document number", "31415926");
+    k.press("Next ›");
+    k.fill("Surname", "NJOROGE");
+    assert_eq!(
+        k.app
+            .borrow()
+            .device()
+            .store
+            .journal_sessions()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Back, page by page, to the first screen: the last "back" ends the session.
+    for _ in 0..4 {
+        k.press("‹ Back");
+    }
+    assert_eq!(k.screen(), Screen::Language);
+    k.assert_holds_nothing();
+    // The next person agrees and finds an empty form.
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Document));
+    k.assert_holds_nothing();
+    let audit = k.app.borrow().device().store.audit_log().unwrap();
+    assert!(audit.iter().any(|e| e.action == "session.abandoned"));
+
+    // "Start over" from the fingers, with a photo and prints taken: asked, then all gone.
+    k.fill_adult("27182818", "MUTUA");
+    k.wait("the photo to take itself", |app| {
+        app.session().draft().photo.is_some()
+    });
+    k.next(Screen::Fingers);
+    k.press("Take print");
+    k.wait("a print", |app| {
+        app.session().draft().fingers[0].attempts > 0
+    });
+    k.press("Start over");
+    k.press("No, go on");
+    assert_eq!(k.screen(), Screen::Fingers);
+    assert!(k.app.borrow().session().draft().photo.is_some(), "kept");
+    k.press("Start over");
+    k.press("Yes, delete it and start over");
+    assert_eq!(k.screen(), Screen::Language);
+    k.assert_holds_nothing();
+    let audit = k.app.borrow().device().store.audit_log().unwrap();
+    assert!(audit.iter().any(|e| e.action == "session.started_over"));
+}
+
+#[test]
+fn after_a_seal_the_next_persons_screens_show_nothing_of_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.walk_alone_to_photo("16180339", "KIPTOO");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let number = k.seal();
+    assert!(k.window.global::<Kiosk>().get_qr().size().width > 0);
+    {
+        let app = k.app.borrow();
+        let draft = app.session().draft();
+        assert!(
+            draft.photo.is_none() && draft.values.is_empty(),
+            "sealed: the plaintext is gone from memory while the number is shown"
+        );
+    }
+    k.press("Finish");
+    assert_eq!(k.screen(), Screen::Language);
+    k.assert_holds_nothing();
+    // The next person reaches the photo: the preview is empty until their own frame comes.
+    k.walk_alone_to_photo("14142135", "ROTICH");
+    let kiosk = k.window.global::<Kiosk>();
+    assert_eq!(
+        kiosk.get_preview().size().width,
+        0,
+        "a frame of the last person ({number}) is on the photo screen"
+    );
+    assert!(!kiosk.get_photo_taken());
+    k.wait("a frame of this person", |_| {
+        kiosk.get_preview().size().width > 0
+    });
+}
+
+#[test]
+fn a_sign_off_covers_what_it_saw_and_the_operator_cannot_give_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    let second = ("SUP-3003", "303030");
+    sajili::staff::add(
+        &k.app.borrow().device().store,
+        second.0,
+        sajili::staff::Role::Supervisor,
+        second.1,
+    )
+    .unwrap();
+    // A supervisor operates this session.
+    k.press("English");
+    k.press("I agree");
+    k.press("With an operator: a member of staff will help me");
+    k.sign_in("Staff number", demo::SUPERVISOR.0, demo::SUPERVISOR.1);
+    k.press("Sign in");
+    k.fill_adult("33550336", "WAFULA");
+    k.photo();
+    k.press("Right ring finger");
+    k.press("This finger cannot be printed");
+    k.press("Amputated");
+    k.press("Left index finger");
+    k.press("This finger cannot be printed");
+    k.press("Injured or bandaged");
+    k.press("Right thumb");
+    k.fingers();
+    k.next(Screen::Login);
+    // They cannot approve their own session.
+    k.sign_in("Staff number", demo::SUPERVISOR.0, demo::SUPERVISOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Login);
+    assert_eq!(
+        k.app.borrow().session().notice.as_deref(),
+        Some("login-same-person")
+    );
+    k.press("Staff number");
+    for _ in 0..demo::SUPERVISOR.0.len() {
+        k.press("⌫ Delete");
+    }
+    k.sign_in("Staff number", second.0, second.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Review);
+    assert_eq!(
+        k.app.borrow().session().draft().supervisor.as_deref(),
+        Some(second.0)
+    );
+    // The photo is retaken after the approval: the approval is gone with it.
+    k.press("Change photo");
+    assert_eq!(k.screen(), Screen::Photo);
+    assert_eq!(k.app.borrow().session().draft().supervisor, None);
+    k.photo();
+    k.next(Screen::Login);
+    k.press("‹ Back");
+    assert_eq!(k.screen(), Screen::Fingers);
+    k.next(Screen::Login);
+    k.sign_in("Staff number", second.0, second.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Review);
+    k.seal();
+    let (_, enrolment) = k.record(&registry, 1);
+    assert_eq!(enrolment.staff.operator, demo::SUPERVISOR.0);
+    assert_eq!(enrolment.staff.supervisor.as_deref(), Some(second.0));
+    assert_eq!(
+        enrolment.staff.approval.as_deref(),
+        Some(enrolment.approval_digest().as_str()),
+        "the record carries what was approved"
+    );
+    let audit = k.app.borrow().device().store.audit_log().unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "staff.signoff_refused" && e.actor == demo::SUPERVISOR.0)
+    );
+}
+
+#[test]
+fn five_wrong_pins_make_the_staff_number_wait_with_the_countdown_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("Staff · Wafanyakazi");
+    k.sign_in("Staff number", demo::OPERATOR.0, "000000");
+    k.press("Sign in");
+    for _ in 0..4 {
+        k.type_keys("000000");
+        k.press("Sign in");
+    }
+    let wait = k.window.global::<Kiosk>().get_login_wait();
+    assert_eq!(wait, 30, "the fifth wrong PIN starts a 30 s wait");
+    let said = "Too many wrong PINs for this staff number. Try again in 30 s.";
+    assert_eq!(
+        ElementHandle::find_by_accessible_label(&k.window, said).count(),
+        1,
+        "the wait is on screen"
+    );
+    // The right PIN is not even tried while the number waits.
+    k.type_keys(demo::OPERATOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Login);
+    let audit = k.app.borrow().device().store.audit_log().unwrap();
+    let failures = audit
+        .iter()
+        .filter(|e| e.action.starts_with("staff.login_") && e.actor == demo::OPERATOR.0)
+        .count();
+    assert_eq!(failures, 5, "every failure is audited");
+    assert!(audit.iter().any(|e| e.action == "staff.login_locked"));
 }

@@ -217,25 +217,26 @@ fn staff_are_added_with_a_pin_from_standard_input() {
             .unwrap();
         child.wait_with_output().unwrap()
     };
-    let ok = add("OP-7", "operator", "2468");
+    let ok = add("OP-7", "operator", "246813");
     assert!(
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let bad_pin = add("OP-8", "operator", "12");
+    // Four digits are too few for a new PIN.
+    let bad_pin = add("OP-8", "operator", "2468");
     assert_eq!(bad_pin.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad_pin.stderr).contains("4 to 12 digits"));
-    let bad_number = add("op 9", "supervisor", "2468");
+    assert!(String::from_utf8_lossy(&bad_pin.stderr).contains("6 to 12 digits"));
+    let bad_number = add("op 9", "supervisor", "246813");
     assert_eq!(bad_number.status.code(), Some(2));
 
     let opened = sajili::device::open(&sajili::device::DataDir::new(&device.data)).unwrap();
     assert_eq!(
-        sajili::staff::check(&opened.store, "OP-7", "2468").unwrap(),
+        sajili::staff::check(&opened.store, "OP-7", "246813", 0).unwrap(),
         Some(sajili::staff::Role::Operator)
     );
     assert_eq!(
-        sajili::staff::check(&opened.store, "OP-8", "12").unwrap(),
+        sajili::staff::check(&opened.store, "OP-8", "2468", 0).unwrap(),
         None
     );
 }

@@ -78,6 +78,16 @@ pub enum ProblemKind {
     FingerMissing,
     /// A finger exception without a supervisor's sign-off.
     SupervisorRequired,
+    /// The supervisor is the operator: nobody checked the operator's work.
+    SupervisorIsOperator,
+    /// The staff number is not in this device's roster.
+    StaffUnknown,
+    /// The staff member is disabled in this device's roster.
+    StaffDisabled,
+    /// The staff member named as supervisor is not a supervisor.
+    StaffNotSupervisor,
+    /// The photo, prints or exceptions changed after the supervisor approved them.
+    ApprovalStale,
     /// Consent was not given.
     ConsentNotGiven,
     /// A child's consent must come from a parent or guardian.
@@ -175,6 +185,32 @@ impl Problem {
             }
             (K::SupervisorRequired, Sw) => {
                 "Msimamizi lazima aidhinishe vidole ambavyo alama zake hazikuchukuliwa.".into()
+            }
+            (K::SupervisorIsOperator, En) => {
+                "The supervisor must be someone other than the operator.".into()
+            }
+            (K::SupervisorIsOperator, Sw) => {
+                "Msimamizi lazima awe mtu mwingine, si mhudumu aliyesajili.".into()
+            }
+            (K::StaffUnknown, En) => "This staff number is not registered on this kiosk.".into(),
+            (K::StaffUnknown, Sw) => {
+                "Nambari hii ya mfanyakazi haijasajiliwa kwenye mashine hii.".into()
+            }
+            (K::StaffDisabled, En) => "This staff member may no longer sign in here.".into(),
+            (K::StaffDisabled, Sw) => {
+                "Mfanyakazi huyu haruhusiwi tena kuingia kwenye mashine hii.".into()
+            }
+            (K::StaffNotSupervisor, En) => "This staff member is not a supervisor.".into(),
+            (K::StaffNotSupervisor, Sw) => "Mfanyakazi huyu si msimamizi.".into(),
+            (K::ApprovalStale, En) => {
+                "The photo or prints changed after the supervisor approved them: the \
+                 supervisor must approve again."
+                    .into()
+            }
+            (K::ApprovalStale, Sw) => {
+                "Picha au alama za vidole zimebadilika baada ya msimamizi kuidhinisha: \
+                 msimamizi lazima aidhinishe tena."
+                    .into()
             }
             (K::ConsentNotGiven, En) => "We cannot register without consent.".into(),
             (K::ConsentNotGiven, Sw) => "Hatuwezi kusajili bila ridhaa yako.".into(),

@@ -188,6 +188,13 @@ fn check_fingers(application: &Application<'_>, problems: &mut Vec<Problem>) {
             ProblemKind::SupervisorRequired,
         ));
     }
+    // A sign-off is a second person's check; the operator cannot give it to themself.
+    if !supervisor.trim().is_empty() && supervisor.trim() == application.staff.operator.trim() {
+        problems.push(Problem::new(
+            "staff.supervisor",
+            ProblemKind::SupervisorIsOperator,
+        ));
+    }
 }
 
 fn check_consent(consent: &Consent, age: i32, problems: &mut Vec<Problem>) {

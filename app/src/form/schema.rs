@@ -337,4 +337,12 @@ pub struct Staff {
     /// Supervisor's staff number; required when any finger is an exception.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supervisor: Option<String>,
+    /// What the supervisor approved: the SHA-256 (hex) of the photo, prints and exceptions as
+    /// they were on screen ([`crate::record::approval_digest`]). A record whose biometrics
+    /// differ from it is not sealed: the approval was for something else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
 }
+
+/// The operator a record names when the applicant used the kiosk alone.
+pub const SELF_SERVICE: &str = "self-service";

@@ -13,7 +13,7 @@ use crate::form::{
     Citizenship, Consent, ConsentGiver, Demographics, FingerException, FingerPosition, Guardian,
     IdentityDocument, Names, Problem, ProblemKind, Problems, Residence, Staff, validate,
 };
-use crate::record::{Enrolment, FingerCapture, FingerRecord};
+use crate::record::{Enrolment, FingerCapture, FingerRecord, FingerShown};
 
 /// Identifies the consent text the screens show; bump it when the words change.
 pub const CONSENT_TEXT_VERSION: &str = "niims-consent-2026-1";
@@ -66,6 +66,10 @@ pub struct Draft {
     pub operator: Option<String>,
     /// The supervisor's staff number, once they signed off.
     pub supervisor: Option<String>,
+    /// What the supervisor approved ([`Draft::approval_digest`] when they signed in); a draft
+    /// whose biometrics no longer match has no sign-off.
+    #[serde(default)]
+    pub approval: Option<String>,
     /// The form's fields as typed or chosen.
     pub values: BTreeMap<Field, String>,
     /// The accepted face photo (token image, JPEG).
@@ -82,6 +86,7 @@ impl Default for Draft {
             mode: None,
             operator: None,
             supervisor: None,
+            approval: None,
             values: BTreeMap::new(),
             photo: None,
             fingers: FingerPosition::ALL
@@ -245,9 +250,32 @@ impl Draft {
             operator: self
                 .operator
                 .clone()
-                .unwrap_or_else(|| "self-service".into()),
+                .unwrap_or_else(|| crate::form::SELF_SERVICE.into()),
             supervisor: self.supervisor.clone(),
+            approval: self.approval.clone(),
         }
+    }
+
+    /// The digest of the photo, prints and exceptions as they stand, for a supervisor's
+    /// approval ([`crate::record::approval_digest`]); equal to the sealed record's own.
+    pub fn approval_digest(&self) -> String {
+        crate::record::approval_digest(
+            self.photo.as_ref(),
+            self.fingers.iter().map(|slot| {
+                let shown = match (&slot.exception, &slot.best) {
+                    (Some(reason), _) => FingerShown::Exception(*reason),
+                    (None, Some((print, _))) => FingerShown::Print(print),
+                    // Sealed as unusable, as `enrolment` does.
+                    (None, None) => FingerShown::Exception(FingerException::Unusable),
+                };
+                (slot.position, shown)
+            }),
+        )
+    }
+
+    /// Whether the supervisor's sign-off still covers the biometrics on screen.
+    pub fn approval_holds(&self) -> bool {
+        self.supervisor.is_some() && self.approval.as_deref() == Some(&self.approval_digest())
     }
 
     /// Every problem with the form on `today`, for the fields of `pages` (all pages when

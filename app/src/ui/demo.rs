@@ -15,9 +15,9 @@ use crate::kiosk::{Field, Screen};
 use crate::staff::{self, Role};
 
 /// The demo's operator: staff number and PIN.
-pub const OPERATOR: (&str, &str) = ("OP-1001", "1234");
+pub const OPERATOR: (&str, &str) = ("OP-1001", "123456");
 /// The demo's supervisor: staff number and PIN.
-pub const SUPERVISOR: (&str, &str) = ("SUP-2001", "5678");
+pub const SUPERVISOR: (&str, &str) = ("SUP-2001", "567890");
 /// The panel sizes the screens are drawn at: the 10" and the 7" kiosk.
 pub const SIZES: [(u32, u32); 2] = [(1280, 800), (800, 480)];
 

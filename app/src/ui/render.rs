@@ -33,6 +33,27 @@ pub fn preview(window: &KioskWindow, frame: &sajili_drivers::camera::Frame) {
     kiosk.set_preview_live(true);
 }
 
+/// Empties every property that can hold something of a person: the camera preview, the
+/// photo, the review, the registration number and its QR code, the form's values and the
+/// login boxes. Called when a session ends, before the next person sees the screens.
+pub fn wipe(window: &KioskWindow) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_preview(SlintImage::default());
+    kiosk.set_preview_live(false);
+    kiosk.set_photo(SlintImage::default());
+    kiosk.set_photo_taken(false);
+    kiosk.set_review(model(Vec::new()));
+    kiosk.set_review_problems(model(Vec::new()));
+    kiosk.set_registration_number("".into());
+    kiosk.set_qr(SlintImage::default());
+    kiosk.set_fields(model(Vec::new()));
+    kiosk.set_fingers(model(Vec::new()));
+    kiosk.set_finger_advice(model(Vec::new()));
+    kiosk.set_login_staff("".into());
+    kiosk.set_login_pin_length(0);
+    kiosk.set_confirm_start_over(false);
+}
+
 /// What a field shows: a date with its slashes, a county by name.
 fn shown(session: &Session, field: Field) -> String {
     let value = session.draft().value(field);
@@ -129,10 +150,17 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             .countdown_ms()
             .map_or(-1, |ms| ms.div_ceil(1000) as i32),
     );
-    kiosk.set_can_go_back(!matches!(
-        screen,
-        Screen::Language | Screen::Done | Screen::Sealing | Screen::Declined
-    ));
+    // A locked session has no way back: only its operator's PIN or a supervisor opens it.
+    let locked = screen == Screen::Login && session.saved.login == Some(LoginPurpose::Resume);
+    kiosk.set_can_go_back(
+        !locked
+            && !matches!(
+                screen,
+                Screen::Language | Screen::Done | Screen::Sealing | Screen::Declined
+            ),
+    );
+    kiosk.set_can_start_over(session.can_start_over());
+    kiosk.set_confirm_start_over(session.confirm_start_over);
     kiosk.set_next_label(
         match screen {
             Screen::Review => "seal",
@@ -216,6 +244,8 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             Some(LoginPurpose::Operator) => "operator",
             Some(LoginPurpose::Supervisor) => "supervisor",
             Some(LoginPurpose::Status) => "status",
+            Some(LoginPurpose::Resume) => "resume",
+            Some(LoginPurpose::Discard) => "discard",
             None => "",
         }
         .into(),
@@ -223,6 +253,11 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
     kiosk.set_login_staff(session.login_staff.clone().into());
     kiosk.set_login_pin_length(session.login_pin.len() as i32);
     kiosk.set_login_on_pin(session.login_on_pin);
+    kiosk.set_login_wait(
+        session
+            .login_wait_ms
+            .map_or(-1, |ms| ms.div_ceil(1000).min(i32::MAX as u64) as i32),
+    );
 
     kiosk.set_photo_advice(session.photo_advice.clone().unwrap_or_default().into());
     kiosk.set_photo_taken(draft.photo.is_some());
@@ -299,6 +334,10 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             .map(|p| p.message(language).into())
             .collect();
         kiosk.set_review_problems(model(others));
+    } else if kiosk.get_review().row_count() > 0 {
+        // The review's lines live only as long as the review is on screen.
+        kiosk.set_review(model(Vec::new()));
+        kiosk.set_review_problems(model(Vec::new()));
     }
     match &session.sealed {
         Some(number) if screen == Screen::Done => {
@@ -307,7 +346,12 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
                 kiosk.set_qr(qr_image(number));
             }
         }
-        _ => kiosk.set_registration_number("".into()),
+        _ => {
+            if !kiosk.get_registration_number().is_empty() {
+                kiosk.set_registration_number("".into());
+                kiosk.set_qr(SlintImage::default());
+            }
+        }
     }
 }
 

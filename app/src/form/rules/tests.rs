@@ -45,6 +45,7 @@ fn staff() -> Staff {
     Staff {
         operator: "OP-0042".into(),
         supervisor: None,
+        approval: None,
     }
 }
 
@@ -313,6 +314,18 @@ fn every_finger_is_captured_or_excused_and_excuses_need_a_supervisor() {
         ),
         Ok(())
     );
+    // The operator cannot sign off their own work.
+    let own = Staff {
+        supervisor: Some("OP-0042".into()),
+        ..staff()
+    };
+    let problems = problems_of(check_with_fingers(
+        &adult(),
+        &consent(ConsentGiver::Applicant),
+        &own,
+        &fingers,
+    ));
+    assert!(problems.has("staff.supervisor", &ProblemKind::SupervisorIsOperator));
 }
 
 #[test]
@@ -350,6 +363,7 @@ fn every_problem_is_reported_at_once_in_both_languages() {
     let s = Staff {
         operator: String::new(),
         supervisor: None,
+        approval: None,
     };
     let problems = problems_of(check_with_fingers(&d, &c, &s, &[]));
     let fields: Vec<&str> = problems.0.iter().map(|p| p.field.as_str()).collect();
