@@ -1,6 +1,7 @@
 //! Every parser of outside bytes, fed thousands of mutations of its fuzz seeds: no panic, and
 //! the properties the fuzz targets assert. Real fuzzing is `cargo fuzz` (fuzz/); this keeps the
-//! parsers honest on every CI run, deterministically.
+//! parsers honest on every CI run, deterministically. Every seed must parse first: a parser
+//! that refused everything would otherwise pass every "refused without panic" test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -60,15 +61,36 @@ impl Mutator {
     }
 }
 
-fn seeds(target: &str) -> Vec<Vec<u8>> {
+/// The seeds of `target`, by file name, in name order.
+fn named_seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     let folder = workspace_root().join("fuzz/corpus").join(target);
-    let mut out: Vec<Vec<u8>> = std::fs::read_dir(&folder)
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
-        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
         .collect();
     assert!(!out.is_empty(), "no seeds in {}", folder.display());
     out.sort();
     out
+}
+
+fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = named_seeds(target)
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .collect();
+    out.sort();
+    out
+}
+
+/// Calls `parses` on every seed of `target` with its name; each must return true.
+fn every_seed_parses(target: &str, mut parses: impl FnMut(&str, &[u8]) -> bool) {
+    for (name, bytes) in named_seeds(target) {
+        assert!(parses(&name, &bytes), "{target}/{name} does not parse");
+    }
 }
 
 fn each_mutation(target: &str, mut check_one: impl FnMut(&[u8])) {
@@ -85,6 +107,7 @@ fn each_mutation(target: &str, mut check_one: impl FnMut(&[u8])) {
 
 #[test]
 fn envelopes_parse_canonically_or_not_at_all() {
+    every_seed_parses("envelope", |_, bytes| Envelope::from_bytes(bytes).is_ok());
     let mut parsed = 0;
     each_mutation("envelope", |bytes| {
         if let Ok(envelope) = Envelope::from_bytes(bytes) {
@@ -97,6 +120,9 @@ fn envelopes_parse_canonically_or_not_at_all() {
 
 #[test]
 fn wsq_files_decode_or_give_an_error() {
+    every_seed_parses("wsq", |_, bytes| {
+        sajili::biometrics::wsq::decode(bytes).is_ok()
+    });
     let mut decoded = 0;
     each_mutation("wsq", |bytes| {
         if let Ok(file) = sajili::biometrics::wsq::decode(bytes) {
@@ -112,6 +138,10 @@ fn iso_records_read_canonically_or_not_at_all() {
     use sajili::biometrics::iso19794::{
         read_face_record, read_finger_record, write_face_record, write_finger_record,
     };
+    every_seed_parses("iso19794", |name, bytes| match name {
+        "seed-face" => read_face_record(bytes).is_ok(),
+        _ => read_finger_record(bytes).is_ok(),
+    });
     let mut read = 0;
     each_mutation("iso19794", |bytes| {
         if let Ok(views) = read_finger_record(bytes) {
@@ -133,6 +163,9 @@ fn iso_records_read_canonically_or_not_at_all() {
 #[test]
 fn receipts_verify_canonically_or_not_at_all() {
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+    every_seed_parses("receipt", |_, bytes| {
+        sajili::record::Receipt::verify(bytes, &key).is_ok()
+    });
     let mut verified = 0;
     each_mutation("receipt", |bytes| {
         if let Ok(receipt) = sajili::record::Receipt::verify(bytes, &key) {
@@ -147,10 +180,18 @@ fn receipts_verify_canonically_or_not_at_all() {
 fn damaged_registry_answers_and_requests_are_refused_without_panic() {
     use sajili::uplink::identity::DeviceCertificate;
     use sajili::uplink::protocol::{ApiError, CertificateIssued, ProvisionRequest};
+    every_seed_parses("uplink_json", |name, bytes| match name {
+        "seed-error" => serde_json::from_slice::<ApiError>(bytes).is_ok(),
+        "seed-provision" => serde_json::from_slice::<ProvisionRequest>(bytes).is_ok(),
+        "seed-issued" => serde_json::from_slice::<CertificateIssued>(bytes)
+            .is_ok_and(|issued| DeviceCertificate::from_pem(&issued.certificate).is_ok()),
+        _ => false,
+    });
     let mut certificates = 0;
+    let (mut errors, mut requests) = (0, 0);
     each_mutation("uplink_json", |bytes| {
-        let _ = serde_json::from_slice::<ApiError>(bytes);
-        let _ = serde_json::from_slice::<ProvisionRequest>(bytes);
+        errors += usize::from(serde_json::from_slice::<ApiError>(bytes).is_ok());
+        requests += usize::from(serde_json::from_slice::<ProvisionRequest>(bytes).is_ok());
         if let Ok(issued) = serde_json::from_slice::<CertificateIssued>(bytes)
             && DeviceCertificate::from_pem(&issued.certificate).is_ok()
         {
@@ -158,10 +199,21 @@ fn damaged_registry_answers_and_requests_are_refused_without_panic() {
         }
     });
     assert!(certificates > 0, "not even the seed certificate parsed");
+    assert!(
+        errors > 0 && requests > 0,
+        "{errors} errors, {requests} requests"
+    );
 }
 
 #[test]
 fn damaged_images_are_refused_without_panic() {
+    every_seed_parses("image", |name, bytes| {
+        let role = match name {
+            "seed-photo" => ImageRole::FacePhoto,
+            _ => ImageRole::Fingerprint,
+        };
+        check(bytes.to_vec(), role).is_ok()
+    });
     let mut refused = 0;
     each_mutation("image", |bytes| {
         for role in [ImageRole::FacePhoto, ImageRole::Fingerprint] {
@@ -175,6 +227,7 @@ fn damaged_images_are_refused_without_panic() {
 
 #[test]
 fn damaged_payloads_are_refused_without_panic() {
+    every_seed_parses("payload", |_, bytes| decode_payload(bytes).is_ok());
     let mut decoded = 0;
     each_mutation("payload", |bytes| {
         if decode_payload(bytes).is_ok() {
@@ -186,23 +239,48 @@ fn damaged_payloads_are_refused_without_panic() {
 
 #[test]
 fn damaged_bundles_and_enrolment_json_are_refused_without_panic() {
+    every_seed_parses("bundle", |_, bytes| {
+        sajili::device::TrustBundle::parse(bytes).is_ok()
+    });
+    every_seed_parses("enrolment_json", |_, bytes| {
+        serde_json::from_slice::<sajili::kiosk::ImportRequest>(bytes).is_ok()
+    });
+    let (mut bundles, mut requests) = (0, 0);
     each_mutation("bundle", |bytes| {
-        let _ = sajili::device::TrustBundle::parse(bytes);
+        bundles += usize::from(sajili::device::TrustBundle::parse(bytes).is_ok());
     });
     each_mutation("enrolment_json", |bytes| {
-        let _ = serde_json::from_slice::<sajili::kiosk::ImportRequest>(bytes);
+        requests +=
+            usize::from(serde_json::from_slice::<sajili::kiosk::ImportRequest>(bytes).is_ok());
     });
+    // Most mutations break the JSON; some (a changed letter inside a string) do not.
+    assert!(
+        bundles < MUTATIONS && requests < MUTATIONS,
+        "{bundles} {requests}"
+    );
 }
 
 #[test]
 fn registration_numbers_round_trip_or_are_refused() {
+    every_seed_parses("registration_number", |_, bytes| {
+        std::str::from_utf8(bytes).is_ok_and(|text| RegistrationNumber::parse(text).is_ok())
+    });
+    let (mut parsed, mut refused) = (0, 0);
     each_mutation("registration_number", |bytes| {
         if let Ok(text) = std::str::from_utf8(bytes)
             && let Ok(number) = RegistrationNumber::parse(text)
         {
             assert_eq!(RegistrationNumber::parse(&number.to_string()), Ok(number));
+            parsed += 1;
+        } else {
+            refused += 1;
         }
     });
+    // Mutations mostly break the check symbol; the seed (and a few harmless ones) parse.
+    assert!(
+        parsed > 0 && refused > MUTATIONS / 2,
+        "{parsed} parsed, {refused} refused"
+    );
 }
 
 #[test]
@@ -222,6 +300,9 @@ fn seed_corpora_exist_for_every_fuzz_target() {
 fn sensor_packets_parse_canonically_and_the_twin_survives_any_stream() {
     use sajili_drivers::fingerprint::packet::decode_prefix;
     use sajili_drivers::fingerprint::{Twin, TwinConfig};
+    every_seed_parses("sensor_packets", |_, bytes| {
+        matches!(decode_prefix(bytes), Ok(Some(_)))
+    });
     let mut parsed = 0;
     each_mutation("sensor_packets", |bytes| {
         if let Ok(Some((packet, used))) = decode_prefix(bytes) {
@@ -269,6 +350,12 @@ impl std::io::Write for Loopback {
 fn input_streams_parse_canonically_or_not_at_all() {
     use sajili_drivers::input::event::parse_stream;
     use sajili_drivers::input::keymap::LineAssembler;
+    every_seed_parses("input_events", |_, bytes| {
+        parse_stream(bytes).is_ok_and(|events| {
+            let mut assembler = LineAssembler::new();
+            events.iter().filter_map(|e| assembler.feed(e)).count() == 1
+        })
+    });
     let mut parsed = 0;
     each_mutation("input_events", |bytes| {
         if let Ok(events) = parse_stream(bytes) {
@@ -287,6 +374,13 @@ fn input_streams_parse_canonically_or_not_at_all() {
 #[test]
 fn camera_frames_are_repaired_or_refused_without_panic() {
     use sajili_drivers::camera::{PixelFormat, RawFrame, decode, has_huffman_tables, repair};
+    every_seed_parses("mjpeg", |_, bytes| {
+        let frame = RawFrame {
+            bytes: bytes.to_vec(),
+            timestamp: Default::default(),
+        };
+        repair(bytes).is_ok() && decode(PixelFormat::Mjpeg, 64, 48, frame).is_ok()
+    });
     let mut decoded = 0;
     each_mutation("mjpeg", |bytes| {
         if let Ok(fixed) = repair(bytes) {
