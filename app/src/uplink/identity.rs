@@ -1,7 +1,9 @@
 //! The device's TLS identity and provisioning.
 //!
 //! ```text
-//! DATA/uplink/          0700, the uplink's own
+//! DATA/uplink/          the uplink's own: 0700 when made here, 0770 with group sajili on the
+//!                       appliance (provisioning writes it as the kiosk's user, see
+//!                       systemd/sajili-provision.service)
 //!   tls.key             the TLS client key (ECDSA P-256, PKCS#8 PEM), 0600; made here, never leaves
 //!   tls.crt             the device certificate the registry issued, PEM
 //!   registry.json       where the registry is and what to trust: URL, CA, receipt key, device id
@@ -293,7 +295,12 @@ pub fn provision(
     time: TrustedTime,
 ) -> Result<ProvisionReport, IdentityError> {
     let dir = UplinkDir::new(device.data.root());
-    ensure_dir(dir.root(), 0o700).map_err(file_error(dir.root()))?;
+    // On the appliance the directory is there already, the uplink's (0770, group sajili):
+    // provisioning runs as the kiosk's user and writes through the group, and may not change
+    // the mode of a directory it does not own. Elsewhere (a bare data dir) it is made here.
+    if std::fs::symlink_metadata(dir.root()).is_err() {
+        ensure_dir(dir.root(), 0o700).map_err(file_error(dir.root()))?;
+    }
     let url = url.unwrap_or(&device.bundle.registry_url).to_string();
     if !url.starts_with("https://") {
         return Err(IdentityError::File {
