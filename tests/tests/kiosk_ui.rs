@@ -1133,4 +1133,13 @@ fn five_wrong_pins_make_the_staff_number_wait_with_the_countdown_on_screen() {
         .count();
     assert_eq!(failures, 5, "every failure is audited");
     assert!(audit.iter().any(|e| e.action == "staff.login_locked"));
+    // Pulling the plug does not reset the wait: the store keeps it, and refuses the right PIN.
+    drop(audit);
+    drop(k);
+    let k = open_kiosk(dir.path());
+    k.press("Staff · Wafanyakazi");
+    k.sign_in("Staff number", demo::OPERATOR.0, demo::OPERATOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Login, "the right PIN waits too");
+    assert!(k.window.global::<Kiosk>().get_login_wait() > 0);
 }
