@@ -245,6 +245,11 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.shot("photo-taken")?;
     walk.next(Screen::Fingers)?;
     walk.shot("fingers")?;
+    // "Start over" asks first; "no" goes on with everything kept.
+    walk.act("start-over", "");
+    walk.shot("start-over")?;
+    walk.act("confirm-start-over", "no");
+    walk.expect(Screen::Fingers)?;
     // The left little finger (index 9) is bandaged today.
     walk.act("finger", "9");
     walk.act("exception", "injured");
