@@ -171,3 +171,37 @@ fn users_groups_and_directories_come_out_as_the_services_need() {
     assert_eq!(mode(&data.join("spool")), 0o770);
     assert_eq!(mode(&data.join("spool/receipts")), 0o770);
 }
+
+/// A keyboard plugged into the image cannot reboot the kiosk or reach the kernel: SysRq off
+/// (sorting after systemd's 50-default.conf, which turns part of it on), ctrl-alt-del.target
+/// masked and its burst of seven presses turned off.
+#[test]
+fn the_image_turns_off_sysrq_and_ctrl_alt_del() {
+    let image = workspace_root().join("image-build");
+    let sysctl = std::fs::read_to_string(image.join("rootfs/etc/sysctl.d/90-sajili.conf")).unwrap();
+    assert!(
+        sysctl
+            .lines()
+            .any(|l| l.replace(' ', "") == "kernel.sysrq=0"),
+        "{sysctl}"
+    );
+    let manager =
+        std::fs::read_to_string(image.join("rootfs/etc/systemd/system.conf.d/sajili.conf"))
+            .unwrap();
+    assert!(
+        manager
+            .lines()
+            .any(|l| l.trim() == "CtrlAltDelBurstAction=none"),
+        "{manager}"
+    );
+    let build = std::fs::read_to_string(image.join("build")).unwrap();
+    // The mask command's arguments run over continuation lines: join them first.
+    let joined = build.replace("\\\n", " ");
+    assert!(
+        joined
+            .lines()
+            .any(|l| l.contains("systemctl --root=\"$rootfs\" mask")
+                && l.split_whitespace().any(|w| w == "ctrl-alt-del.target")),
+        "image-build/build does not mask ctrl-alt-del.target"
+    );
+}
