@@ -167,15 +167,42 @@ fn real_devices(camera: ui::devices::FrameReader) -> Devices {
         Ok(Box::new(sensor) as Box<dyn FingerprintSensor + Send>)
     });
     let devices = Devices::start(Some(camera), Some(sensor));
-    // The first keyboard-wedge scanner, grabbed so its keys do not reach the screen.
-    let scanner = sajili_drivers::input::list_devices()
-        .into_iter()
-        .find(|d| d.kind == sajili_drivers::input::InputKind::Scanner)
-        .and_then(|d| sajili_drivers::input::EvdevSource::open_grabbed(&d.path).ok());
-    if let Some(source) = scanner {
-        devices.start_scanner(source);
-    }
+    // Known scanners whenever they are plugged in, read; every other device that can type
+    // (a keyboard plugged in later) grabbed and silenced, so nothing types into the screens
+    // but the on-screen keyboard.
+    use sajili_drivers::input::{EvdevNodes, HotplugSource, hotplug};
+    let source = HotplugSource::start(EvdevNodes::new(Path::new("/dev/input")), hotplug::RESCAN);
+    log_input_devices(source.handled_list());
+    devices.start_scanner(source);
     devices
+}
+
+/// Says in the journal what was done with each input device as it appears: field staff see
+/// why a scanner does not read (not a known one) or a keyboard does nothing.
+fn log_input_devices(
+    handled: std::sync::Arc<std::sync::Mutex<Vec<sajili_drivers::input::hotplug::Handled>>>,
+) {
+    std::thread::Builder::new()
+        .name("input-log".into())
+        .spawn(move || {
+            let mut said = 0;
+            loop {
+                let new: Vec<_> = handled
+                    .lock()
+                    .map(|list| list.iter().skip(said).cloned().collect())
+                    .unwrap_or_default();
+                said += new.len();
+                for device in new {
+                    if device.error.is_some() {
+                        log::warn!("input device {device}");
+                    } else {
+                        log::info!("input device {device}");
+                    }
+                }
+                std::thread::sleep(sajili_drivers::input::hotplug::RESCAN);
+            }
+        })
+        .ok();
 }
 
 /// `sajili demo`.
