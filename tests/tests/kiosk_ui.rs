@@ -1,7 +1,10 @@
 //! The kiosk's screens, driven as a person drives them: each touch finds its button or field
-//! by what it says (its accessible label) and presses it, on Slint's testing backend, with the
-//! camera and fingerprint sensor twins running the real driver code. Each enrolment ends in a
-//! sealed record, decrypted here with the registry's key and compared with what was entered.
+//! by what it says (its accessible label) and presses it, on Slint's testing backend. The
+//! fingerprint sensor twin answers the real driver over a pty, byte for byte; the camera twin
+//! stands in at the `FrameSource` trait, so the camera driver's decoding and reconnecting run
+//! but V4L2's ioctls and mmap streaming do not (no test here reaches them). Each enrolment ends
+//! in a sealed record, decrypted here with the registry's key and compared with what was
+//! entered.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::BufRead;
