@@ -635,7 +635,7 @@ fn an_idle_self_service_session_counts_down_then_leaves_nothing_behind() {
     k.app.borrow_mut().poll_at(IDLE_WARN_MS + 1_000);
     assert_eq!(kiosk.get_countdown(), (IDLE_COUNTDOWN_MS / 1000 - 1) as i32);
     let label = format!(
-        "Still there? Touch the screen. Clearing in {} s",
+        "Touch the screen: your details will be erased in {} s",
         kiosk.get_countdown()
     );
     assert_eq!(
@@ -848,7 +848,7 @@ fn a_device_without_keys_says_how_to_set_it_up_in_either_language() {
         .global::<Kiosk>()
         .invoke_act("language".into(), "sw".into());
     assert!(shows(
-        "Kioski hiki bado hakijawekwa tayari, kwa hiyo hakiwezi kumsajili mtu yeyote."
+        "Mashine hii bado haijawekwa tayari, kwa hiyo haiwezi kumsajili mtu yeyote."
     ));
     window
         .global::<Kiosk>()

@@ -122,12 +122,12 @@ impl Problem {
             (K::Required, En) => "This is required.".into(),
             (K::Required, Sw) => "Sehemu hii lazima ijazwe.".into(),
             (K::TooLong { max }, En) => format!("Too long: at most {max} characters."),
-            (K::TooLong { max }, Sw) => format!("Ni ndefu mno: herufi {max} zisizidi."),
+            (K::TooLong { max }, Sw) => format!("Herufi ni nyingi mno: zisizidi {max}."),
             (K::InvalidCharacters, En) => {
                 "Use letters, spaces, hyphens and apostrophes only.".into()
             }
             (K::InvalidCharacters, Sw) => {
-                "Tumia herufi, nafasi, vistari na alama ya ritifaa pekee.".into()
+                "Tumia herufi tu. Nafasi, kistari (-) na (') vinaruhusiwa.".into()
             }
             (K::BadFormat { example }, En) => {
                 format!("This number is not in the right form, e.g. {example}.")

@@ -16,7 +16,7 @@ use crate::form::{
 use crate::record::{Enrolment, FingerCapture, FingerRecord, FingerShown};
 
 /// Identifies the consent text the screens show; bump it when the words change.
-pub const CONSENT_TEXT_VERSION: &str = "niims-consent-2026-1";
+pub const CONSENT_TEXT_VERSION: &str = "niims-consent-2026-2";
 
 /// Assisted by an operator, or the applicant alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
