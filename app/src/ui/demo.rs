@@ -2,16 +2,19 @@
 //! is a display; otherwise (or with `--screenshots`) headless, walking a scripted enrolment
 //! through every screen in both languages at both panel sizes, writing a PNG of each.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
 
-use super::{App, KioskWindow, headless, twins};
+use super::{App, Kiosk, KioskWindow, headless, twins};
 use crate::clock::SystemClock;
 use crate::device::{self, DataDir};
-use crate::kiosk::{Field, Screen};
+use crate::kiosk::{Action, Field, IDLE_WARN_MS, Screen};
 use crate::staff::{self, Role};
 
 /// The demo's operator: staff number and PIN.
@@ -61,6 +64,10 @@ pub fn has_display() -> bool {
         .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
+/// Looks at each screen as it is photographed: its name and the window (tests measure the
+/// labels on it).
+pub type Inspect = Box<dyn FnMut(&str, &KioskWindow) -> anyhow::Result<()>>;
+
 /// Drives an [`App`] as a person would, and photographs each screen.
 pub struct Walk<'a> {
     /// The kiosk.
@@ -70,6 +77,12 @@ pub struct Walk<'a> {
     out: Option<PathBuf>,
     prefix: String,
     shots: usize,
+    /// A hash of each picture of this walk so far, with its name: two states drawn alike
+    /// mean a shot missed what it was meant to show.
+    drawn: Vec<(u64, String)>,
+    inspect: Option<Inspect>,
+    /// What the screens sent when a button was pressed, for the kiosk to act on.
+    pressed: Rc<RefCell<Vec<(String, String)>>>,
 }
 
 impl<'a> Walk<'a> {
@@ -80,14 +93,35 @@ impl<'a> Walk<'a> {
         size: (u32, u32),
         out: Option<PathBuf>,
     ) -> Self {
+        let pressed = Rc::new(RefCell::new(Vec::new()));
+        let queue = pressed.clone();
+        app.window()
+            .global::<Kiosk>()
+            .on_act(move |name, value| queue.borrow_mut().push((name.into(), value.into())));
         Self {
+            pressed,
             app,
             screen,
             size,
             out,
             prefix: String::new(),
             shots: 0,
+            drawn: Vec::new(),
+            inspect: None,
         }
+    }
+
+    /// Has `inspect` look at every screen as it is photographed.
+    pub fn inspect_with(&mut self, inspect: Inspect) {
+        self.inspect = Some(inspect);
+    }
+
+    /// Starts the shots of another language or size: numbered from 1 under `prefix`.
+    fn begin(&mut self, size: (u32, u32), language: &str) {
+        self.size = size;
+        self.prefix = format!("{}x{}-{language}", size.0, size.1);
+        self.shots = 0;
+        self.drawn.clear();
     }
 
     fn act(&mut self, name: &str, value: &str) {
@@ -98,6 +132,23 @@ impl<'a> Walk<'a> {
     fn shot(&mut self, name: &str) -> anyhow::Result<()> {
         self.shots += 1;
         let rgb = self.screen.render(self.size.0, self.size.1);
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            rgb.hash(&mut hasher);
+            hasher.finish()
+        };
+        if let Some((_, same)) = self.drawn.iter().find(|(h, _)| *h == hash) {
+            bail!(
+                "{}: the {name} screen is drawn exactly like the {same} screen: the shot missed \
+                 what it was meant to show",
+                self.prefix
+            );
+        }
+        self.drawn.push((hash, name.to_owned()));
+        if let Some(inspect) = &mut self.inspect {
+            inspect(&format!("{}-{name}", self.prefix), self.app.window())?;
+        }
         let Some(out) = &self.out else {
             return Ok(());
         };
@@ -152,6 +203,34 @@ impl<'a> Walk<'a> {
         Ok(())
     }
 
+    /// Presses the button labelled `label`, as a person would. Some of what is on screen is
+    /// the screen's own (the fingers screen's list of reasons), so no session action opens
+    /// it: the walk must touch the button that does.
+    fn press(&mut self, label: &str) -> anyhow::Result<()> {
+        let button = ElementHandle::find_by_accessible_label(self.app.window(), label)
+            .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+            .with_context(|| {
+                format!(
+                    "no button {label:?} on the {} screen",
+                    self.app.session().screen().id()
+                )
+            })?;
+        button.invoke_accessible_default_action();
+        let sent = std::mem::take(&mut *self.pressed.borrow_mut());
+        for (name, value) in sent {
+            self.act(&name, &value);
+        }
+        Ok(())
+    }
+
+    /// Leaves the kiosk untouched for a minute and a second: the idle countdown shows.
+    fn leave_alone(&mut self) {
+        // A touch starts the idle time from zero; the clock is then moved on by hand.
+        self.act("touch", "");
+        self.app.poll_at(0);
+        self.app.poll_at(IDLE_WARN_MS + 1_000);
+    }
+
     fn login(&mut self, who: (&str, &str)) {
         self.act("login-field", "staff");
         for c in who.0.chars() {
@@ -168,6 +247,8 @@ impl<'a> Walk<'a> {
 /// bandaged; the status screen and a refused consent on the way. Returns the registration
 /// number.
 pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result<String> {
+    // Buttons the walk presses by their label, in the walk's language.
+    let tr = |en: &'static str, sw: &'static str| if language == "sw" { sw } else { en };
     walk.expect(Screen::Language)?;
     walk.shot("language")?;
     walk.act("status", "");
@@ -193,6 +274,11 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.act("agree", "guardian");
     walk.expect(Screen::Mode)?;
     walk.shot("mode")?;
+    // Walked away from before choosing: the countdown to the wipe. A touch keeps the session.
+    walk.leave_alone();
+    walk.shot("mode-idle")?;
+    walk.act("touch", "");
+    walk.expect(Screen::Mode)?;
     walk.act("mode", "assisted");
     walk.expect(Screen::Login)?;
     walk.login(OPERATOR);
@@ -239,6 +325,11 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
         app.session().photo_advice.is_some() || app.session().steady_frames > 0
     })?;
     walk.shot("photo-live")?;
+    // The camera's cable comes out, and is put back.
+    walk.app
+        .apply(Action::DeviceFault(Some("camera-unplugged".into())));
+    walk.shot("photo-camera-unplugged")?;
+    walk.app.apply(Action::DeviceFault(None));
     walk.wait(Duration::from_secs(30), |app| {
         app.session().draft().photo.is_some()
     })?;
@@ -250,9 +341,22 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.shot("start-over")?;
     walk.act("confirm-start-over", "no");
     walk.expect(Screen::Fingers)?;
-    // The left little finger (index 9) is bandaged today.
+    // The fingerprint reader stops answering, and comes back.
+    walk.app
+        .apply(Action::DeviceFault(Some("sensor-failed".into())));
+    walk.shot("fingers-sensor-failed")?;
+    walk.app.apply(Action::DeviceFault(None));
+    // The left little finger (index 9) is bandaged today: the applicant says why.
     walk.act("finger", "9");
-    walk.act("exception", "injured");
+    walk.press(tr(
+        "This finger cannot be printed",
+        "Kidole hiki hakiwezi kutoa alama",
+    ))?;
+    walk.shot("fingers-why-not")?;
+    walk.press(tr("Injured or bandaged", "Kimeumia au kimefungwa bendeji"))?;
+    // The kiosk moves on to the next finger; going back to this one shows why it has none.
+    walk.act("finger", "9");
+    walk.shot("fingers-not-printed")?;
     walk.act("finger", "0");
     let mut shot_print = false;
     for _ in 0..40 {
@@ -268,7 +372,10 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
         }
         walk.act("capture", "");
         walk.wait(Duration::from_secs(30), |app| !app.session().capturing)?;
-        if !shot_print && walk.app.session().last_print.is_some() {
+        // After the first print, whatever its score: a good print moves the kiosk on to
+        // the next finger at once (and hides its score), so waiting for a score on screen
+        // shot the last print only, drawn exactly like "fingers-done".
+        if !shot_print {
             walk.shot("fingers-print")?;
             shot_print = true;
         }
@@ -300,19 +407,28 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
 /// Runs the demo headless: every screen, both languages, both sizes, into `out`.
 pub fn screenshots(out: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    walk_everything(Some(out), data, None)
+}
+
+/// Walks the scripted enrolment in both languages at both sizes, headless; with `out`, writes
+/// each screen there; `inspect` looks at each screen. Returns the registration numbers.
+pub fn walk_everything(
+    out: Option<&Path>,
+    data: &Path,
+    inspect: Option<Inspect>,
+) -> anyhow::Result<Vec<String>> {
     let screen = headless::install().map_err(|e| anyhow::anyhow!("{e}"))?;
     let device = throwaway_device(data)?;
     let devices = twins::devices(4).map_err(|e| anyhow::anyhow!(e))?;
     let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     ui.show().map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::new(device, devices, Box::new(SystemClock), ui);
-    let mut walk = Walk::new(app, &screen, SIZES[0], Some(out.to_path_buf()));
+    let mut walk = Walk::new(app, &screen, SIZES[0], out.map(Path::to_path_buf));
+    walk.inspect = inspect;
     let mut numbers = Vec::new();
     for size in SIZES {
         for language in ["en", "sw"] {
-            walk.size = size;
-            walk.prefix = format!("{}x{}-{language}", size.0, size.1);
-            walk.shots = 0;
+            walk.begin(size, language);
             let number = scripted_enrolment(&mut walk, language)?;
             println!("{}: sealed {number}, {} screens", walk.prefix, walk.shots);
             numbers.push(number);

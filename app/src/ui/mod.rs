@@ -7,6 +7,8 @@ pub mod devices;
 pub mod headless;
 mod notify;
 mod render;
+#[cfg(test)]
+mod shots;
 pub mod twins;
 
 use std::cell::RefCell;
