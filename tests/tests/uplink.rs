@@ -168,6 +168,36 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Provisioning cut short leaves a TLS key and no certificate; on the appliance the next boot
+/// hands that key to the uplink's user, so the retry (as the kiosk's user) cannot read it.
+/// A key it cannot use is replaced rather than failed on at every retry.
+#[test]
+fn a_key_left_unusable_by_a_provisioning_cut_short_is_replaced() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::init(&registry);
+    let dir = device.uplink_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    // As root this test cannot make a file unreadable; a damaged key takes the same path.
+    std::fs::write(dir.join("tls.key"), b"-----BEGIN PRIVATE KEY-----\ncut\n").unwrap();
+    let token = registry.token();
+    let output = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot be used; making a new one"),
+        "{}",
+        stderr(&output)
+    );
+    let key = std::fs::read_to_string(dir.join("tls.key")).unwrap();
+    assert!(key.contains("PRIVATE KEY") && !key.contains("cut"));
+    assert!(dir.join("tls.crt").is_file());
+}
+
 #[test]
 fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
     let registry = RegistryProcess::start();

@@ -325,7 +325,25 @@ pub fn provision(
     write_atomic(&dir.link_path(), &link_json, 0o644).map_err(file_error(&dir.link_path()))?;
 
     let key_path = dir.key_path();
-    let new_key = !key_path.exists();
+    let mut new_key = !key_path.exists();
+    if !new_key && !dir.certificate_path().exists() {
+        // A key left by a provisioning cut short, before any certificate was stored. If it
+        // cannot be used here (damaged, or already handed to the uplink's user by the
+        // next boot's tmpfiles, so this user cannot read it), it protects nothing yet:
+        // make a new one rather than fail at every retry for ever.
+        let usable = UplinkDir::read_text(&key_path)
+            .ok()
+            .is_some_and(|pem| rcgen::KeyPair::from_pem(&pem).is_ok());
+        if !usable {
+            log::warn!(
+                "the TLS key {} from an earlier, unfinished provisioning cannot be used; \
+                 making a new one",
+                key_path.display()
+            );
+            std::fs::remove_file(&key_path).map_err(file_error(&key_path))?;
+            new_key = true;
+        }
+    }
     let key = if new_key {
         let key = rcgen::KeyPair::generate().map_err(|e| IdentityError::File {
             path: key_path.clone(),
