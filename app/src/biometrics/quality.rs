@@ -556,8 +556,10 @@ fn thin(image: &mut [bool], width: usize, height: usize) {
 }
 
 /// NFIQ 2's score predicted from our features: a least-squares fit against `nbis-py` 0.1.3 on
-/// 316 synthetic prints (seeds 100-175: clean, re-placed, and each flaw at three severities;
-/// 256x288, 400x500 and 500x500), the features chosen by five-fold cross-validation. The clear
+/// synthetic prints (seeds 100-175: clean, re-placed, and each flaw at three severities;
+/// 256x288, 400x500 and 500x500), the features chosen by five-fold cross-validation. The
+/// original set of 316 prints was not recorded and `scripts/fit-quality` does not reproduce
+/// these weights exactly (see docs/design.md); `tests/tests/quality.rs` holds them to it. The clear
 /// ridge area counts on a log scale: the first square centimetre matters more than the second.
 /// The fit is then stretched to NFIQ 2's spread on those prints (a least-squares fit shrinks
 /// towards the mean), so thresholds such as [`ACCEPT`] mean what they mean for NFIQ 2.

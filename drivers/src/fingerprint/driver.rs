@@ -177,8 +177,9 @@ impl<L: SerialLink> R30x<L> {
         self.parameters
     }
 
-    /// Switches module and line to `baud` (9600 x N, N 1..=12): an image takes ~7 s at 57,600
-    /// and half that at 115,200.
+    /// Switches module and line to `baud` (9600 x N, N 1..=12). On the wire alone an image
+    /// needs ~7 s at 57,600 and half that at 115,200 (arithmetic, not a measurement: whether a
+    /// real module keeps up at the higher rate is not measured yet).
     pub fn set_baud(&mut self, baud: u32) -> Result<(), SensorError> {
         let n = (baud / 9600) as u8;
         self.command(&[instruction::SET_SYS_PARA, parameter::BAUD, n])?;
