@@ -303,10 +303,19 @@ fn provision(
 ) -> Result<(), Failure> {
     use sajili::uplink::identity::{IdentityError, provision};
     use sajili::uplink::tls::TrustedTime;
-    let device = device::open(data)?;
-    let floor = device.store.clock_floor()?.unwrap_or(clock::BUILD_TIME);
+    let keys = device::open_keys(data)?;
+    // The kiosk holds its store from boot on (redb admits one process), so provisioning takes
+    // the store only when it is free: for the clock floor and the audit entry. Without it,
+    // the build time is the floor and the journal has the entry.
+    let store = sajili::store::Store::open(&data.store_path())
+        .inspect_err(|error| log::info!("provisioning without the store: {error}"))
+        .ok();
+    let floor = store
+        .as_ref()
+        .and_then(|store| store.clock_floor().ok().flatten())
+        .unwrap_or(clock::BUILD_TIME);
     let report = provision(
-        &device,
+        &keys,
         registry.as_deref(),
         token.as_deref(),
         TrustedTime { floor },
@@ -315,12 +324,19 @@ fn provision(
         IdentityError::Call(ref call) if call.code().is_some() => Failure::Input(error.to_string()),
         other => Failure::Failed(other.to_string()),
     })?;
-    device.store.audit(&sajili::store::AuditEvent {
-        at: SystemClock.now(),
-        actor: "system".into(),
-        action: "device.provisioned".into(),
-        subject: report.device_id.clone(),
-    })?;
+    log::info!(
+        "device {} provisioned: certificate valid until {}",
+        report.device_id,
+        format_time(Some(report.not_after))
+    );
+    if let Some(store) = &store {
+        store.audit(&sajili::store::AuditEvent {
+            at: SystemClock.now(),
+            actor: "system".into(),
+            action: "device.provisioned".into(),
+            subject: report.device_id.clone(),
+        })?;
+    }
     println!(
         "Provisioned device {}: certificate valid until {}{}",
         report.device_id,

@@ -168,6 +168,26 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// On the appliance the kiosk opens its store at boot and holds it (redb admits one process);
+/// provisioning runs beside it, retried every 30 s, so it must not need the store.
+#[test]
+fn provisioning_works_while_the_kiosk_holds_the_store() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::init(&registry);
+    let kiosk = sajili::device::open(&sajili::device::DataDir::new(&device.data)).unwrap();
+    let token = registry.token();
+    let output = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(device.uplink_dir().join("tls.crt").is_file());
+    drop(kiosk);
+}
+
 /// Provisioning cut short leaves a TLS key and no certificate; on the appliance the next boot
 /// hands that key to the uplink's user, so the retry (as the kiosk's user) cannot read it.
 /// A key it cannot use is replaced rather than failed on at every retry.

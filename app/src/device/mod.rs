@@ -328,19 +328,40 @@ impl Device {
     }
 }
 
-/// Opens the device initialised in `data`.
-///
-/// Read-only apart from redb's own crash recovery. A data dir without a store is
-/// [`StoreError::NotInitialised`].
-pub fn open(data: &DataDir) -> Result<Device, DeviceError> {
-    let store = Store::open(&data.store_path())?;
+/// A device's keys and pinned trust, without its store: what provisioning needs, and all it
+/// may take while the kiosk holds the store (redb lets one process open it).
+pub struct DeviceKeys {
+    /// Its data dir.
+    pub data: DataDir,
+    /// Seals records with its key to the pinned registry (and proves the TLS key is its own).
+    pub sealer: Sealer,
+    /// The pinned trust bundle.
+    pub bundle: TrustBundle,
+}
+
+/// Reads the keys and trust bundle of the device initialised in `data`, leaving its store
+/// alone.
+pub fn open_keys(data: &DataDir) -> Result<DeviceKeys, DeviceError> {
     let (_, bundle) = read_bundle(&data.bundle_path())?;
     let signing_key = read_signing_key(&data.signing_key_path())?;
     let recipient = bundle.recipient().map_err(|error| DeviceError::Bundle {
         path: data.bundle_path(),
         error,
     })?;
-    let sealer = Sealer::new(signing_key, recipient);
+    Ok(DeviceKeys {
+        data: data.clone(),
+        sealer: Sealer::new(signing_key, recipient),
+        bundle,
+    })
+}
+
+/// Opens the device initialised in `data`.
+///
+/// Read-only apart from redb's own crash recovery. A data dir without a store is
+/// [`StoreError::NotInitialised`].
+pub fn open(data: &DataDir) -> Result<Device, DeviceError> {
+    let store = Store::open(&data.store_path())?;
+    let DeviceKeys { sealer, bundle, .. } = open_keys(data)?;
     let recorded = store.device_id()?.unwrap_or_default();
     if recorded != sealer.device_id().as_str() {
         return Err(DeviceError::DeviceMismatch {

@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 use super::client::{CallError, Registry};
 use super::protocol::{CertificateIssued, ProvisionRequest};
 use super::tls::{self, TrustedTime};
-use crate::device::{Device, ensure_dir, write_atomic};
+use crate::device::{DeviceKeys, ensure_dir, write_atomic};
 use crate::record::hex;
 
 /// What the uplink needs to know about the registry (no secrets).
@@ -289,7 +289,7 @@ pub struct ProvisionReport {
 /// `token` (default: the bundle's): makes the TLS key here, sends a CSR signed for with the
 /// record-signing key, stores the certificate. Running it again after a cut reuses the key.
 pub fn provision(
-    device: &Device,
+    device: &DeviceKeys,
     url: Option<&str>,
     token: Option<&str>,
     time: TrustedTime,
