@@ -112,6 +112,13 @@ impl Kiosk_ {
         self.0.fingers(take).unwrap_or_else(|e| panic!("{e:#}"));
     }
 
+    /// Records on the hand diagram that `finger` cannot be printed, for `reason`.
+    fn cannot_print(&self, finger: &str, reason: &str) {
+        self.press(finger);
+        self.press("This finger cannot be printed");
+        self.press(reason);
+    }
+
     /// Types a staff number and PIN; `staff_label` is the staff number box's label in the
     /// screen's language.
     fn sign_in(&self, staff_label: &str, staff: &str, pin: &str) {
@@ -513,12 +520,8 @@ fn two_missing_fingers_are_recorded_with_a_reason_and_a_supervisors_sign_off() {
     k.next(Screen::Photo);
     k.photo();
     // Right ring: amputated. Left index: missing from birth.
-    k.press("Right ring finger");
-    k.press("This finger cannot be printed");
-    k.press("Amputated");
-    k.press("Left index finger");
-    k.press("This finger cannot be printed");
-    k.press("Missing from birth");
+    k.cannot_print("Right ring finger", "Amputated");
+    k.cannot_print("Left index finger", "Missing from birth");
     k.press("Right thumb");
     k.fingers();
     // Exceptions need a supervisor, even in self-service.
@@ -1048,12 +1051,8 @@ fn a_sign_off_covers_what_it_saw_and_the_operator_cannot_give_it() {
     k.press("Sign in");
     k.fill_adult("33550336", "WAFULA");
     k.photo();
-    k.press("Right ring finger");
-    k.press("This finger cannot be printed");
-    k.press("Amputated");
-    k.press("Left index finger");
-    k.press("This finger cannot be printed");
-    k.press("Injured or bandaged");
+    k.cannot_print("Right ring finger", "Amputated");
+    k.cannot_print("Left index finger", "Injured or bandaged");
     k.press("Right thumb");
     k.fingers();
     k.next(Screen::Login);

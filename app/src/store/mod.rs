@@ -338,38 +338,36 @@ impl Store {
 
     /// Saves a staff member's credential (`staff/<number>` in the settings). Durable on return.
     pub fn staff_put(&self, number: &str, credential: &[u8]) -> Result<(), StoreError> {
-        let key = format!("staff/{number}");
-        self.write(|txn| {
-            txn.open_table(SETTINGS)?.insert(key.as_str(), credential)?;
-            Ok(())
-        })
+        self.put_setting(&format!("staff/{number}"), credential)
     }
 
     /// A staff member's credential, if they are enrolled on this device.
     pub fn staff_get(&self, number: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = format!("staff/{number}");
-        let txn = self.read()?;
-        let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
-        let value = settings.get(key.as_str()).map_err(|e| self.error(e))?;
-        Ok(value.map(|guard| guard.value().to_vec()))
+        self.get_setting(&format!("staff/{number}"))
     }
 
     /// Saves a staff number's wrong-PIN count and lock (`staff-attempts/<number>`). Durable on
     /// return, so pulling the plug does not reset a lock.
     pub fn staff_attempts_put(&self, number: &str, attempts: &[u8]) -> Result<(), StoreError> {
-        let key = format!("staff-attempts/{number}");
-        self.write(|txn| {
-            txn.open_table(SETTINGS)?.insert(key.as_str(), attempts)?;
-            Ok(())
-        })
+        self.put_setting(&format!("staff-attempts/{number}"), attempts)
     }
 
     /// A staff number's wrong-PIN count and lock, if any were recorded.
     pub fn staff_attempts_get(&self, number: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = format!("staff-attempts/{number}");
+        self.get_setting(&format!("staff-attempts/{number}"))
+    }
+
+    fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(SETTINGS)?.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.read()?;
         let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
-        let value = settings.get(key.as_str()).map_err(|e| self.error(e))?;
+        let value = settings.get(key).map_err(|e| self.error(e))?;
         Ok(value.map(|guard| guard.value().to_vec()))
     }
 
