@@ -168,6 +168,47 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Enrolment tokens expire (default 7 days): a bundle lost in the post stops being a key to
+/// the registry. An expired token is refused in words, exit 2; a bad lifetime is refused.
+#[test]
+fn an_expired_enrolment_token_is_refused() {
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::init(&registry);
+    let made = registry.run(&["token", "--expires", "1s"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let token = stdout(&made).trim().to_string();
+    std::thread::sleep(Duration::from_millis(2_100));
+    let output = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has expired: ask the registry for a new one (token_expired)"),
+        "{}",
+        stderr(&output)
+    );
+    for bad in ["7w", "0s", "400d", "d"] {
+        let refused = registry.run(&["token", "--expires", bad]);
+        assert!(!refused.status.success(), "{bad} was taken");
+        assert!(stderr(&refused).contains("s, m, h or d") || stderr(&refused).contains("a year"));
+    }
+    // A token with time left still works.
+    let fresh = registry.run(&["token", "--expires", "1h"]);
+    let token = stdout(&fresh).trim().to_string();
+    let output = device.run(&[
+        "provision",
+        "--registry",
+        &registry.url(),
+        "--token",
+        &token,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 /// On the appliance the kiosk opens its store at boot and holds it (redb admits one process);
 /// provisioning runs beside it, retried every 30 s, so it must not need the store.
 #[test]

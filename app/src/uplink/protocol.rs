@@ -103,6 +103,8 @@ pub mod codes {
     pub const TOKEN_UNKNOWN: &str = "token_unknown";
     /// The token was already used by another device.
     pub const TOKEN_USED: &str = "token_used";
+    /// The token's time ran out before a device used it.
+    pub const TOKEN_EXPIRED: &str = "token_expired";
     /// No token, and the signing key is not a known device's.
     pub const TOKEN_REQUIRED: &str = "token_required";
     /// The proof does not verify with the signing key.

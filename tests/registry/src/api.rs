@@ -329,7 +329,22 @@ fn provision_blocking(state: &AppState, body: &[u8]) -> Result<Response, Refusal
                         ));
                     }
                 };
+                let now_s = now();
                 match &entry.used_by {
+                    // Expired before this device used it (the device that did may come back
+                    // for its lost answer at any time).
+                    None if entry.expires_at.is_some_and(|at| at <= now_s) => {
+                        return Err(refuse(
+                            state,
+                            &device,
+                            None,
+                            Refusal::new(
+                                StatusCode::FORBIDDEN,
+                                codes::TOKEN_EXPIRED,
+                                "this enrolment token has expired: ask the registry for a new one",
+                            ),
+                        ));
+                    }
                     // The same device again (its first answer was lost): not a reuse.
                     Some(used_by) if used_by != &device => {
                         return Err(refuse(

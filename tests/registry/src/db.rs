@@ -45,6 +45,10 @@ pub struct TokenEntry {
     pub created_at: i64,
     /// The device that used it.
     pub used_by: Option<String>,
+    /// No device may use it from this time on (Unix seconds); tokens made before expiry
+    /// existed have none.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// A refusal, recorded.

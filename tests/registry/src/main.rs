@@ -52,6 +52,10 @@ enum Command {
         /// The registry's data dir.
         #[arg(long)]
         data: PathBuf,
+        /// How long a device may take to use it: a number and s, m, h or d (`30s`, `12h`,
+        /// `7d`). Default: 7d.
+        #[arg(long, default_value = "7d", value_parser = parse_lifetime)]
+        expires: i64,
     },
     /// Serve HTTPS with mutual TLS.
     Serve {
@@ -105,8 +109,8 @@ fn main() -> ExitCode {
             url,
             with_token,
         } => init(&RegistryDir { root: data }, &bundle_out, &url, with_token),
-        Command::Token { data } => {
-            new_token(&RegistryDir { root: data }).map(|token| println!("{token}"))
+        Command::Token { data, expires } => {
+            new_token(&RegistryDir { root: data }, expires).map(|token| println!("{token}"))
         }
         Command::Serve {
             data,
@@ -155,7 +159,7 @@ fn init(
     let keys = keys::load(dir)?;
     db::open(&dir.db())?;
     let token = if with_token {
-        Some(new_token(dir)?)
+        Some(new_token(dir, TOKEN_LIFETIME_S)?)
     } else {
         None
     };
@@ -178,7 +182,36 @@ fn init(
     Ok(())
 }
 
-fn new_token(dir: &RegistryDir) -> Result<String> {
+/// The default life of an enrolment token, seconds: long enough to flash, ship and switch on a
+/// kiosk, short enough that a lost bundle stops being a key to the registry.
+const TOKEN_LIFETIME_S: i64 = 7 * 24 * 60 * 60;
+
+/// Parses a token's life: digits then `s`, `m`, `h` or `d`, at most a year.
+fn parse_lifetime(text: &str) -> std::result::Result<i64, String> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => {
+            return Err(format!(
+                "{text:?}: give a number and s, m, h or d, e.g. 12h or 7d"
+            ));
+        }
+    };
+    let count: i64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?}: give a number and s, m, h or d, e.g. 12h or 7d"))?;
+    let seconds = count.saturating_mul(scale);
+    if !(1..=366 * 24 * 60 * 60).contains(&seconds) {
+        return Err(format!("{text:?}: a token lives between 1 s and a year"));
+    }
+    Ok(seconds)
+}
+
+fn new_token(dir: &RegistryDir, lifetime_s: i64) -> Result<String> {
     let db = db::open(&dir.db())?;
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).context("randomness")?;
@@ -186,9 +219,11 @@ fn new_token(dir: &RegistryDir) -> Result<String> {
     let txn = db::write(&db)?;
     {
         let mut tokens = txn.open_table(db::TOKENS)?;
+        let created_at = time::OffsetDateTime::now_utc().unix_timestamp();
         let entry = db::TokenEntry {
-            created_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+            created_at,
             used_by: None,
+            expires_at: Some(created_at.saturating_add(lifetime_s)),
         };
         tokens.insert(
             hex(&sha256(token.as_bytes())).as_str(),
