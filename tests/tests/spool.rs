@@ -159,6 +159,19 @@ fn a_fifo_in_place_of_a_receipt_is_set_aside_without_blocking() {
     set_aside(&device, 1);
 }
 
+/// A socket cannot even be opened (ENXIO): a read error of another kind than a bad file's,
+/// which once stopped the whole hand-off. Any receipt that cannot be read is set aside.
+#[test]
+fn a_socket_in_place_of_a_receipt_is_set_aside_and_the_hand_off_goes_on() {
+    let (device, said) = attack(|device| {
+        let listener = std::os::unix::net::UnixListener::bind(receipt(device, 1)).unwrap();
+        // The socket file stays after the listener closes.
+        drop(listener);
+    });
+    assert!(said.contains("record 1"), "{said}");
+    set_aside(&device, 1);
+}
+
 #[test]
 fn uplink_state_linked_to_dev_zero_reads_as_unknown() {
     let (_device, said) = attack(|device| {

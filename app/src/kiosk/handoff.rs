@@ -91,11 +91,12 @@ fn absorb(
         let bytes = match spool.receipt(seq) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => continue,
-            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            // Whatever the reason a receipt cannot be read (planted as a socket, a mode the
+            // kiosk may not read, a link), it is set aside and the others go on.
+            Err(error) => {
                 set_aside(spool, seq, error.to_string(), report);
                 continue;
             }
-            Err(error) => return Err(error.into()),
         };
         let checked = Receipt::verify(&bytes, &receipt_key)
             .map_err(|e| e.to_string())
