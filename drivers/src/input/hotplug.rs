@@ -75,11 +75,10 @@ pub enum Role {
 /// Decides what to do with a device from what it says about itself.
 pub fn role_of(info: &NodeInfo) -> Role {
     let kind = classify(&info.keys, &info.absolute_axes);
-    if kind == InputKind::Touchscreen {
-        return Role::Left;
-    }
     // Esc through the keypad's dot: letters, digits, Enter, space, punctuation, the keypad.
-    // Power, sleep and volume keys (113 and up) are not typing.
+    // Power, sleep and volume keys (113 and up) are not typing. Whether a device types is
+    // asked first: one that also reports touch axes (a keyboard with a touchpad, or a device
+    // made to look like a touchscreen) must not be let through to type.
     let types = info.keys.iter().any(|code| (1..=83).contains(code));
     if !types {
         return Role::Left;
@@ -481,6 +480,12 @@ mod tests {
         assert_eq!(
             role_of(&info("Touch", 0, vec![0x14a], vec![0, 1, 0x35, 0x36])),
             Role::Left
+        );
+        // Touch axes do not excuse a device that types: grabbed like any keyboard.
+        let typing_touch: Vec<u16> = (1..=88).chain([0x14a]).collect();
+        assert_eq!(
+            role_of(&info("Touch", 0, typing_touch, vec![0, 1, 0x35, 0x36])),
+            Role::Ignored
         );
     }
 
