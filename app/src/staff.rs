@@ -179,6 +179,11 @@ pub fn disable(store: &Store, number: &str) -> Result<(), StaffError> {
     put_credential(store, number, &found)
 }
 
+/// Whether `number` is on this device's roster (enabled or not): what the audit may name.
+pub fn known(store: &Store, number: &str) -> bool {
+    credential(store, number).is_ok_and(|found| found.is_some())
+}
+
 /// The role of an enabled staff member; `None` for unknown or disabled numbers.
 pub fn enabled_role(store: &Store, number: &str) -> Result<Option<Role>, StaffError> {
     Ok(credential(store, number)?

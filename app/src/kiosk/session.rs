@@ -488,6 +488,7 @@ impl Session {
         self.saved.login = Some(purpose);
         self.login_staff.clear();
         self.login_pin.clear();
+        self.login_wait_ms = None;
         self.login_on_pin = false;
         self.go(Screen::Login)
     }
@@ -829,6 +830,10 @@ impl Session {
             };
             if target.len() < 16 && (c.is_ascii_alphanumeric() || c == '-') {
                 target.push(c.to_ascii_uppercase());
+                if !self.login_on_pin {
+                    // The wait was for the staff number typed before; another may try.
+                    self.login_wait_ms = None;
+                }
             }
             return Vec::new();
         }
@@ -855,6 +860,7 @@ impl Session {
                 self.login_pin.pop();
             } else {
                 self.login_staff.pop();
+                self.login_wait_ms = None;
             }
             return Vec::new();
         }
@@ -1457,6 +1463,19 @@ mod tests {
         assert!(matches!(
             s.apply(Action::Next).as_slice(),
             [Effect::CheckLogin { .. }]
+        ));
+        // One staff number's wait does not hold up another's sign-in.
+        s.apply(Action::LoginChecked(LoginOutcome::Locked { seconds: 60 }));
+        s.login_on_pin = false;
+        s.apply(Action::Backspace);
+        s.apply(Action::Key('2'));
+        assert_eq!(s.login_staff, "OP-2");
+        assert_eq!(s.login_wait_ms, None);
+        s.login_on_pin = true;
+        s.login_pin = "654321".into();
+        assert!(matches!(
+            s.apply(Action::Next).as_slice(),
+            [Effect::CheckLogin { staff, .. }] if staff == "OP-2"
         ));
     }
 }

@@ -251,7 +251,14 @@ impl App {
             }
         };
         log::info!("staff sign-in for {purpose:?}: {action}");
-        self.audit(action, &staff);
+        // What was typed is named only if it is a staff number here: a PIN typed into the
+        // staff number's box by mistake must not be kept in the audit log.
+        let actor = if staff::known(&self.device.store, &staff) {
+            staff.as_str()
+        } else {
+            "unknown"
+        };
+        self.audit(action, actor);
         outcome
     }
 
