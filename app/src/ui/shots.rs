@@ -1,7 +1,9 @@
 //! The demo's screenshots as a test: every state the walk photographs is drawn differently
 //! from the others (the walk itself refuses two alike), and no text on any screen, in either
-//! language at either panel size, is wider or taller than its box, measured with the fonts
-//! the screens embed.
+//! language at either panel size, is wider than its box (or, where it wraps, needs more lines
+//! than its box holds, with half a line to spare), measured with the fonts the screens embed.
+//! Heights of one-line texts and the screen's bottom edge are not checked: scrolling text
+//! such as the consent is meant to run past it.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
