@@ -59,6 +59,17 @@ fn the_services_have_a_low_exposure() {
         provision.contains("\nCapabilityBoundingSet=\n"),
         "{provision}"
     );
+    // It opens the uplink's directory to the group only while it runs, and closes it after.
+    let post = provision
+        .find("ExecStartPost=+/usr/bin/chmod 0700 /var/lib/sajili/uplink")
+        .expect("provisioning closes the uplink's directory after it");
+    let tmpfiles = provision
+        .find("ExecStartPost=+/usr/bin/systemd-tmpfiles")
+        .expect("provisioning hands its files to the uplink");
+    assert!(
+        tmpfiles < post,
+        "the files are handed over before the door closes"
+    );
     let root = tempfile::tempdir().unwrap();
     let units = root.path().join("etc/systemd/system");
     std::fs::create_dir_all(&units).unwrap();
@@ -152,8 +163,8 @@ fn users_groups_and_directories_come_out_as_the_services_need() {
     assert_eq!(mode(&data.join("spool/receipts")), 0o770);
     assert_eq!(mode(&data.join("provisioning")), 0o750);
     // There before the first boot's provisioning, so the uplink's sandbox can name it; the
-    // group may write, so that provisioning runs as the kiosk's user, not root.
-    assert_eq!(mode(&data.join("uplink")), 0o770);
+    // uplink's alone (provisioning opens it to the group only while it runs).
+    assert_eq!(mode(&data.join("uplink")), 0o700);
     let passwd = std::fs::read_to_string(etc.join("passwd")).unwrap();
     let uid = |name: &str| -> u32 {
         passwd
