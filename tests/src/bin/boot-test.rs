@@ -415,6 +415,33 @@ fn walk_back(guest: &mut Guest) -> Result<()> {
     Ok(())
 }
 
+/// The boot-time self-test (`sajili-selftest.service`, `sajili doctor`) ran before the kiosk:
+/// its camera check opened the guest's vivid camera through `V4lSource`, so V4L2's ioctls and
+/// mmap streaming ran for real, as no test on the host can (the kiosk itself uses the camera
+/// twin here: vivid shows test patterns, not a face).
+fn check_selftest(guest: &mut Guest) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        guest.poll();
+        let camera = guest
+            .lines
+            .iter()
+            .find(|l| l.contains("camera") && l.contains("/dev/video"));
+        if let Some(line) = camera {
+            let message = message_of(line);
+            if !message.starts_with("OK") {
+                bail!("the self-test's camera check failed in the guest: {message}");
+            }
+            println!("self-test in the guest, real V4L2 driver on vivid: {message}");
+            return Ok(());
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            bail!("the self-test never reported the guest's camera");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The boot test proper, on a running guest.
 fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()> {
     let booted = guest.wait_for(
@@ -430,6 +457,7 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     );
     guest.wait_screen("language", Duration::from_secs(60))?;
     guest.shot("language")?;
+    check_selftest(guest)?;
 
     let planner = Planner::open()?;
     let mut touch = |label: &str, guest: &mut Guest| -> Result<()> {
