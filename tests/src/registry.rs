@@ -230,6 +230,11 @@ impl SyncDevice {
         Self { dir, data, id }
     }
 
+    /// Runs `sajili provision` against `registry` with `token`.
+    pub fn provision_with(&self, registry: &RegistryProcess, token: &str) -> Output {
+        self.run(&["provision", "--registry", &registry.url(), "--token", token])
+    }
+
     /// Initialised and provisioned, reaching the registry at `url` (its own, or a proxy's).
     pub fn provisioned(registry: &RegistryProcess, url: &str) -> Self {
         let device = Self::init(registry);

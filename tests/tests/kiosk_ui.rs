@@ -493,11 +493,7 @@ fn two_missing_fingers_are_recorded_with_a_reason_and_a_supervisors_sign_off() {
     let dir = tempfile::tempdir().unwrap();
     let registry = TestRegistry::new();
     let k = new_kiosk(dir.path(), &registry);
-    k.press("English");
-    k.press("I agree");
-    k.press("On my own: I will type my details and follow the screen");
-    k.press("Kenyan citizen");
-    k.press("National ID card");
+    k.start_alone_with_a_national_id();
     k.fill("Document number", "30405060");
     k.press("Next ›");
     k.fill("Surname", "CHEBET");
@@ -619,11 +615,7 @@ fn an_idle_self_service_session_counts_down_then_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let registry = TestRegistry::new();
     let k = new_kiosk(dir.path(), &registry);
-    k.press("English");
-    k.press("I agree");
-    k.press("On my own: I will type my details and follow the screen");
-    k.press("Kenyan citizen");
-    k.press("National ID card");
+    k.start_alone_with_a_national_id();
     k.fill("Document number", "99887766");
     k.press("Next ›");
     k.fill("Surname", "KAMAU");
@@ -680,11 +672,7 @@ fn a_scanned_document_barcode_fills_the_number_and_says_so() {
     let registry = TestRegistry::new();
     demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
     let k = open_kiosk_with(dir.path(), sajili::ui::devices::Devices::start(None, None));
-    k.press("English");
-    k.press("I agree");
-    k.press("On my own: I will type my details and follow the screen");
-    k.press("Kenyan citizen");
-    k.press("National ID card");
+    k.start_alone_with_a_national_id();
     // The scanner types the number and Enter, as a keyboard-wedge scanner does.
     k.app
         .borrow()
@@ -725,11 +713,7 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     let (sensor, sensor_plug) = twins::sensor_with_plug(twins::prints(2)).unwrap();
     let devices = sajili::ui::devices::Devices::start(Some(camera), Some(sensor));
     let k = open_kiosk_with(dir.path(), devices);
-    k.press("English");
-    k.press("I agree");
-    k.press("On my own: I will type my details and follow the screen");
-    k.press("Kenyan citizen");
-    k.press("National ID card");
+    k.start_alone_with_a_national_id();
     k.fill("Document number", "12121212");
     k.press("Next ›");
     k.fill("Surname", "WEKESA");
@@ -871,6 +855,16 @@ impl Kiosk_ {
         self.fill_adult(document, surname);
     }
 
+    /// An adult Kenyan alone, in English, from the first screen to the document page with
+    /// "Kenyan citizen" and "National ID card" chosen.
+    fn start_alone_with_a_national_id(&self) {
+        self.press("English");
+        self.press("I agree");
+        self.press("On my own: I will type my details and follow the screen");
+        self.press("Kenyan citizen");
+        self.press("National ID card");
+    }
+
     /// The form's pages for an adult Kenyan, from the document page to the photo.
     fn fill_adult(&self, document: &str, surname: &str) {
         assert_eq!(self.screen(), Screen::Form(sajili::kiosk::Page::Document));
@@ -939,11 +933,7 @@ fn backing_out_to_the_first_screen_leaves_nothing_for_the_next_person() {
     let dir = tempfile::tempdir().unwrap();
     let registry = TestRegistry::new();
     let k = new_kiosk(dir.path(), &registry);
-    k.press("English");
-    k.press("I agree");
-    k.press("On my own: I will type my details and follow the screen");
-    k.press("Kenyan citizen");
-    k.press("National ID card");
+    k.start_alone_with_a_national_id();
     k.fill("Document number", "31415926");
     k.press("Next ›");
     k.fill("Surname", "NJOROGE");

@@ -178,13 +178,7 @@ fn an_expired_enrolment_token_is_refused() {
     assert!(made.status.success(), "{}", stderr(&made));
     let token = stdout(&made).trim().to_string();
     std::thread::sleep(Duration::from_millis(2_100));
-    let output = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let output = device.provision_with(&registry, &token);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("has expired: ask the registry for a new one (token_expired)"),
@@ -199,13 +193,7 @@ fn an_expired_enrolment_token_is_refused() {
     // A token with time left still works.
     let fresh = registry.run(&["token", "--expires", "1h"]);
     let token = stdout(&fresh).trim().to_string();
-    let output = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let output = device.provision_with(&registry, &token);
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
@@ -217,13 +205,7 @@ fn provisioning_works_while_the_kiosk_holds_the_store() {
     let device = SyncDevice::init(&registry);
     let kiosk = sajili::device::open(&sajili::device::DataDir::new(&device.data)).unwrap();
     let token = registry.token();
-    let output = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let output = device.provision_with(&registry, &token);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(device.uplink_dir().join("tls.crt").is_file());
     drop(kiosk);
@@ -241,13 +223,7 @@ fn a_key_left_unusable_by_a_provisioning_cut_short_is_replaced() {
     // As root this test cannot make a file unreadable; a damaged key takes the same path.
     std::fs::write(dir.join("tls.key"), b"-----BEGIN PRIVATE KEY-----\ncut\n").unwrap();
     let token = registry.token();
-    let output = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let output = device.provision_with(&registry, &token);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("cannot be used; making a new one"),
@@ -264,13 +240,7 @@ fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
     let registry = RegistryProcess::start();
     let device = SyncDevice::init(&registry);
     let token = registry.token();
-    let output = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let output = device.provision_with(&registry, &token);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains(&format!("Provisioned device {}", device.id)));
 
@@ -300,26 +270,14 @@ fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
 
     // The same token again, from another device: refused, in words, exit 2.
     let other = SyncDevice::init(&registry);
-    let reused = other.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let reused = other.provision_with(&registry, &token);
     assert_eq!(reused.status.code(), Some(2), "{}", stderr(&reused));
     assert!(
         stderr(&reused).contains("already been used by another device (token_used)"),
         "{}",
         stderr(&reused)
     );
-    let unknown = other.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        "0123abcd",
-    ]);
+    let unknown = other.provision_with(&registry, "0123abcd");
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
         stderr(&unknown).contains("not issued by this registry (token_unknown)"),
@@ -328,13 +286,7 @@ fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
     );
     assert!(!other.uplink_dir().join("tls.crt").exists());
     // The same device again (its first answer lost to a power cut): same token, same key.
-    let again = device.run(&[
-        "provision",
-        "--registry",
-        &registry.url(),
-        "--token",
-        &token,
-    ]);
+    let again = device.provision_with(&registry, &token);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stdout(&again).contains("existing TLS key kept"));
     assert!(
