@@ -282,16 +282,9 @@ fn enrol(data: &DataDir, files: &[PathBuf]) -> Result<(), Failure> {
     }
     // Hand the new records to the uplink. Sealed records are safe in the store whatever
     // happens here; a failed copy is made again on the next hand-off.
-    match kiosk::handoff(&mut device, SystemClock.now()) {
-        Ok(report) => {
-            // Said here as the kiosk says it: the next `status` finds them already set aside.
-            for (seq, why) in &report.rejected {
-                log::warn!(seq = *seq; "receipt for record {seq} set aside: {why}");
-            }
-        }
-        Err(error) => {
-            eprintln!("sajili: warning: records sealed, not yet handed to the uplink: {error}");
-        }
+    // (A receipt it sets aside is logged by the hand-off itself.)
+    if let Err(error) = kiosk::handoff(&mut device, SystemClock.now()) {
+        eprintln!("sajili: warning: records sealed, not yet handed to the uplink: {error}");
     }
     result
 }

@@ -101,7 +101,10 @@ impl From<StoreError> for StaffError {
 pub enum SignIn {
     /// The PIN is right: the staff member's role.
     Accepted(Role),
-    /// Unknown number, disabled, or wrong PIN (not said which).
+    /// A staff number not on this device's roster (what was typed is not named in the
+    /// audit: it may be a PIN typed into the wrong box).
+    Unknown,
+    /// Disabled, or a wrong PIN (the screen does not say which).
     Refused,
     /// Too many wrong PINs: no PIN is checked for this many more seconds.
     Locked {
@@ -179,11 +182,6 @@ pub fn disable(store: &Store, number: &str) -> Result<(), StaffError> {
     put_credential(store, number, &found)
 }
 
-/// Whether `number` is on this device's roster (enabled or not): what the audit may name.
-pub fn known(store: &Store, number: &str) -> bool {
-    credential(store, number).is_ok_and(|found| found.is_some())
-}
-
 /// The role of an enabled staff member; `None` for unknown or disabled numbers.
 pub fn enabled_role(store: &Store, number: &str) -> Result<Option<Role>, StaffError> {
     Ok(credential(store, number)?
@@ -219,7 +217,7 @@ pub fn wait_after(failures: u32) -> i64 {
 /// PIN, so waiting is the only way on. The caller audits the outcome.
 pub fn sign_in(store: &Store, number: &str, pin: &str, now: i64) -> Result<SignIn, StaffError> {
     let Some(found) = credential(store, number)? else {
-        return Ok(SignIn::Refused);
+        return Ok(SignIn::Unknown);
     };
     let mut tries = attempts(store, number)?;
     // A clock set back must not stretch a wait beyond its length.

@@ -145,6 +145,7 @@ fn set_aside(spool: &Spool, seq: u64, why: String, report: &mut HandoffReport) {
         Ok(()) => why,
         Err(error) => format!("{why} (and it could not be set aside: {error})"),
     };
+    log::warn!(seq; "receipt for record {seq} set aside: {why}");
     report.rejected.push((seq, why));
 }
 

@@ -495,10 +495,14 @@ impl Session {
 
     /// Applies one action and says what the kiosk must do.
     pub fn apply(&mut self, action: Action) -> Vec<Effect> {
+        // The 30 ms timer and bare touches change nothing entered: not worth hashing the
+        // biometrics again for.
+        let may_change = !matches!(action, Action::Tick(_) | Action::Touch);
         let effects = self.step(action);
         // A sign-off covers the biometrics it saw; any change to them takes it away, whichever
         // action made the change.
-        if self.saved.draft.supervisor.is_some() && !self.saved.draft.approval_holds() {
+        if may_change && self.saved.draft.supervisor.is_some() && !self.saved.draft.approval_holds()
+        {
             self.saved.draft.supervisor = None;
             self.saved.draft.approval = None;
         }

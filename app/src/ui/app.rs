@@ -230,6 +230,9 @@ impl App {
     /// audited (the PIN never is).
     fn check_login(&self, staff: String, pin: &str, purpose: LoginPurpose) -> LoginOutcome {
         let outcome = staff::sign_in(&self.device.store, &staff, pin, self.now());
+        // What was typed is named only if it is a staff number here: a PIN typed into the
+        // staff number's box by mistake must not be kept in the audit log.
+        let known = !matches!(outcome, Ok(SignIn::Unknown));
         let (action, outcome) = match outcome {
             Ok(SignIn::Accepted(role)) => (
                 "staff.login",
@@ -244,21 +247,14 @@ impl App {
                     seconds: seconds.max(1).unsigned_abs(),
                 },
             ),
-            Ok(SignIn::Refused) => ("staff.login_refused", LoginOutcome::Refused),
+            Ok(SignIn::Refused | SignIn::Unknown) => ("staff.login_refused", LoginOutcome::Refused),
             Err(error) => {
                 log::error!("staff sign-in could not be checked: {error}");
                 ("staff.login_refused", LoginOutcome::Refused)
             }
         };
         log::info!("staff sign-in for {purpose:?}: {action}");
-        // What was typed is named only if it is a staff number here: a PIN typed into the
-        // staff number's box by mistake must not be kept in the audit log.
-        let actor = if staff::known(&self.device.store, &staff) {
-            staff.as_str()
-        } else {
-            "unknown"
-        };
-        self.audit(action, actor);
+        self.audit(action, if known { staff.as_str() } else { "unknown" });
         outcome
     }
 
@@ -473,9 +469,6 @@ impl App {
                         report.exported,
                         report.acknowledged
                     );
-                }
-                for (seq, why) in &report.rejected {
-                    log::warn!(seq = *seq; "receipt for record {seq} set aside: {why}");
                 }
             }
             Err(error) => log::warn!("records not handed to the uplink yet: {error}"),

@@ -33,25 +33,15 @@ pub fn preview(window: &KioskWindow, frame: &sajili_drivers::camera::Frame) {
     kiosk.set_preview_live(true);
 }
 
-/// Empties every property that can hold something of a person: the camera preview, the
-/// photo, the review, the registration number and its QR code, the form's values and the
-/// login boxes. Called when a session ends, before the next person sees the screens.
+/// Empties the two pictures [`session`] does not set from the session on every render: the
+/// camera preview (set by frames) and the decoded photo (set only when it changes). Called
+/// when a session ends; the render that follows empties everything else (form values,
+/// review, number and QR code) from the fresh session.
 pub fn wipe(window: &KioskWindow) {
     let kiosk = window.global::<Kiosk>();
     kiosk.set_preview(SlintImage::default());
     kiosk.set_preview_live(false);
     kiosk.set_photo(SlintImage::default());
-    kiosk.set_photo_taken(false);
-    kiosk.set_review(model(Vec::new()));
-    kiosk.set_review_problems(model(Vec::new()));
-    kiosk.set_registration_number("".into());
-    kiosk.set_qr(SlintImage::default());
-    kiosk.set_fields(model(Vec::new()));
-    kiosk.set_fingers(model(Vec::new()));
-    kiosk.set_finger_advice(model(Vec::new()));
-    kiosk.set_login_staff("".into());
-    kiosk.set_login_pin_length(0);
-    kiosk.set_confirm_start_over(false);
 }
 
 /// What a field shows: a date with its slashes, a county by name.
