@@ -9,11 +9,8 @@ pub mod biometrics;
 pub mod clock;
 pub mod device;
 pub mod doctor;
-pub mod export;
-pub mod form;
 pub mod kiosk;
 pub mod logging;
-pub mod record;
 pub mod simulate;
 pub mod spool;
 pub mod staff;
@@ -23,3 +20,6 @@ pub mod ui;
 pub mod uplink;
 
 pub mod fixtures;
+
+// Shared with the registry (the `sajili-record` crate), under their old paths.
+pub use sajili_record::{export, form, record};

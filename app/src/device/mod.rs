@@ -14,9 +14,6 @@
 //!                            `crate::uplink::identity`)
 //! ```
 
-mod bundle;
-mod files;
-
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +23,8 @@ use age::secrecy::ExposeSecret;
 use ed25519_dalek::SigningKey;
 use zeroize::Zeroizing;
 
-pub use bundle::{BUNDLE_FORMAT, BundleError, TrustBundle};
-pub use files::{ensure_dir, read_untrusted, write_atomic, write_replaceable};
+pub use sajili_record::bundle::{BUNDLE_FORMAT, BundleError, TrustBundle};
+pub use sajili_record::files::{ensure_dir, read_untrusted, write_atomic, write_replaceable};
 
 use crate::clock::Clock;
 use crate::record::{DeviceId, Sealer, device_id_for, hex};

@@ -4,7 +4,9 @@
 
 pub mod client;
 pub mod identity;
-pub mod protocol;
 pub mod state;
 pub mod sync;
 pub mod tls;
+
+/// The registry protocol, shared with the registry.
+pub use sajili_record::protocol;

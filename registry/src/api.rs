@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use redb::{Database, ReadableDatabase, ReadableTable};
-use sajili::record::{
-    Envelope, Receipt, ReceiptKind, RefusalReason, decode_payload, device_id_for, hex, parse_hex,
-    sha256,
-};
-use sajili::uplink::protocol::{
+use sajili_record::protocol::{
     self, ApiError, BatchAnswer, CertificateIssued, MAX_BATCH, MAX_RECORD, ProvisionRequest,
     UploadProgress, codes,
+};
+use sajili_record::record::{
+    Envelope, Receipt, ReceiptKind, RefusalReason, decode_payload, device_id_for, hex, parse_hex,
+    sha256,
 };
 use serde::Deserialize;
 
@@ -440,7 +440,8 @@ async fn standing(
 ) -> Result<Response, Refusal> {
     let device = admit_record_call(&state, &peer)?;
     let head = db::head(&state.db, &device).map_err(internal)?;
-    let id = sajili::record::DeviceId::parse(&device).ok_or_else(|| bad_request("device id"))?;
+    let id =
+        sajili_record::record::DeviceId::parse(&device).ok_or_else(|| bad_request("device id"))?;
     let receipt = Receipt::sign(
         &state.keys.receipt_key,
         ReceiptKind::Standing,

@@ -9,7 +9,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
-use sajili::device::write_atomic;
+use sajili_record::files::write_atomic;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -80,7 +80,7 @@ pub fn create(dir: &RegistryDir, host: &str) -> Result<()> {
     if dir.ca_key().exists() || dir.db().exists() {
         bail!("{} already holds a registry", dir.root.display());
     }
-    sajili::device::ensure_dir(&dir.root, 0o700)?;
+    sajili_record::files::ensure_dir(&dir.root, 0o700)?;
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::default();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

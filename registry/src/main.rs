@@ -16,8 +16,9 @@ use std::sync::atomic::AtomicU64;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use sajili::device::{BUNDLE_FORMAT, TrustBundle, write_atomic};
-use sajili::record::{Envelope, Receipt, ReceiptKind, decode_payload, hex, sha256};
+use sajili_record::bundle::{BUNDLE_FORMAT, TrustBundle};
+use sajili_record::files::write_atomic;
+use sajili_record::record::{Envelope, Receipt, ReceiptKind, decode_payload, hex, sha256};
 
 use crate::keys::RegistryDir;
 
@@ -297,7 +298,7 @@ fn stats(dir: &RegistryDir, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn image_summary(image: &sajili::biometrics::Image) -> serde_json::Value {
+fn image_summary(image: &sajili_record::biometrics::Image) -> serde_json::Value {
     serde_json::json!({
         "format": image.format,
         "width": image.width,
@@ -354,10 +355,10 @@ fn show(dir: &RegistryDir, device: &str, only: Option<u64>, exports: &Exports) -
                 .fingerprints
                 .iter()
                 .map(|finger| match &finger.capture {
-                    sajili::record::FingerCapture::Image(image) => serde_json::json!({
+                    sajili_record::record::FingerCapture::Image(image) => serde_json::json!({
                         "position": finger.position, "image": image_summary(image)
                     }),
-                    sajili::record::FingerCapture::Exception(reason) => serde_json::json!({
+                    sajili_record::record::FingerCapture::Exception(reason) => serde_json::json!({
                         "position": finger.position, "exception": reason
                     }),
                 })
@@ -372,18 +373,20 @@ fn show(dir: &RegistryDir, device: &str, only: Option<u64>, exports: &Exports) -
                 "fingerprints": fingers,
             });
             if let Some(path) = &exports.ansi_nist {
-                let transaction = sajili::export::ansi_nist(&sajili::export::Transaction {
-                    enrolment,
-                    registration_number: &payload.registration_number,
-                    captured_at: payload.captured_at,
-                    originating_agency: device,
-                    destination_agency: "NIIMS",
-                })?;
+                let transaction =
+                    sajili_record::export::ansi_nist(&sajili_record::export::Transaction {
+                        enrolment,
+                        registration_number: &payload.registration_number,
+                        captured_at: payload.captured_at,
+                        originating_agency: device,
+                        destination_agency: "NIIMS",
+                    })?;
                 std::fs::write(path, &transaction)?;
                 line["ansi_nist"] = serde_json::json!({"path": path, "bytes": transaction.len()});
             }
             if let Some(folder) = &exports.iso {
-                let (fingers, face) = sajili::export::iso_records(enrolment, payload.captured_at)?;
+                let (fingers, face) =
+                    sajili_record::export::iso_records(enrolment, payload.captured_at)?;
                 std::fs::create_dir_all(folder)?;
                 std::fs::write(folder.join("fingers.fir"), &fingers)?;
                 std::fs::write(folder.join("face.fac"), &face)?;

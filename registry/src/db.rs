@@ -227,11 +227,11 @@ pub fn stats(db: &Database) -> Result<Stats> {
                 Some(bytes) => {
                     held += 1;
                     let bytes = bytes.value();
-                    let linked = sajili::record::Envelope::from_bytes(bytes)
+                    let linked = sajili_record::record::Envelope::from_bytes(bytes)
                         .map(|e| e.prev_hash == prev)
                         .unwrap_or(false);
                     complete &= linked;
-                    prev = sajili::record::sha256(bytes);
+                    prev = sajili_record::record::sha256(bytes);
                 }
                 None => complete = false,
             }
