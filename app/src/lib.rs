@@ -10,7 +10,6 @@ pub mod clock;
 pub mod device;
 pub mod doctor;
 pub mod kiosk;
-pub mod logging;
 pub mod simulate;
 pub mod spool;
 pub mod staff;
@@ -22,4 +21,4 @@ pub mod uplink;
 pub mod fixtures;
 
 // Shared with the registry (the `sajili-record` crate), under their old paths.
-pub use sajili_record::{export, form, record};
+pub use sajili_record::{export, form, logging, record};

@@ -1,5 +1,7 @@
 //! The registry's keys on disk: its CA (which issues the server's and every device's
-//! certificate), its receipt-signing key and its age identity.
+//! certificate), its TLS key and its receipt-signing key: what every ingest node holds. The age
+//! identity that decrypts records is not among them: `init` writes it to a file of its own for
+//! the back office to keep offline ([`write_identity`], [`load_identity`]).
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +15,7 @@ use sajili_record::files::write_atomic;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-/// Paths inside the registry's data dir.
+/// Paths inside the registry's key directory.
 #[derive(Debug, Clone)]
 pub struct RegistryDir {
     /// The directory.
@@ -21,10 +23,6 @@ pub struct RegistryDir {
 }
 
 impl RegistryDir {
-    /// The database.
-    pub fn db(&self) -> PathBuf {
-        self.root.join("registry.redb")
-    }
     fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
@@ -48,20 +46,14 @@ impl RegistryDir {
     pub fn receipt_key(&self) -> PathBuf {
         self.file("receipt-signing.key")
     }
-    /// The age identity, 0600.
-    pub fn age_identity(&self) -> PathBuf {
-        self.file("age.key")
-    }
 }
 
-/// Everything the server signs and decrypts with.
+/// Everything an ingest node signs with.
 pub struct Keys {
     /// Issues device certificates.
     pub ca: Issuer<'static, KeyPair>,
     /// Signs receipts and standings.
     pub receipt_key: SigningKey,
-    /// Decrypts records.
-    pub identity: age::x25519::Identity,
 }
 
 fn now() -> OffsetDateTime {
@@ -75,10 +67,10 @@ fn random_serial() -> Result<SerialNumber> {
     Ok(SerialNumber::from_slice(&bytes))
 }
 
-/// Makes a new registry's keys in `dir`; the server certificate names `host`.
-pub fn create(dir: &RegistryDir, host: &str) -> Result<()> {
-    if dir.ca_key().exists() || dir.db().exists() {
-        bail!("{} already holds a registry", dir.root.display());
+/// Makes a new registry's keys in `dir`; the server certificate names every one of `hosts`.
+pub fn create(dir: &RegistryDir, hosts: &[String]) -> Result<()> {
+    if dir.ca_key().exists() {
+        bail!("{} already holds a registry's keys", dir.root.display());
     }
     sajili_record::files::ensure_dir(&dir.root, 0o700)?;
     let ca_key = KeyPair::generate()?;
@@ -98,8 +90,8 @@ pub fn create(dir: &RegistryDir, host: &str) -> Result<()> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let server_key = KeyPair::generate()?;
-    let mut names = vec![host.to_string(), "localhost".into(), "127.0.0.1".into()];
-    names.dedup();
+    let mut names = hosts.to_vec();
+    names.extend(["localhost".to_string(), "127.0.0.1".to_string()]);
     let mut server_params = CertificateParams::new(Vec::<String>::new())?;
     for name in names {
         let san = match name.parse::<std::net::IpAddr>() {
@@ -128,14 +120,37 @@ pub fn create(dir: &RegistryDir, host: &str) -> Result<()> {
     let mut seed = Zeroizing::new(vec![0u8; 32]);
     getrandom::fill(&mut seed).context("randomness")?;
     write_atomic(&dir.receipt_key(), &seed, 0o600)?;
-    let identity = age::x25519::Identity::generate();
-    use age::secrecy::ExposeSecret;
-    write_atomic(
-        &dir.age_identity(),
-        identity.to_string().expose_secret().as_bytes(),
-        0o600,
-    )?;
     Ok(())
+}
+
+/// Makes the age identity records are encrypted to and writes it to `path` (0600), refusing to
+/// replace a file there. Returns its public recipient.
+pub fn write_identity(path: &Path) -> Result<age::x25519::Recipient> {
+    use age::secrecy::ExposeSecret;
+    if path.exists() {
+        bail!(
+            "{} exists: an identity is never overwritten",
+            path.display()
+        );
+    }
+    let identity = age::x25519::Identity::generate();
+    write_atomic(path, identity.to_string().expose_secret().as_bytes(), 0o600)
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(identity.to_public())
+}
+
+/// Reads the age identity the back office keeps (`--identity FILE`).
+pub fn load_identity(path: &Path) -> Result<age::x25519::Identity> {
+    let text = read(path)?;
+    std::str::from_utf8(&text)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .with_context(|| {
+            format!(
+                "{} is not an age identity (AGE-SECRET-KEY-1…)",
+                path.display()
+            )
+        })
 }
 
 fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
@@ -155,15 +170,9 @@ pub fn load(dir: &RegistryDir) -> Result<Keys> {
         .as_slice()
         .try_into()
         .context("receipt key: 32 bytes")?;
-    let identity_text = read(&dir.age_identity())?;
-    let identity: age::x25519::Identity = std::str::from_utf8(&identity_text)?
-        .trim()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("age identity: {e}"))?;
     Ok(Keys {
         ca,
         receipt_key: SigningKey::from_bytes(&seed),
-        identity,
     })
 }
 

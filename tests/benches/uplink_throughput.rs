@@ -48,7 +48,7 @@ fn main() {
     let started = Instant::now();
     let curl = Command::new("curl")
         .args(["-sS", "--fail", "--cacert"])
-        .arg(registry.data.join("ca.crt"))
+        .arg(registry.keys.join("ca.crt"))
         .arg("-K")
         .arg(&config)
         .output()

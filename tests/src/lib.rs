@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod driver;
+pub mod postgres;
 pub mod proxy;
 pub mod registry;
 
@@ -39,6 +40,7 @@ impl TestRegistry {
         let bundle = TrustBundle {
             format: BUNDLE_FORMAT,
             registry_url: "https://127.0.0.1:8443".into(),
+            fallback_urls: Vec::new(),
             age_recipient: identity.to_public().to_string(),
             receipt_signing_key: hex(receipt_key.verifying_key().as_bytes()),
             ca_certificate: ca.cert.pem(),
@@ -356,8 +358,11 @@ pub fn write_fuzz_seeds(dir: &Path) {
     );
     write("receipt", "accepted", &receipt.to_bytes());
     let error = sajili::uplink::protocol::ApiError {
+        kind: sajili::uplink::protocol::problem_type("chain_gap"),
+        title: "Records are missing before this one".into(),
+        status: 409,
         code: "chain_gap".into(),
-        message: "records 3 to 4 are missing before this one".into(),
+        detail: "records 3 to 4 are missing before this one".into(),
         expected_seq: Some(3),
         received: None,
     };

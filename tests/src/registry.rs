@@ -34,23 +34,30 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     condition()
 }
 
-/// A reference registry in a temporary directory, served on its own port.
+/// A registry node in a temporary directory, served on its own ports. Several nodes of one
+/// registry share its keys and database ([`RegistryProcess::init_nodes`]).
 pub struct RegistryProcess {
-    /// Holds the directory.
-    pub dir: tempfile::TempDir,
-    /// The registry's data dir.
-    pub data: PathBuf,
+    /// Holds the directory (shared by the nodes of one registry).
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    /// The key directory (`--keys`).
+    pub keys: PathBuf,
+    /// The database (`--db`): a directory, or a PostgreSQL URL.
+    pub db: String,
+    /// The age identity (`--identity`), kept apart from the keys as the back office would.
+    pub identity: PathBuf,
     /// The trust bundle devices take.
     pub bundle: PathBuf,
-    /// The port it serves on.
+    /// The port it serves devices on.
     pub port: u16,
+    /// The port of its operators' page.
+    pub ops_port: u16,
     child: Option<Child>,
     log: PathBuf,
     env: Vec<(String, String)>,
 }
 
 impl RegistryProcess {
-    /// `sajili-registry init` in a new directory (not yet serving).
+    /// `sajili-registry init` in a new directory, on an embedded database (not yet serving).
     pub fn init() -> Self {
         Self::init_for_host("127.0.0.1")
     }
@@ -58,29 +65,53 @@ impl RegistryProcess {
     /// As [`RegistryProcess::init`], for devices that reach it at `host` (its certificate
     /// names it; it still listens on 127.0.0.1): a virtual machine reaches the host as 10.0.2.2.
     pub fn init_for_host(host: &str) -> Self {
+        Self::init_nodes(None, host, 1).remove(0)
+    }
+
+    /// A registry of `nodes` nodes on database `db` (`None`: embedded, in the directory; one
+    /// node only), each on its own port, the bundle listing them all in order.
+    pub fn init_nodes(db: Option<&str>, host: &str, nodes: usize) -> Vec<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("registry");
+        let keys = dir.path().join("keys");
+        let db = db.map_or_else(
+            || dir.path().join("db").to_str().expect("utf-8").to_string(),
+            str::to_string,
+        );
+        let identity = dir.path().join("back-office/identity.age");
+        std::fs::create_dir_all(identity.parent().expect("parent")).expect("back-office dir");
         let bundle = dir.path().join("bundle.json");
-        let port = free_port();
-        let output = Command::new(registry_bin())
-            .args(["init", "--data"])
-            .arg(&data)
+        let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+        let mut command = Command::new(registry_bin());
+        command
+            .args(["init", "--keys"])
+            .arg(&keys)
+            .args(["--db", &db])
             .arg("--bundle-out")
             .arg(&bundle)
-            .args(["--url", &format!("https://{host}:{port}")])
-            .output()
-            .expect("run sajili-registry init");
-        assert!(output.status.success(), "init: {}", stderr(&output));
-        let log = dir.path().join("registry.log");
-        Self {
-            dir,
-            data,
-            bundle,
-            port,
-            child: None,
-            log,
-            env: Vec::new(),
+            .arg("--identity-out")
+            .arg(&identity);
+        for port in &ports {
+            command.args(["--url", &format!("https://{host}:{port}")]);
         }
+        let output = command.output().expect("run sajili-registry init");
+        assert!(output.status.success(), "init: {}", stderr(&output));
+        let dir = std::sync::Arc::new(dir);
+        ports
+            .into_iter()
+            .enumerate()
+            .map(|(node, port)| Self {
+                log: dir.path().join(format!("registry-{node}.log")),
+                dir: dir.clone(),
+                keys: keys.clone(),
+                db: db.clone(),
+                identity: identity.clone(),
+                bundle: bundle.clone(),
+                port,
+                ops_port: free_port(),
+                child: None,
+                env: Vec::new(),
+            })
+            .collect()
     }
 
     /// A registry initialised and serving.
@@ -99,7 +130,7 @@ impl RegistryProcess {
     /// port: a probe that leaves without a handshake is logged as a refused one.)
     pub fn serve(&mut self) {
         assert!(self.child.is_none(), "already serving");
-        const LISTENING: &str = "sajili-registry: listening on";
+        const LISTENING: &str = "sajili registry: listening on";
         let listening = |log: &str| log.matches(LISTENING).count();
         let before = listening(&self.log());
         let log = std::fs::OpenOptions::new()
@@ -109,9 +140,11 @@ impl RegistryProcess {
             .expect("registry log");
         let mut command = Command::new(registry_bin());
         command
-            .args(["serve", "--data"])
-            .arg(&self.data)
+            .args(["serve", "--keys"])
+            .arg(&self.keys)
+            .args(["--db", &self.db])
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--ops-listen", &format!("127.0.0.1:{}", self.ops_port)])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
@@ -134,9 +167,28 @@ impl RegistryProcess {
         }
     }
 
+    /// Asks the server to stop (SIGTERM) and waits for it; its exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().ok()
+    }
+
+    /// The server's process id, while it serves.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:OPS_PORT`: the operators' page.
+    pub fn ops_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ops_port)
     }
 
     /// What the server logged.
@@ -151,15 +203,25 @@ impl RegistryProcess {
         wait_until(Duration::from_secs(10), || test(&self.log()))
     }
 
-    /// Runs `sajili-registry SUBCOMMAND --data DIR ARGS...`.
+    /// Runs `sajili-registry SUBCOMMAND --db DB ARGS...` (with `--identity` for the commands
+    /// that decrypt).
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(registry_bin())
-            .arg(args[0])
-            .arg("--data")
-            .arg(&self.data)
+        let mut command = Command::new(registry_bin());
+        command.arg(args[0]).args(["--db", &self.db]);
+        if matches!(args[0], "show" | "process") {
+            command.arg("--identity").arg(&self.identity);
+        }
+        command
             .args(&args[1..])
             .output()
             .expect("run sajili-registry")
+    }
+
+    /// `process`: the back office's pass; its standard output.
+    pub fn process(&self) -> String {
+        let output = self.run(&["process"]);
+        assert!(output.status.success(), "process: {}", stderr(&output));
+        stdout(&output)
     }
 
     /// A new one-time token.
@@ -298,7 +360,7 @@ impl SyncDevice {
 }
 
 /// Writes `count` enrolments of about 150 KB (a 240x320 photo and seven 160x176 prints shared
-/// by all, three fingers injured), each with its own surname; returns their JSON paths and the surnames.
+/// by all, three fingers injured), each with its own surname and ID number; returns their JSON paths and the surnames.
 pub fn write_enrolments(dir: &Path, count: usize) -> (Vec<PathBuf>, Vec<String>) {
     let example = crate::write_example(dir);
     let mut template: serde_json::Value =
@@ -342,6 +404,10 @@ pub fn write_enrolments(dir: &Path, count: usize) -> (Vec<PathBuf>, Vec<String>)
         }
         let surname = format!("Otieno{suffix}");
         template["demographics"]["names"]["surname"] = surname.clone().into();
+        // Each applicant their own ID card, or the back office flags them all as one person.
+        if template["demographics"]["document"]["kind"] == "national_id" {
+            template["demographics"]["document"]["number"] = format!("{}", 30_000_000 + n).into();
+        }
         let path = dir.join(format!("enrolment-{n:04}.json"));
         std::fs::write(&path, serde_json::to_string(&template).expect("JSON")).expect("write");
         files.push(path);

@@ -161,7 +161,7 @@ fn assert_refused_at_handshake(
 }
 
 fn ca(registry: &RegistryProcess) -> String {
-    registry.data.join("ca.crt").to_str().unwrap().to_string()
+    registry.keys.join("ca.crt").to_str().unwrap().to_string()
 }
 
 fn path(p: &Path) -> &str {
@@ -262,7 +262,11 @@ fn a_device_provisions_once_with_a_token_and_its_key_stays_home() {
             .secret_der()
             .to_vec()
     };
-    for entry in std::fs::read_dir(&registry.data).unwrap() {
+    let db = PathBuf::from(&registry.db);
+    for entry in [&registry.keys, &db]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
+    {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!bytes.windows(body.len()).any(|w| w == body.as_bytes()));
         assert!(!bytes.windows(der.len()).any(|w| w == der.as_slice()));
@@ -557,10 +561,10 @@ fn issue_for_device(
     not_after: time::OffsetDateTime,
 ) -> String {
     let ca_key =
-        rcgen::KeyPair::from_pem(&std::fs::read_to_string(registry.data.join("ca.key")).unwrap())
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(registry.keys.join("ca.key")).unwrap())
             .unwrap();
     let ca = rcgen::Issuer::from_ca_cert_pem(
-        &std::fs::read_to_string(registry.data.join("ca.crt")).unwrap(),
+        &std::fs::read_to_string(registry.keys.join("ca.crt")).unwrap(),
         ca_key,
     )
     .unwrap();
@@ -681,8 +685,10 @@ fn a_flipped_byte_is_refused_and_the_sealed_copy_goes_instead() {
     assert!(registry.stats()["incidents"].as_u64().unwrap() >= 1);
 }
 
+/// The ingest nodes never decrypt: a record sealed to another key is chained and stored like
+/// any other, the ones behind it follow, and the back office's pass flags it.
 #[test]
-fn a_record_whose_contents_are_refused_does_not_stop_the_ones_behind_it() {
+fn a_record_the_back_office_cannot_read_is_flagged_and_does_not_stop_the_ones_behind_it() {
     let (registry, device, files, _) = setup(3);
     let pinned = device.data.join("trust-bundle.json");
     let original = std::fs::read_to_string(&pinned).unwrap();
@@ -700,21 +706,32 @@ fn a_record_whose_contents_are_refused_does_not_stop_the_ones_behind_it() {
 
     let output = device.run(&["uplink", "--once"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("1 refused by the registry"),
-        "{}",
-        stderr(&output)
-    );
-    let shown = registry.show(&device.id);
-    let statuses: Vec<&str> = shown
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["accepted", "refused", "accepted"]);
     let status = device.status();
     assert_eq!(status["receipts"], 3);
     assert_eq!(status["queue_depth"], 0);
-    assert_eq!(status["records_refused"], 1);
+
+    let processed = registry.process();
+    assert!(
+        processed.contains("Processed 3 record(s): 1 flagged"),
+        "{processed}"
+    );
+    let shown = registry.show(&device.id);
+    let flags: Vec<Vec<&str>> = shown
+        .iter()
+        .map(|r| {
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["code"].as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(flags, [vec![], vec!["undecryptable"], vec![]]);
+    assert_eq!(shown[1]["contents"], "undecryptable with this identity");
+    assert_eq!(registry.stats()["flags"], 1);
+    // A second pass finds nothing new.
+    assert!(registry.process().contains("Processed 0 record(s)"));
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //! JSON, written by `sajili-registry init --bundle-out`:
 //! `{"format": 1, "registry_url": "https://…", "age_recipient": "age1…",
 //!   "receipt_signing_key": "<64 hex>", "ca_certificate": "-----BEGIN CERTIFICATE-----…"}`
-//! and optionally `"enrolment_token"` for first-boot provisioning.
+//! and optionally `"fallback_urls"` (further nodes of the same registry, tried in turn) and
+//! `"enrolment_token"` for first-boot provisioning.
 
 use std::fmt;
 
@@ -24,6 +25,9 @@ pub struct TrustBundle {
     pub format: u32,
     /// Where the registry listens, `https://host:port`.
     pub registry_url: String,
+    /// Further nodes of the same registry, tried in order when the one before fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_urls: Vec<String>,
     /// The registry's age X25519 recipient (`age1…`): records are encrypted to it.
     pub age_recipient: String,
     /// The registry's ed25519 receipt-signing public key, hex.
@@ -71,7 +75,17 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
     crate::record::parse_hex(text)?.try_into().ok()
 }
 
+fn is_https_url(url: &str) -> bool {
+    url.starts_with("https://") && url.len() > 8
+}
+
 impl TrustBundle {
+    /// Every node's URL, the first choice first.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.registry_url.as_str())
+            .chain(self.fallback_urls.iter().map(String::as_str))
+    }
+
     /// Parses and checks a bundle: every key and certificate must decode.
     pub fn parse(json: &[u8]) -> Result<Self, BundleError> {
         let bundle: TrustBundle =
@@ -79,10 +93,16 @@ impl TrustBundle {
         if bundle.format != BUNDLE_FORMAT {
             return Err(BundleError::UnsupportedFormat(bundle.format));
         }
-        if !bundle.registry_url.starts_with("https://") || bundle.registry_url.len() <= 8 {
+        if !is_https_url(&bundle.registry_url) {
             return Err(BundleError::BadField {
                 field: "registry_url",
                 reason: "must be an https:// URL",
+            });
+        }
+        if !bundle.fallback_urls.iter().all(|url| is_https_url(url)) {
+            return Err(BundleError::BadField {
+                field: "fallback_urls",
+                reason: "each must be an https:// URL",
             });
         }
         bundle.recipient()?;

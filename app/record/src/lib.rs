@@ -12,5 +12,6 @@ pub mod export;
 pub mod files;
 pub mod fixtures;
 pub mod form;
+pub mod logging;
 pub mod protocol;
 pub mod record;

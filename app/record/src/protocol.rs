@@ -78,19 +78,38 @@ pub struct UploadProgress {
     pub received: u64,
 }
 
-/// Every refusal's body.
+/// Every refusal's body: an RFC 9457 problem (`application/problem+json`) with Sajili's
+/// stable `code` as an extension member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
+    /// The problem type: [`problem_type`] of the code.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// A short summary of the type (the same for every occurrence).
+    #[serde(default)]
+    pub title: String,
+    /// The HTTP status.
+    #[serde(default)]
+    pub status: u16,
+    /// What happened this time, for an engineer (`message` before RFC 9457).
+    #[serde(alias = "message", default)]
+    pub detail: String,
     /// A stable code from [`codes`].
     pub code: String,
-    /// The same in words, for an engineer.
-    pub message: String,
     /// For `chain_gap`: the seq the registry expects next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_seq: Option<u64>,
     /// For `offset_mismatch`: the bytes it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<u64>,
+}
+
+/// The media type of a refusal (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The problem type URI of a code.
+pub fn problem_type(code: &str) -> String {
+    format!("urn:sajili:problem:{code}")
 }
 
 /// The error codes, stable across versions.

@@ -56,11 +56,7 @@ impl fmt::Display for CallError {
                 )
             }
             Self::Refused { error, .. } => {
-                write!(
-                    f,
-                    "the registry refused: {} ({})",
-                    error.message, error.code
-                )
+                write!(f, "the registry refused: {} ({})", error.detail, error.code)
             }
             Self::BadAnswer(detail) => write!(f, "the registry's answer is not readable: {detail}"),
         }
@@ -153,7 +149,7 @@ fn refusal(status: u16, body: &[u8]) -> CallError {
     if status >= 500 || status == 429 {
         return CallError::Unavailable {
             status,
-            message: parsed.map_or_else(|| format!("HTTP {status}"), |e| e.message),
+            message: parsed.map_or_else(|| format!("HTTP {status}"), |e| e.detail),
         };
     }
     match parsed {

@@ -405,7 +405,7 @@ impl Uplink {
                     self.save()?;
                     return Err(SyncError::Call(CallError::Refused { status: 409, error }));
                 }
-                self.quarantine(*refused_seq, &sha256(refused), &error.code, &error.message);
+                self.quarantine(*refused_seq, &sha256(refused), &error.code, &error.detail);
                 report.outcome = self.blocked(*refused_seq);
                 return Ok(report);
             }

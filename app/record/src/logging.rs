@@ -23,6 +23,11 @@ struct Logger {
 /// Installs the logger for `component` (its syslog identifier is `sajili-<component>`).
 /// Records at info and above are kept. Calling it twice leaves the first in place.
 pub fn init(component: &str) {
+    init_at(component, LevelFilter::Info);
+}
+
+/// As [`init`], keeping records at `level` and above.
+pub fn init_at(component: &str, level: LevelFilter) {
     let journal = if systemd_journal_logger::connected_to_journal() {
         JournalLog::new().ok().map(|log| {
             log.with_syslog_identifier(format!("sajili-{component}"))
@@ -36,7 +41,7 @@ pub fn init(component: &str) {
         name: format!("sajili {component}"),
     };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
-        log::set_max_level(LevelFilter::Info);
+        log::set_max_level(level);
     }
 }
 

@@ -1,0 +1,647 @@
+//! The embedded engine: one redb file (`DIR/registry.redb`) for a single-node pilot. Every
+//! change commits with immediate durability; redb serialises write transactions, which is
+//! what keeps a chain gapless when two connections of one device race.
+//!
+//! | table         | key             | value                                       |
+//! |---------------|-----------------|---------------------------------------------|
+//! | `meta`        | `"meta"`        | JSON [`Meta`]                               |
+//! | `devices`     | device id       | JSON [`DeviceEntry`]                        |
+//! | `seen`        | device id       | last seen (i64 BE) + waiting (u64 BE)       |
+//! | `tokens`      | SHA-256 hex     | JSON [`TokenEntry`]                         |
+//! | `records`     | (device, seq)   | envelope bytes                              |
+//! | `receipts`    | (device, seq)   | receipt bytes (the same answer to a repeat) |
+//! | `arrivals`    | (device, seq)   | received at (Unix seconds)                  |
+//! | `heads`       | device id       | seq u64 BE + envelope hash                  |
+//! | `parts`       | (device, seq)   | the bytes of a record uploaded so far       |
+//! | `incidents`   | number          | JSON [`Incident`]                           |
+//! | `unprocessed` | (device, seq)   | received at: the back office's queue        |
+//! | `flags`       | number          | JSON [`Flag`]                               |
+//! | `documents`   | document key    | (device, seq) as JSON                       |
+//! | `days`        | UTC midnight    | records received that day                   |
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+
+use super::{
+    Appended, Arrival, ChainRefusal, ChainStats, Checked, DeviceEntry, DeviceOverview, Flag, Head,
+    Incident, Meta, PartOutcome, PerDay, Processed, Provision, ProvisionRefusal, Signer, Stats,
+    Store, TokenEntry, day_of, duplicate_flag, fill_days, token_refusal,
+};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+const SEEN: TableDefinition<&str, &[u8]> = TableDefinition::new("seen");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const RECORDS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("records");
+const RECEIPTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("receipts");
+const ARRIVALS: TableDefinition<(&str, u64), i64> = TableDefinition::new("arrivals");
+const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
+const PARTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("parts");
+const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents");
+const UNPROCESSED: TableDefinition<(&str, u64), i64> = TableDefinition::new("unprocessed");
+const FLAGS: TableDefinition<u64, &[u8]> = TableDefinition::new("flags");
+const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("documents");
+const DAYS: TableDefinition<i64, u64> = TableDefinition::new("days");
+
+/// The registry's records in one redb file.
+pub struct RedbStore {
+    db: Database,
+}
+
+impl RedbStore {
+    /// Opens (or creates) `dir/registry.redb`, making `dir` (0700) if needed.
+    pub fn open(dir: &Path) -> Result<Self> {
+        sajili_record::files::ensure_dir(dir, 0o700)
+            .with_context(|| format!("make {}", dir.display()))?;
+        let path = dir.join("registry.redb");
+        // MultiWriter: `token`, `stats` and `show` work while `serve` runs.
+        let db = Database::builder()
+            .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+            .set_cache_size(64 << 20)
+            .create(&path)
+            .with_context(|| format!("open {}", path.display()))?;
+        let store = Self { db };
+        let txn = store.write()?;
+        txn.open_table(META)?;
+        txn.open_table(DEVICES)?;
+        txn.open_table(SEEN)?;
+        txn.open_table(TOKENS)?;
+        txn.open_table(RECORDS)?;
+        txn.open_table(RECEIPTS)?;
+        txn.open_table(ARRIVALS)?;
+        txn.open_table(HEADS)?;
+        txn.open_table(PARTS)?;
+        txn.open_table(INCIDENTS)?;
+        txn.open_table(UNPROCESSED)?;
+        txn.open_table(FLAGS)?;
+        txn.open_table(DOCUMENTS)?;
+        txn.open_table(DAYS)?;
+        txn.commit()?;
+        Ok(store)
+    }
+
+    fn write(&self) -> Result<WriteTransaction> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        Ok(txn)
+    }
+}
+
+fn decode_head(bytes: &[u8]) -> Head {
+    let mut head = Head::EMPTY;
+    if bytes.len() == 40 {
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&bytes[..8]);
+        head.seq = u64::from_be_bytes(seq);
+        head.hash.copy_from_slice(&bytes[8..]);
+    }
+    head
+}
+
+fn encode_head(head: Head) -> Vec<u8> {
+    let mut out = head.seq.to_be_bytes().to_vec();
+    out.extend_from_slice(&head.hash);
+    out
+}
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).context("a stored value is damaged")
+}
+
+fn read_head(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    device: &str,
+) -> Result<Head> {
+    Ok(table
+        .get(device)?
+        .map_or(Head::EMPTY, |v| decode_head(v.value())))
+}
+
+fn next_key(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
+    Ok(table.last()?.map_or(1, |(k, _)| k.value() + 1))
+}
+
+impl Store for RedbStore {
+    fn engine(&self) -> &'static str {
+        "redb"
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.db.begin_read()?.open_table(META)?;
+        Ok(())
+    }
+
+    fn meta(&self) -> Result<Option<Meta>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(META)?;
+        let value = table.get("meta")?;
+        value.map(|v| json(v.value())).transpose()
+    }
+
+    fn init_meta(&self, meta: &Meta) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut table = txn.open_table(META)?;
+            if table.get("meta")?.is_some() {
+                bail!("this database already holds a registry");
+            }
+            table.insert("meta", serde_json::to_vec(meta)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn add_token(&self, hash: &str, entry: &TokenEntry) -> Result<()> {
+        let txn = self.write()?;
+        txn.open_table(TOKENS)?
+            .insert(hash, serde_json::to_vec(entry)?.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn revoke_token(&self, hash: &str) -> Result<bool> {
+        let txn = self.write()?;
+        let revoked = {
+            let mut table = txn.open_table(TOKENS)?;
+            let entry: Option<TokenEntry> =
+                table.get(hash)?.map(|v| json(v.value())).transpose()?;
+            match entry {
+                Some(entry) if entry.used_by.is_none() && !entry.revoked => {
+                    let entry = TokenEntry {
+                        revoked: true,
+                        ..entry
+                    };
+                    table.insert(hash, serde_json::to_vec(&entry)?.as_slice())?;
+                    true
+                }
+                _ => false,
+            }
+        };
+        txn.commit()?;
+        Ok(revoked)
+    }
+
+    fn provision(&self, request: &Provision<'_>) -> Result<Result<DeviceEntry, ProvisionRefusal>> {
+        let txn = self.write()?;
+        let outcome = {
+            let mut devices = txn.open_table(DEVICES)?;
+            let mut tokens = txn.open_table(TOKENS)?;
+            let known: Option<DeviceEntry> = devices
+                .get(request.device)?
+                .map(|v| json(v.value()))
+                .transpose()?;
+            let refusal = match (&known, request.token_hash) {
+                (Some(entry), _) if entry.signing_key != request.signing_key => {
+                    Some(ProvisionRefusal::KeyConflict)
+                }
+                (_, Some(hash)) => {
+                    let token: Option<TokenEntry> =
+                        tokens.get(hash)?.map(|v| json(v.value())).transpose()?;
+                    match token_refusal(token.as_ref(), request) {
+                        Some(refusal) => Some(refusal),
+                        None => {
+                            if let Some(token) = token {
+                                let used = TokenEntry {
+                                    used_by: Some(request.device.to_string()),
+                                    ..token
+                                };
+                                tokens.insert(hash, serde_json::to_vec(&used)?.as_slice())?;
+                            }
+                            None
+                        }
+                    }
+                }
+                (None, None) => Some(ProvisionRefusal::TokenRequired),
+                (Some(_), None) => None,
+            };
+            match refusal {
+                Some(refusal) => Err(refusal),
+                None => {
+                    let entry = DeviceEntry {
+                        signing_key: request.signing_key.to_string(),
+                        provisioned_at: known.as_ref().map_or(request.now, |k| k.provisioned_at),
+                        certificates: known.as_ref().map_or(0, |k| k.certificates) + 1,
+                        certificate_not_after: Some(request.certificate_not_after),
+                    };
+                    devices.insert(request.device, serde_json::to_vec(&entry)?.as_slice())?;
+                    Ok(entry)
+                }
+            }
+        };
+        if outcome.is_ok() {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(outcome)
+    }
+
+    fn certificate_renewed(&self, device: &str, not_after: i64) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            let known: Option<DeviceEntry> =
+                devices.get(device)?.map(|v| json(v.value())).transpose()?;
+            if let Some(mut entry) = known {
+                entry.certificates += 1;
+                entry.certificate_not_after = Some(not_after);
+                devices.insert(device, serde_json::to_vec(&entry)?.as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn device(&self, device: &str) -> Result<Option<DeviceEntry>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEVICES)?;
+        let value = table.get(device)?;
+        value.map(|v| json(v.value())).transpose()
+    }
+
+    fn seen(&self, device: &str, at: i64, waiting: Option<u64>) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut seen = txn.open_table(SEEN)?;
+            let mut value = at.to_be_bytes().to_vec();
+            value.extend_from_slice(&waiting.unwrap_or(u64::MAX).to_be_bytes());
+            seen.insert(device, value.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn head(&self, device: &str) -> Result<Head> {
+        let txn = self.db.begin_read()?;
+        read_head(&txn.open_table(HEADS)?, device)
+    }
+
+    fn append(
+        &self,
+        device: &str,
+        records: &[Checked<'_>],
+        sign: Signer<'_>,
+        received_at: i64,
+    ) -> Result<Appended> {
+        let txn = self.write()?;
+        let mut appended = Appended::default();
+        {
+            let mut stored = txn.open_table(RECORDS)?;
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            let mut arrivals = txn.open_table(ARRIVALS)?;
+            let mut heads = txn.open_table(HEADS)?;
+            let mut parts = txn.open_table(PARTS)?;
+            let mut queue = txn.open_table(UNPROCESSED)?;
+            let mut head = read_head(&heads, device)?;
+            for record in records {
+                let held = stored
+                    .get((device, record.seq))?
+                    .map(|v| v.value() == record.bytes);
+                match held {
+                    Some(true) => {
+                        let receipt = receipts
+                            .get((device, record.seq))?
+                            .map(|v| v.value().to_vec())
+                            .context("a held record has no receipt")?;
+                        appended.receipts.push(receipt);
+                        continue;
+                    }
+                    Some(false) => {
+                        appended.refusal = Some((record.seq, ChainRefusal::OtherBytes));
+                        break;
+                    }
+                    None => {}
+                }
+                let refusal = if record.seq <= head.seq {
+                    Some(ChainRefusal::OtherBytes)
+                } else if record.seq > head.seq + 1 {
+                    Some(ChainRefusal::Gap {
+                        expected: head.seq + 1,
+                    })
+                } else if record.prev_hash != head.hash {
+                    Some(ChainRefusal::Fork { head: head.seq })
+                } else {
+                    None
+                };
+                if let Some(refusal) = refusal {
+                    appended.refusal = Some((record.seq, refusal));
+                    break;
+                }
+                let receipt = sign(record.seq, record.hash, received_at);
+                stored.insert((device, record.seq), record.bytes)?;
+                receipts.insert((device, record.seq), receipt.as_slice())?;
+                arrivals.insert((device, record.seq), received_at)?;
+                queue.insert((device, record.seq), received_at)?;
+                parts.remove((device, record.seq))?;
+                head = Head {
+                    seq: record.seq,
+                    hash: record.hash,
+                };
+                appended.receipts.push(receipt);
+                appended.new += 1;
+            }
+            if appended.new > 0 {
+                heads.insert(device, encode_head(head).as_slice())?;
+                let mut days = txn.open_table(DAYS)?;
+                let day = day_of(received_at);
+                let count = days.get(day)?.map_or(0, |v| v.value());
+                days.insert(day, count + appended.new as u64)?;
+            }
+        }
+        txn.commit()?;
+        Ok(appended)
+    }
+
+    fn receipt(&self, device: &str, seq: u64) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RECEIPTS)?;
+        let value = table.get((device, seq))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn record(&self, device: &str, seq: u64) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let value = table.get((device, seq))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn part_len(&self, device: &str, seq: u64) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PARTS)?;
+        let value = table.get((device, seq))?;
+        Ok(value.map_or(0, |v| v.value().len() as u64))
+    }
+
+    fn put_part(
+        &self,
+        device: &str,
+        seq: u64,
+        offset: u64,
+        bytes: &[u8],
+        total: u64,
+    ) -> Result<PartOutcome> {
+        let txn = self.write()?;
+        let outcome = {
+            let mut parts = txn.open_table(PARTS)?;
+            let mut held = parts
+                .get((device, seq))?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default();
+            if held.len() as u64 != offset {
+                PartOutcome::Mismatch {
+                    held: held.len() as u64,
+                }
+            } else {
+                held.extend_from_slice(bytes);
+                if held.len() as u64 > total {
+                    parts.remove((device, seq))?;
+                    PartOutcome::Overlong
+                } else {
+                    parts.insert((device, seq), held.as_slice())?;
+                    if held.len() as u64 == total {
+                        PartOutcome::Complete(held)
+                    } else {
+                        PartOutcome::Progress(held.len() as u64)
+                    }
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    fn incident(&self, incident: &Incident) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut table = txn.open_table(INCIDENTS)?;
+            let next = next_key(&table)?;
+            table.insert(next, serde_json::to_vec(incident)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn prune_incidents(&self, before: i64) -> Result<u64> {
+        let txn = self.write()?;
+        let pruned = {
+            let mut table = txn.open_table(INCIDENTS)?;
+            let mut old = Vec::new();
+            // Numbered in order of arrival: the old ones come first.
+            for entry in table.iter()? {
+                let (key, value) = entry?;
+                let incident: Incident = json(value.value())?;
+                if incident.at >= before {
+                    break;
+                }
+                old.push(key.value());
+            }
+            for key in &old {
+                table.remove(key)?;
+            }
+            old.len() as u64
+        };
+        txn.commit()?;
+        Ok(pruned)
+    }
+
+    fn unprocessed(&self, limit: usize) -> Result<Vec<Arrival>> {
+        let txn = self.db.begin_read()?;
+        let queue = txn.open_table(UNPROCESSED)?;
+        let records = txn.open_table(RECORDS)?;
+        let mut waiting = Vec::new();
+        for entry in queue.iter()? {
+            let (key, value) = entry?;
+            let (device, seq) = key.value();
+            waiting.push((value.value(), device.to_string(), seq));
+        }
+        waiting.sort();
+        let mut arrivals = Vec::new();
+        for (received_at, device, seq) in waiting.into_iter().take(limit) {
+            let bytes = records
+                .get((device.as_str(), seq))?
+                .map(|v| v.value().to_vec())
+                .context("a queued record is not held")?;
+            arrivals.push(Arrival {
+                device,
+                seq,
+                bytes,
+                received_at,
+            });
+        }
+        Ok(arrivals)
+    }
+
+    fn processed(&self, outcome: &Processed<'_>) -> Result<Vec<Flag>> {
+        let txn = self.write()?;
+        let mut flags = outcome.flags.clone();
+        {
+            if let Some(key) = &outcome.document_key {
+                let mut documents = txn.open_table(DOCUMENTS)?;
+                let first: Option<(String, u64)> = documents
+                    .get(key.as_str())?
+                    .map(|v| json(v.value()))
+                    .transpose()?;
+                match first {
+                    Some((device, seq))
+                        if (device.as_str(), seq) != (outcome.device, outcome.seq) =>
+                    {
+                        flags.push(duplicate_flag(outcome, &device, seq));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let value = serde_json::to_vec(&(outcome.device, outcome.seq))?;
+                        documents.insert(key.as_str(), value.as_slice())?;
+                    }
+                }
+            }
+            let mut table = txn.open_table(FLAGS)?;
+            let first = next_key(&table)?;
+            for (key, flag) in (first..).zip(&flags) {
+                table.insert(key, serde_json::to_vec(flag)?.as_slice())?;
+            }
+            txn.open_table(UNPROCESSED)?
+                .remove((outcome.device, outcome.seq))?;
+        }
+        txn.commit()?;
+        Ok(flags)
+    }
+
+    fn flags(&self) -> Result<Vec<Flag>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FLAGS)?;
+        let mut flags = Vec::new();
+        for entry in table.iter()? {
+            flags.push(json(entry?.1.value())?);
+        }
+        Ok(flags)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let txn = self.db.begin_read()?;
+        let tokens = txn.open_table(TOKENS)?;
+        let (mut tokens_used, mut tokens_revoked) = (0, 0);
+        for entry in tokens.iter()? {
+            let token: TokenEntry = json(entry?.1.value())?;
+            tokens_used += u64::from(token.used_by.is_some());
+            tokens_revoked += u64::from(token.revoked);
+        }
+        let records = txn.open_table(RECORDS)?;
+        let mut record_bytes = 0;
+        for entry in records.iter()? {
+            record_bytes += entry?.1.value().len() as u64;
+        }
+        let heads = txn.open_table(HEADS)?;
+        let mut chains = Vec::new();
+        for entry in heads.iter()? {
+            let (key, value) = entry?;
+            let device = key.value().to_string();
+            let head = decode_head(value.value());
+            let mut held = 0;
+            let mut complete = true;
+            let mut prev = [0u8; 32];
+            for seq in 1..=head.seq {
+                match records.get((device.as_str(), seq))? {
+                    Some(bytes) => {
+                        held += 1;
+                        let bytes = bytes.value();
+                        let linked = sajili_record::record::Envelope::from_bytes(bytes)
+                            .map(|e| e.prev_hash == prev)
+                            .unwrap_or(false);
+                        complete &= linked;
+                        prev = sajili_record::record::sha256(bytes);
+                    }
+                    None => complete = false,
+                }
+            }
+            complete &= prev == head.hash;
+            chains.push(ChainStats {
+                device,
+                head: head.seq,
+                records: held,
+                complete,
+            });
+        }
+        let incidents = txn.open_table(INCIDENTS)?;
+        let mut recent = Vec::new();
+        for entry in incidents.iter()?.rev().take(20) {
+            recent.push(json(entry?.1.value())?);
+        }
+        recent.reverse();
+        let total = records.len()?;
+        Ok(Stats {
+            devices: txn.open_table(DEVICES)?.len()?,
+            tokens: tokens.len()?,
+            tokens_used,
+            tokens_revoked,
+            records: total,
+            record_bytes,
+            records_processed: total.saturating_sub(txn.open_table(UNPROCESSED)?.len()?),
+            uploads_in_progress: txn.open_table(PARTS)?.len()?,
+            incidents: incidents.len()?,
+            flags: txn.open_table(FLAGS)?.len()?,
+            chains,
+            recent_incidents: recent,
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceOverview>> {
+        let txn = self.db.begin_read()?;
+        let devices = txn.open_table(DEVICES)?;
+        let seen = txn.open_table(SEEN)?;
+        let heads = txn.open_table(HEADS)?;
+        let mut refusals = std::collections::HashMap::<String, u64>::new();
+        for entry in txn.open_table(INCIDENTS)?.iter()? {
+            let incident: Incident = json(entry?.1.value())?;
+            *refusals.entry(incident.device).or_default() += 1;
+        }
+        let mut out = Vec::new();
+        for entry in devices.iter()? {
+            let (key, value) = entry?;
+            let device = key.value().to_string();
+            let entry: DeviceEntry = json(value.value())?;
+            let (last_seen, waiting) = match seen.get(device.as_str())? {
+                Some(v) if v.value().len() == 16 => {
+                    let bytes = v.value();
+                    let mut at = [0u8; 8];
+                    let mut count = [0u8; 8];
+                    at.copy_from_slice(&bytes[..8]);
+                    count.copy_from_slice(&bytes[8..]);
+                    let count = u64::from_be_bytes(count);
+                    (
+                        Some(i64::from_be_bytes(at)),
+                        (count != u64::MAX).then_some(count),
+                    )
+                }
+                _ => (None, None),
+            };
+            out.push(DeviceOverview {
+                head: read_head(&heads, &device)?.seq,
+                refusals: refusals.get(&device).copied().unwrap_or(0),
+                device,
+                provisioned_at: entry.provisioned_at,
+                last_seen,
+                waiting,
+                certificate_not_after: entry.certificate_not_after,
+            });
+        }
+        Ok(out)
+    }
+
+    fn per_day(&self, days: u32, now: i64) -> Result<PerDay> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DAYS)?;
+        let since = day_of(now) - i64::from(days) * 86_400;
+        let mut counts = Vec::new();
+        for entry in table.range(since..)? {
+            let (day, count) = entry?;
+            counts.push((day.value(), count.value()));
+        }
+        Ok(fill_days(&counts, days, now))
+    }
+}
