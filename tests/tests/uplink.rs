@@ -7,7 +7,9 @@ use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use sajili_tests::proxy::{Proxy, ProxyConfig};
-use sajili_tests::registry::{RegistryProcess, SyncDevice, wait_until, write_enrolments};
+use sajili_tests::registry::{
+    RegistryProcess, SyncDevice, assert_exactly_once, wait_until, write_enrolments,
+};
 use sajili_tests::{stderr, stdout};
 
 /// A serving registry, a device provisioned with it, and `count` enrolments written for it.
@@ -16,57 +18,6 @@ fn setup(count: usize) -> (RegistryProcess, SyncDevice, Vec<PathBuf>, Vec<String
     let device = SyncDevice::provisioned(&registry, &registry.url());
     let (files, surnames) = write_enrolments(&device.dir.path().join("in"), count);
     (registry, device, files, surnames)
-}
-
-/// Checks that the registry holds exactly `numbers` for `device`, in order, chain complete,
-/// each decrypting to the enrolment with `surnames[i]`, and that the device holds a receipt for
-/// each and no ciphertext.
-fn assert_exactly_once(
-    registry: &RegistryProcess,
-    device: &SyncDevice,
-    numbers: &[String],
-    surnames: &[String],
-) {
-    let stats = registry.stats();
-    let chain = stats["chains"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["device"] == device.id.as_str()))
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(chain["records"], numbers.len() as u64, "stats: {stats}");
-    assert_eq!(chain["head"], numbers.len() as u64, "stats: {stats}");
-    assert_eq!(chain["complete"], true, "stats: {stats}");
-    assert_eq!(stats["uploads_in_progress"], 0, "stats: {stats}");
-    let shown = registry.show(&device.id);
-    assert_eq!(shown.len(), numbers.len());
-    for (index, record) in shown.iter().enumerate() {
-        assert_eq!(record["seq"], index as u64 + 1);
-        assert_eq!(record["status"], "accepted", "{record}");
-        assert_eq!(record["registration_number"], numbers[index].as_str());
-        assert_eq!(
-            record["enrolment"]["demographics"]["names"]["surname"],
-            surnames[index].as_str()
-        );
-    }
-    let status = device.status();
-    assert_eq!(status["queue_depth"], 0, "{status}");
-    assert_eq!(status["bytes_waiting"], 0, "{status}");
-    assert_eq!(status["receipts"], numbers.len() as u64, "{status}");
-    assert_eq!(
-        std::fs::read_dir(device.outbox()).unwrap().count(),
-        0,
-        "the outbox still holds envelopes"
-    );
-    let verify = device.run(&["verify"]);
-    assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(
-        stdout(&verify).contains(&format!(
-            "0 envelope(s) checked, {} acknowledged",
-            numbers.len()
-        )),
-        "{}",
-        stdout(&verify)
-    );
 }
 
 /// Runs `uplink --once` and checks it stops at `seq`, refused with `code`, said on both sides.
