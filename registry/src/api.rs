@@ -80,6 +80,8 @@ pub struct Refusal {
     body: Box<ApiError>,
     /// Record it against (device, seq) for operators.
     incident: Option<Box<(String, Option<u64>)>>,
+    /// The caller showed no certificate: log it (rate-limited), store nothing.
+    anonymous: bool,
 }
 
 /// The title of each code: the same words for every occurrence (RFC 9457 `title`).
@@ -123,6 +125,7 @@ impl Refusal {
                 received: None,
             }),
             incident: None,
+            anonymous: false,
         }
     }
 
@@ -180,10 +183,20 @@ fn against(device: &str, seq: Option<u64>, mut refusal: Refusal) -> Refusal {
     refusal
 }
 
+/// Marks a refusal of a caller without a certificate: logged within limits, never stored.
+fn anonymous(mut refusal: Refusal) -> Refusal {
+    refusal.anonymous = true;
+    refusal
+}
+
 /// Counts a refusal and, if it names a device, records it (within the gate's limits).
 fn settle(state: &AppState, refusal: &Refusal) {
     state.metrics.refusal(&refusal.body.code);
-    if let Some(incident) = &refusal.incident {
+    if refusal.anonymous {
+        state
+            .incidents
+            .anonymous(&refusal.body.code, &refusal.body.detail);
+    } else if let Some(incident) = &refusal.incident {
         state.incidents.record(
             state.store.as_ref(),
             &incident.0,
@@ -301,14 +314,11 @@ async fn healthz(State(state): State<Shared>) -> Result<Response, Refusal> {
 fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
     let Some(device) = &peer.device else {
         // No device to charge it to: counted and logged (rate-limited), never stored.
-        state
-            .incidents
-            .anonymous(codes::CLIENT_CERTIFICATE_REQUIRED);
-        return Err(Refusal::new(
+        return Err(anonymous(Refusal::new(
             StatusCode::UNAUTHORIZED,
             codes::CLIENT_CERTIFICATE_REQUIRED,
             "this call needs the device's client certificate",
-        ));
+        )));
     };
     if state.store.device(device).map_err(unavailable)?.is_none() {
         return Err(against(
@@ -347,7 +357,11 @@ fn parse_signature(text: &str) -> Option<Signature> {
 }
 
 async fn provision(State(state): State<Shared>, body: Bytes) -> Result<Response, Refusal> {
-    blocking(state, move |state| provision_blocking(state, &body)).await
+    // Anyone may call this: its refusals are logged within limits, never stored.
+    blocking(state, move |state| {
+        provision_blocking(state, &body).map_err(anonymous)
+    })
+    .await
 }
 
 fn provision_blocking(state: &AppState, body: &[u8]) -> Result<Response, Refusal> {

@@ -1,8 +1,9 @@
 //! Which refusals are written down. A refusal of a known device is stored for operators, at
 //! most [`PER_DEVICE_PER_MINUTE`] a minute per device and node (a device stuck on a bad record
 //! retries for ever); the rest are counted in `/metrics` only. A caller without a certificate
-//! could be anyone, so its refusals are never stored: they are counted, and logged at most once
-//! every [`ANONYMOUS_LOG_EVERY`].
+//! (provisioning included: its device id is whatever key it sent) could be anyone, so its
+//! refusals are never stored: they are counted, and each code is logged at most once every
+//! [`ANONYMOUS_LOG_EVERY`], with how many there were.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,8 +24,9 @@ pub const ANONYMOUS_LOG_EVERY: Duration = Duration::from_secs(10);
 pub struct IncidentGate {
     /// Per device: the minute's start and the refusals stored in it.
     devices: Mutex<HashMap<String, (Instant, u32)>>,
-    /// Refusals of callers without a certificate since the last log line, and when that was.
-    anonymous: Mutex<(Option<Instant>, u64)>,
+    /// Per code, refusals of callers without a certificate: when it was last logged, and how
+    /// many came since.
+    anonymous: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
 impl Default for IncidentGate {
@@ -38,7 +40,7 @@ impl IncidentGate {
     pub fn new() -> Self {
         Self {
             devices: Mutex::new(HashMap::new()),
-            anonymous: Mutex::new((None, 0)),
+            anonymous: Mutex::new(HashMap::new()),
         }
     }
 
@@ -89,22 +91,30 @@ impl IncidentGate {
         }
     }
 
-    /// Counts a refusal of a caller without a certificate; logs the count now and then.
-    pub fn anonymous(&self, code: &str) {
+    /// Counts a refusal of a caller without a certificate; logs it if its code was not logged
+    /// in the last [`ANONYMOUS_LOG_EVERY`] (with the count of those left out).
+    pub fn anonymous(&self, code: &str, detail: &str) {
         let Ok(mut anonymous) = self.anonymous.lock() else {
             return;
         };
-        anonymous.1 += 1;
-        // The first one at once, then a sum every ANONYMOUS_LOG_EVERY.
-        let due = anonymous
-            .0
-            .is_none_or(|last| last.elapsed() >= ANONYMOUS_LOG_EVERY);
-        if due {
+        let now = Instant::now();
+        let left_out = match anonymous.get_mut(code) {
+            Some((last, count)) if now.duration_since(*last) < ANONYMOUS_LOG_EVERY => {
+                *count += 1;
+                return;
+            }
+            Some((_, count)) => *count,
+            None => 0,
+        };
+        // The codes are the protocol's few: the map stays small.
+        anonymous.insert(code.to_string(), (now, 0));
+        drop(anonymous);
+        if left_out > 0 {
             warn!(
-                "refused {} call(s) without a client certificate since the last such line ({code})",
-                anonymous.1
+                "refused a call without a client certificate: {detail} ({code}); {left_out} more like it since the last such line"
             );
-            *anonymous = (Some(Instant::now()), 0);
+        } else {
+            warn!("refused a call without a client certificate: {detail} ({code})");
         }
     }
 }
@@ -119,5 +129,18 @@ mod tests {
         let admitted = (0..100).filter(|_| gate.admit("KE-A")).count();
         assert_eq!(admitted, PER_DEVICE_PER_MINUTE as usize);
         assert!(gate.admit("KE-B"), "another device has its own limit");
+    }
+
+    #[test]
+    fn anonymous_refusals_are_summed_per_code() {
+        let gate = IncidentGate::new();
+        for _ in 0..100 {
+            gate.anonymous("token_unknown", "no such token");
+            gate.anonymous("bad_proof", "bad proof");
+        }
+        let counts = gate.anonymous.lock().unwrap();
+        // The first of each was logged; the other 99 wait for the next line.
+        assert_eq!(counts["token_unknown"].1, 99);
+        assert_eq!(counts["bad_proof"].1, 99);
     }
 }
