@@ -51,6 +51,8 @@ pub struct RegistryProcess {
     pub port: u16,
     /// The port of its operators' page.
     pub ops_port: u16,
+    /// The PostgreSQL cluster it was given by `SAJILI_TEST_DB=postgres`, if any.
+    pub postgres: Option<std::sync::Arc<crate::postgres::PgCluster>>,
     child: Option<Child>,
     log: PathBuf,
     env: Vec<(String, String)>,
@@ -68,15 +70,24 @@ impl RegistryProcess {
         Self::init_nodes(None, host, 1).remove(0)
     }
 
-    /// A registry of `nodes` nodes on database `db` (`None`: embedded, in the directory; one
-    /// node only), each on its own port, the bundle listing them all in order.
+    /// A registry of `nodes` nodes on database `db`, each on its own port, the bundle listing
+    /// them all in order. `None`: the embedded engine in the directory (one node only), or, with
+    /// `SAJILI_TEST_DB=postgres` in the environment, a PostgreSQL cluster of its own, so the
+    /// same tests run against both engines (scripts/test runs them both ways).
     pub fn init_nodes(db: Option<&str>, host: &str, nodes: usize) -> Vec<Self> {
         let dir = tempfile::tempdir().expect("tempdir");
         let keys = dir.path().join("keys");
-        let db = db.map_or_else(
-            || dir.path().join("db").to_str().expect("utf-8").to_string(),
-            str::to_string,
-        );
+        let postgres = match (db, std::env::var("SAJILI_TEST_DB").as_deref()) {
+            (None, Ok("postgres")) => {
+                Some(std::sync::Arc::new(crate::postgres::PgCluster::start()))
+            }
+            _ => None,
+        };
+        let db = match (db, &postgres) {
+            (Some(db), _) => db.to_string(),
+            (None, Some(cluster)) => cluster.url(),
+            (None, None) => dir.path().join("db").to_str().expect("utf-8").to_string(),
+        };
         let identity = dir.path().join("back-office/identity.age");
         std::fs::create_dir_all(identity.parent().expect("parent")).expect("back-office dir");
         let bundle = dir.path().join("bundle.json");
@@ -108,6 +119,7 @@ impl RegistryProcess {
                 bundle: bundle.clone(),
                 port,
                 ops_port: free_port(),
+                postgres: postgres.clone(),
                 child: None,
                 env: Vec::new(),
             })
