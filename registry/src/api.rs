@@ -896,3 +896,95 @@ fn batch_blocking(state: &AppState, device: &str, body: &[u8]) -> Result<Respons
     };
     Ok(axum::Json(answer).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// A node's state over a new registry in `dir`.
+    fn state(dir: &std::path::Path) -> Shared {
+        let keys_dir = crate::keys::RegistryDir {
+            root: dir.join("keys"),
+        };
+        crate::keys::create(&keys_dir, &["127.0.0.1".to_string()]).unwrap();
+        let store = crate::store::open(dir.join("db").to_str().unwrap()).unwrap();
+        Arc::new(AppState {
+            store: Arc::from(store),
+            keys: crate::keys::load(&keys_dir).unwrap(),
+            device_cert_days: 1,
+            metrics: Arc::new(Metrics::new()),
+            incidents: IncidentGate::new(),
+            seen: Mutex::new(HashMap::new()),
+            #[cfg(feature = "test-hooks")]
+            faults: Default::default(),
+        })
+    }
+
+    async fn status_of(router: Router, method: &str, path: &str, body: Vec<u8>) -> StatusCode {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap();
+        router
+            .layer(Extension(Peer::default()))
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// The upload sink is there in a build with `test-hooks` (the test suite's) and absent from
+    /// any other: scripts/test runs this test both ways.
+    #[tokio::test]
+    async fn the_upload_sink_exists_only_in_test_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status_of(router(state(dir.path())), "PUT", "/v1/sink", vec![1; 10]).await;
+        let expected = if cfg!(feature = "test-hooks") {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(status, expected);
+    }
+
+    #[tokio::test]
+    async fn a_declared_body_over_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri(protocol::PATH_PROVISION)
+            .header(header::CONTENT_LENGTH, MAX_SMALL_BODY + 1)
+            // The body never comes: the answer must not wait for it.
+            .body(Body::from_stream(futures_pending()))
+            .unwrap();
+        let answer = router(state(dir.path()))
+            .layer(Extension(Peer::default()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(answer.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    /// A body stream that never yields.
+    fn futures_pending()
+    -> impl futures_core::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+        PendingStream
+    }
+
+    struct PendingStream;
+
+    impl futures_core::Stream for PendingStream {
+        type Item = Result<Bytes, std::io::Error>;
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Pending
+        }
+    }
+}
