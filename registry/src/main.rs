@@ -186,7 +186,7 @@ fn run(command: Command) -> Result<()> {
             let identity = keys::load_identity(&identity)?;
             let store = store::open(&db.db)?;
             let report = process::run(store.as_ref(), &identity, 200, |so_far| {
-                eprintln!("processed {} record(s) so far", so_far.records);
+                log::info!("processed {} record(s) so far", so_far.records);
             })?;
             println!(
                 "Processed {} record(s): {} flagged ({} flag(s)).",

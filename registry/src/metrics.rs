@@ -134,7 +134,7 @@ impl Metrics {
         let stats = if up {
             self.stats(store)
                 .inspect_err(|error| {
-                    eprintln!("sajili-registry: metrics: the store's counts failed: {error:#}");
+                    log::warn!("metrics: the store's counts failed: {error:#}");
                 })
                 .ok()
         } else {

@@ -71,7 +71,7 @@ async fn page(State(state): State<OpsState>) -> Response {
     match read {
         Ok(overview) => html(StatusCode::OK, render_page(&overview)),
         Err(error) => {
-            eprintln!("sajili-registry: operators' page: the store failed: {error:#}");
+            log::error!("operators' page: the store failed: {error:#}");
             html(StatusCode::SERVICE_UNAVAILABLE, render_unavailable(now))
         }
     }
@@ -87,7 +87,7 @@ async fn metrics(State(state): State<OpsState>) -> Response {
         )
             .into_response(),
         Err(error) => {
-            eprintln!("sajili-registry: /metrics failed: {error:#}");
+            log::error!("/metrics failed: {error:#}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -103,7 +103,7 @@ async fn healthz(State(state): State<OpsState>) -> Response {
             .into_response(),
         Err(error) => {
             // The cause goes to the log, not to whoever asks.
-            eprintln!("sajili-registry: /healthz: the store does not answer: {error:#}");
+            log::error!("/healthz: the store does not answer: {error:#}");
             let status = StatusCode::SERVICE_UNAVAILABLE;
             let problem = ApiError {
                 kind: problem_type(codes::UNAVAILABLE),
