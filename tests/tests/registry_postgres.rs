@@ -1,0 +1,196 @@
+//! The registry on PostgreSQL, past one node: the same record sent to two nodes at once, and
+//! the database restarted under a device's sync, each ending in an exactly-once check.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use sajili_tests::postgres::PgCluster;
+use sajili_tests::proxy::{Proxy, ProxyConfig};
+use sajili_tests::registry::{
+    RegistryProcess, SyncDevice, assert_exactly_once, wait_until, write_enrolments,
+};
+use sajili_tests::stderr;
+
+/// `PUT /v1/records/{seq}` of `file` to `node` with the device's certificate: status and body.
+fn put_record(
+    node: &RegistryProcess,
+    device: &SyncDevice,
+    seq: u64,
+    file: &Path,
+) -> (u16, Vec<u8>) {
+    let dir = device.uplink_dir();
+    let body = node.dir.path().join(format!("answer-{}-{seq}", node.port));
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-X", "PUT", "--cacert"])
+        .arg(node.keys.join("ca.crt"))
+        .arg("--cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--key")
+        .arg(dir.join("tls.key"))
+        .args([
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .args(["-o"])
+        .arg(&body)
+        .args(["-w", "%{http_code}"])
+        .arg(format!("{}/v1/records/{seq}", node.url()))
+        .output()
+        .expect("curl is installed by scripts/setup");
+    let status = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (status, std::fs::read(&body).unwrap_or_default())
+}
+
+/// Ten records, each sent to both nodes at the same instant: every pair of answers is the same
+/// receipt, byte for byte, and each record is stored once, the chain gapless.
+#[test]
+fn the_same_record_sent_to_two_nodes_at_once_commits_once_with_one_receipt() {
+    let cluster = PgCluster::start();
+    let mut nodes = RegistryProcess::init_nodes(Some(&cluster.url()), "127.0.0.1", 2);
+    for node in &mut nodes {
+        node.serve();
+    }
+    let device = SyncDevice::provisioned(&nodes[0], &nodes[0].url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 10);
+    let numbers = device.enrol(&files);
+    let nodes = Arc::new(nodes);
+    let device = Arc::new(device);
+    for seq in 1..=10u64 {
+        let envelope = device.outbox().join(format!("{seq:020}.sje"));
+        assert!(envelope.is_file(), "{}", envelope.display());
+        let start = Arc::new(Barrier::new(2));
+        let answers: Vec<(u16, Vec<u8>)> = (0..2)
+            .map(|node| {
+                let (nodes, device, start, envelope) = (
+                    nodes.clone(),
+                    device.clone(),
+                    start.clone(),
+                    envelope.clone(),
+                );
+                std::thread::spawn(move || {
+                    start.wait();
+                    put_record(&nodes[node], &device, seq, &envelope)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(
+            answers[0].0,
+            200,
+            "seq {seq}: {}",
+            String::from_utf8_lossy(&answers[0].1)
+        );
+        assert_eq!(
+            answers[1].0,
+            200,
+            "seq {seq}: {}",
+            String::from_utf8_lossy(&answers[1].1)
+        );
+        assert_eq!(
+            answers[0].1, answers[1].1,
+            "seq {seq}: two receipts for one record"
+        );
+    }
+    // The device learns where it stands and takes the receipts it has not seen.
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_exactly_once(&nodes[0], &device, &numbers, &surnames);
+}
+
+/// PostgreSQL stopped and started again while the uplink sends 40 records over a link slow
+/// enough (300 kB/s) for the outage to land mid-sync: the node answers 503 meanwhile, the
+/// uplink waits and goes on, and the registry ends with each record once.
+#[test]
+fn postgresql_restarted_mid_sync_loses_and_duplicates_nothing() {
+    let mut cluster = PgCluster::start();
+    let mut registry = RegistryProcess::init_nodes(Some(&cluster.url()), "127.0.0.1", 1).remove(0);
+    registry.serve();
+    let proxy = Proxy::start(
+        registry.port,
+        ProxyConfig {
+            cuts: Vec::new(),
+            rate: Some(300_000),
+        },
+    );
+    let device = SyncDevice::provisioned(&registry, &proxy.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 40);
+    let numbers = device.enrol(&files);
+    let mut uplink = device.spawn_uplink();
+    assert!(
+        wait_until(Duration::from_secs(120), || registry.records_of(&device.id)
+            >= 5),
+        "{}",
+        registry.log()
+    );
+    cluster.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.start_again();
+    assert!(
+        wait_until(Duration::from_secs(180), || device.status()["queue_depth"]
+            == 0),
+        "{}\n{}",
+        registry.log(),
+        cluster.log()
+    );
+    let _ = uplink.kill();
+    let _ = uplink.wait();
+    assert!(
+        registry.log().contains("registry failure"),
+        "the outage was not felt: {}",
+        registry.log()
+    );
+    assert!(registry.records_of(&device.id) == 40);
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
+/// Two nodes on one database, the device's bundle listing both: the node it is sending to is
+/// killed (SIGKILL) mid-sync; the uplink moves to the other, which knows where the chain
+/// stands, and every record arrives once.
+#[test]
+fn one_of_two_nodes_killed_mid_sync_loses_and_duplicates_nothing() {
+    let cluster = PgCluster::start();
+    let mut nodes = RegistryProcess::init_nodes(Some(&cluster.url()), "127.0.0.1", 2);
+    for node in &mut nodes {
+        node.serve();
+    }
+    let device = SyncDevice::provisioned(&nodes[0], &nodes[0].url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 300);
+    let numbers = device.enrol(&files);
+    let mut uplink = device.spawn_uplink();
+    assert!(
+        wait_until(Duration::from_secs(120), || nodes[0].records_of(&device.id)
+            >= 10),
+        "{}",
+        nodes[0].log()
+    );
+    nodes[0].kill();
+    assert!(
+        wait_until(Duration::from_secs(180), || device.status()["queue_depth"]
+            == 0),
+        "{}",
+        nodes[1].log()
+    );
+    let _ = uplink.kill();
+    let _ = uplink.wait();
+    let held_by_first = nodes[0].records_of(&device.id);
+    assert!(
+        held_by_first < 300,
+        "the kill came after the sync: {held_by_first}"
+    );
+    assert!(
+        nodes[1].log().contains("issued") || nodes[1].records_of(&device.id) == 300,
+        "{}",
+        nodes[1].log()
+    );
+    assert_exactly_once(&nodes[1], &device, &numbers, &surnames);
+}
