@@ -123,6 +123,12 @@ CREATE TABLE IF NOT EXISTS documents (
     device text COLLATE "C" NOT NULL,
     seq bigint NOT NULL
 );
+"#,
+// Version 2. Envelopes and parts are ciphertext: compressing them cannot win and cost most of
+// PostgreSQL's CPU per record (pglz tries every value over 2 KB). Stored out of line, as is.
+r#"
+ALTER TABLE records ALTER COLUMN bytes SET STORAGE EXTERNAL;
+ALTER TABLE parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
 "#];
 
 /// The registry's records in a PostgreSQL database, shared by every node that opens it.
