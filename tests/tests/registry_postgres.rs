@@ -179,13 +179,16 @@ fn one_of_two_nodes_killed_mid_sync_loses_and_duplicates_nothing() {
         held_at_kill < 300,
         "the kill came after the sync: {held_at_kill}"
     );
+    let drained = wait_until(Duration::from_secs(180), || {
+        device.status()["queue_depth"] == 0
+    });
+    let _ = uplink.kill();
+    let told = uplink.wait_with_output().unwrap();
     assert!(
-        wait_until(Duration::from_secs(180), || device.status()["queue_depth"]
-            == 0),
-        "{}",
+        drained,
+        "uplink: {}\nsecond node: {}",
+        stderr(&told),
         nodes[1].log()
     );
-    let _ = uplink.kill();
-    let _ = uplink.wait();
     assert_exactly_once(&nodes[1], &device, &numbers, &surnames);
 }
