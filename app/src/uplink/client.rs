@@ -35,8 +35,8 @@ pub enum CallError {
     Refused {
         /// HTTP status.
         status: u16,
-        /// The registry's answer.
-        error: ApiError,
+        /// The registry's answer (boxed: it is large, and errors travel far).
+        error: Box<ApiError>,
     },
     /// The registry answered something this device cannot read.
     BadAnswer(String),
@@ -89,8 +89,17 @@ pub enum PartOutcome {
     Partial(u64),
 }
 
-/// A connection to the registry (connections are pooled and reused).
-#[derive(Debug)]
+/// Connections kept open to one node between calls: one for each of the two batches a sync
+/// has on their way at once, and one for the calls around them.
+const IDLE_CONNECTIONS: usize = 3;
+
+/// The header of the standing call that tells the registry how many records the device still
+/// holds unacknowledged, for its operators.
+pub const WAITING_HEADER: &str = "sajili-waiting";
+
+/// A connection to one registry node (connections are pooled and reused; a clone shares the
+/// pool, so several threads can each have a call in flight).
+#[derive(Debug, Clone)]
 pub struct Registry {
     agent: ureq::Agent,
     base: String,
@@ -153,8 +162,39 @@ fn refusal(status: u16, body: &[u8]) -> CallError {
         };
     }
     match parsed {
-        Some(error) => CallError::Refused { status, error },
+        Some(error) => CallError::Refused {
+            status,
+            error: Box::new(error),
+        },
         None => CallError::BadAnswer(format!("HTTP {status} without an error body")),
+    }
+}
+
+/// The end of a batch's body held back by [`Registry::put_batch_body`] until its caller lets
+/// it go. The registry checks a batch only once it has the whole body.
+const HELD_TAIL: usize = 1024;
+
+/// A request body read out of a slice that stops before its last [`HELD_TAIL`] bytes until
+/// `at_tail` has returned.
+struct HoldTail<'a, F: FnOnce()> {
+    rest: &'a [u8],
+    at_tail: Option<F>,
+}
+
+impl<F: FnOnce()> Read for HoldTail<'_, F> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let mut available = self.rest.len();
+        if let Some(at_tail) = self.at_tail.take_if(|_| available <= HELD_TAIL) {
+            at_tail();
+        }
+        if self.at_tail.is_some() {
+            available -= HELD_TAIL;
+        }
+        let count = available.min(buffer.len());
+        let (now, later) = self.rest.split_at(count);
+        buffer[..count].copy_from_slice(now);
+        self.rest = later;
+        Ok(count)
     }
 }
 
@@ -167,7 +207,7 @@ impl Registry {
             // Per read and per write, not per call: a slow link that keeps moving is fine.
             .timeout_per_read(Some(Duration::from_secs(60)))
             .timeout_per_write(Some(Duration::from_secs(60)))
-            .max_idle_connections_per_host(2)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .user_agent(concat!("sajili/", env!("CARGO_PKG_VERSION")))
             .build();
         let connector = TcpConnector::default().chain(PinnedTls::new(config));
@@ -217,9 +257,15 @@ impl Registry {
         Self::json(&answer)
     }
 
-    /// `GET /v1/standing`: a signed standing (unverified bytes).
-    pub fn standing(&self) -> Result<Vec<u8>, CallError> {
-        let (_, answer) = Self::finish(self.agent.get(self.url(protocol::PATH_STANDING)).call())?;
+    /// `GET /v1/standing`: a signed standing (unverified bytes). `waiting`: the records the
+    /// device holds without a receipt, sent as [`WAITING_HEADER`].
+    pub fn standing(&self, waiting: u64) -> Result<Vec<u8>, CallError> {
+        let (_, answer) = Self::finish(
+            self.agent
+                .get(self.url(protocol::PATH_STANDING))
+                .header(WAITING_HEADER, waiting.to_string())
+                .call(),
+        )?;
         Ok(answer)
     }
 
@@ -242,12 +288,31 @@ impl Registry {
 
     /// `POST /v1/records`: several whole records, in chain order, in one request.
     pub fn put_batch(&self, records: &[&[u8]]) -> Result<BatchAnswer, CallError> {
-        let body = records.concat();
+        self.put_batch_body(&records.concat(), || {})
+    }
+
+    /// `POST /v1/records` of records already laid end to end in chain order (so the sender
+    /// reads each file once, into the body). `at_tail` is called once all but the last bytes
+    /// of the body have been handed to the connection, and the rest goes when it returns: as
+    /// the registry checks a batch only once it has it whole, a caller that holds a batch's
+    /// end until the batch before it is answered has the two stored in chain order, while the
+    /// bulk of the later one travels as the earlier is checked. Not called if the call fails
+    /// before.
+    pub fn put_batch_body(
+        &self,
+        body: &[u8],
+        at_tail: impl FnOnce(),
+    ) -> Result<BatchAnswer, CallError> {
+        let mut reader = HoldTail {
+            rest: body,
+            at_tail: Some(at_tail),
+        };
         let (_, answer) = Self::finish(
             self.agent
                 .post(self.url(protocol::PATH_BATCH))
                 .content_type("application/octet-stream")
-                .send(&body[..]),
+                .header("content-length", body.len().to_string())
+                .send(ureq::SendBody::from_reader(&mut reader)),
         )?;
         Self::json(&answer)
     }

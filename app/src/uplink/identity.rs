@@ -6,7 +6,8 @@
 //!                       systemd/sajili-provision.service)
 //!   tls.key             the TLS client key (ECDSA P-256, PKCS#8 PEM), 0600; made here, never leaves
 //!   tls.crt             the device certificate the registry issued, PEM
-//!   registry.json       where the registry is and what to trust: URL, CA, receipt key, device id
+//!   registry.json       where the registry is and what to trust: its nodes' URLs, CA, receipt
+//!                       key, device id
 //!   reissue.json        the signed provisioning request (no token): lets the uplink get a new
 //!                       certificate for the same key after the old one expired, without the
 //!                       record-signing key
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::client::{CallError, Registry};
+use super::nodes::{on_any_node, provisioned_nodes};
 use super::protocol::{CertificateIssued, ProvisionRequest};
 use super::tls::{self, TrustedTime};
 use crate::device::{DeviceKeys, ensure_dir, write_atomic};
@@ -32,14 +34,27 @@ use crate::record::hex;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryLink {
-    /// `https://host:port`.
+    /// `https://host:port`: the first node to try.
     pub registry_url: String,
+    /// Further nodes of the same registry, tried in order when the one before fails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_urls: Vec<String>,
     /// The registry CA, PEM.
     pub ca_certificate: String,
     /// The receipt-signing key, hex.
     pub receipt_signing_key: String,
     /// This device's id.
     pub device_id: String,
+}
+
+impl RegistryLink {
+    /// Every node's URL, the first choice first.
+    pub fn urls(&self) -> Vec<String> {
+        std::iter::once(&self.registry_url)
+            .chain(&self.fallback_urls)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Why provisioning or loading the identity failed.
@@ -285,9 +300,12 @@ pub struct ProvisionReport {
     pub new_key: bool,
 }
 
-/// Provisions the device with the registry at `url` (default: the pinned bundle's) using
-/// `token` (default: the bundle's): makes the TLS key here, sends a CSR signed for with the
-/// record-signing key, stores the certificate. Running it again after a cut reuses the key.
+/// Provisions the device with the registry's nodes (the pinned bundle's, tried in turn: the
+/// next when one cannot be reached or answers 5xx; `url` first if given, or alone if the
+/// bundle does not list it, see [`provisioned_nodes`]) using `token` (default: the bundle's):
+/// makes the TLS key here, sends a CSR signed for with the record-signing key, stores the
+/// certificate. The uplink then uses the same nodes in the same order. Running it again after
+/// a cut reuses the key.
 pub fn provision(
     device: &DeviceKeys,
     url: Option<&str>,
@@ -301,19 +319,22 @@ pub fn provision(
     if std::fs::symlink_metadata(dir.root()).is_err() {
         ensure_dir(dir.root(), 0o700).map_err(file_error(dir.root()))?;
     }
-    let url = url.unwrap_or(&device.bundle.registry_url).to_string();
-    if !url.starts_with("https://") {
+    let bundle: Vec<String> = device.bundle.urls().map(str::to_string).collect();
+    let urls = provisioned_nodes(&bundle, url);
+    let bad = urls.iter().find(|url| !url.starts_with("https://"));
+    let (Some(first), None) = (urls.first(), bad) else {
         return Err(IdentityError::File {
-            path: PathBuf::from(&url),
+            path: PathBuf::from(bad.map_or("", String::as_str)),
             reason: "the registry URL must start with https://".into(),
         });
-    }
+    };
     let token = token
         .map(str::to_string)
         .or_else(|| device.bundle.enrolment_token.clone());
     let device_id = device.sealer.device_id().to_string();
     let link = RegistryLink {
-        registry_url: url.clone(),
+        registry_url: first.clone(),
+        fallback_urls: urls.iter().skip(1).cloned().collect(),
         ca_certificate: device.bundle.ca_certificate.clone(),
         receipt_signing_key: device.bundle.receipt_signing_key.clone(),
         device_id: device_id.clone(),
@@ -389,9 +410,12 @@ pub fn provision(
             path: dir.link_path(),
             reason: e.to_string(),
         })?;
-    let registry = Registry::new(&url, config);
     let request = ProvisionRequest { token, ..reissue };
-    let issued = registry.provision(&request)?;
+    // A node that took the token but whose answer was lost gives the certificate again to the
+    // same key, so asking the next node after a cut is safe.
+    let (_, issued) = on_any_node(&urls, 0, |url| {
+        Registry::new(url, config.clone()).provision(&request)
+    })?;
     dir.store_certificate(&issued)?;
     Ok(ProvisionReport {
         device_id,
@@ -401,8 +425,14 @@ pub fn provision(
 }
 
 /// Gets a new certificate for the same key with the signed re-issue request (no token, no
-/// client certificate): the way back for a device whose certificate expired while offline.
-pub fn reissue(dir: &UplinkDir, time: TrustedTime) -> Result<CertificateIssued, IdentityError> {
+/// client certificate) from the registry node at `url`: the way back for a device whose
+/// certificate expired while offline. The sync pass it runs in moves to another node if this
+/// one fails.
+pub fn reissue(
+    dir: &UplinkDir,
+    time: TrustedTime,
+    url: &str,
+) -> Result<CertificateIssued, IdentityError> {
     let link = dir.link()?;
     let request = dir.reissue_request()?;
     let config =
@@ -410,7 +440,7 @@ pub fn reissue(dir: &UplinkDir, time: TrustedTime) -> Result<CertificateIssued, 
             path: dir.link_path(),
             reason: e.to_string(),
         })?;
-    let issued = Registry::new(&link.registry_url, config).provision(&request)?;
+    let issued = Registry::new(url, config).provision(&request)?;
     dir.store_certificate(&issued)?;
     Ok(issued)
 }

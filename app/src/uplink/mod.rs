@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod identity;
+pub mod nodes;
 pub mod state;
 pub mod sync;
 pub mod tls;

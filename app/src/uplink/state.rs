@@ -1,6 +1,6 @@
 //! The uplink's progress, kept in the spool for `sajili status` to read: when it last tried,
-//! when it last succeeded, the last error in words, what the registry last said (signed), and
-//! the records it has set aside.
+//! when it last succeeded, the last error in words, what the registry last said (signed), the
+//! node that answered, and the records it has set aside.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,9 @@ pub struct UplinkState {
     pub registry_time: Option<i64>,
     /// The last seq the registry said it holds.
     pub registry_seq: Option<u64>,
+    /// The registry node (its URL) that answered last: the next run starts with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Records sent and acknowledged by this uplink, all runs.
     pub records_sent: u64,
     /// Bytes of them.

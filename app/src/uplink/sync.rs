@@ -1,16 +1,20 @@
-//! Sending: ask the registry where the device stands, send what it lacks (in parts that resume
-//! after a cut), verify each receipt with the pinned key, and file it for the kiosk.
+//! Sending: ask the registry where the device stands, send what it lacks (several batches on
+//! their way at once, or one large record in parts that resume after a cut), verify each
+//! receipt with the pinned key, and file it for the kiosk; on the next node when one fails.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::path::Path;
+use std::sync::mpsc;
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
 
 use super::client::{CallError, PartOutcome, Registry};
 use super::identity::{IdentityError, UplinkDir, reissue};
-use super::protocol::{ApiError, MAX_BATCH, codes};
+use super::nodes::{Failover, Nodes, node_failed, shown};
+use super::protocol::{BatchAnswer, MAX_BATCH, codes};
 use super::state::{Quarantined, UplinkState};
 use super::tls::{TrustedTime, estimate_now};
 use crate::clock::BUILD_TIME;
@@ -123,6 +127,19 @@ pub struct PassReport {
     pub notes: Vec<String>,
 }
 
+/// Batches on their way at once, each over its own connection. The next batch goes as soon as
+/// the one before has been handed to its connection, but holds back its last bytes until that
+/// one is answered: the registry checks a batch only once it has it whole, and refuses one that
+/// does not follow what it holds, so it must take them in chain order. Meanwhile the bulk of
+/// the next batch travels, and the answer and receipts of the one before come back. Two are
+/// enough: the registry stores one batch of a device at a time.
+const IN_FLIGHT: usize = 2;
+
+/// Largest batch, in bytes (below the part size on a slow link): large enough that the
+/// registry's commit per batch is paid rarely, small enough that a hundred records still make
+/// a few batches, whose sending overlaps.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// The uplink's working state across passes.
 #[derive(Debug)]
 pub struct Uplink {
@@ -130,21 +147,165 @@ pub struct Uplink {
     dir: UplinkDir,
     receipt_key: VerifyingKey,
     device_id: DeviceId,
-    registry_url: String,
+    nodes: Nodes,
     /// Progress, saved to the spool after each change.
     pub state: UplinkState,
     part: usize,
     interrupted: HashSet<u64>,
 }
 
+/// Records following each other in the chain, laid end to end as one request carries them.
+#[derive(Debug)]
+struct Batch {
+    /// The first record's seq; the others follow it without a gap.
+    first: u64,
+    /// Each record's SHA-256 and length, in order.
+    records: Vec<([u8; 32], usize)>,
+    /// The records, end to end.
+    body: Vec<u8>,
+    /// This is its second sending: the registry had it before the batch ahead of it.
+    again: bool,
+}
+
+impl Batch {
+    fn next_seq(&self) -> u64 {
+        self.first + self.records.len() as u64
+    }
+}
+
+/// A batch sent, and what came of it.
+struct Sent {
+    batch: Batch,
+    answer: Result<BatchAnswer, CallError>,
+    took: Duration,
+}
+
+/// A batch on its way: its sender says when the body is handed over, and gives the answer.
+struct InFlight<'scope> {
+    handed_over: mpsc::Receiver<()>,
+    uploading: bool,
+    sender: ScopedJoinHandle<'scope, Sent>,
+}
+
+/// Where a pass is in the outbox.
+struct Cursor {
+    seqs: Vec<u64>,
+    index: usize,
+    /// The registry's head when the pass began: the records up to it are held there.
+    held: u64,
+    /// The next seq of the chain to send.
+    expected: u64,
+    /// A record read while filling a batch it did not fit in: the next batch starts with it.
+    peeked: Option<(u64, Vec<u8>)>,
+}
+
+impl Cursor {
+    fn new(seqs: Vec<u64>, held: u64) -> Self {
+        Self {
+            seqs,
+            index: 0,
+            held,
+            expected: held + 1,
+            peeked: None,
+        }
+    }
+
+    fn envelope(&mut self, spool: &Spool, seq: u64) -> std::io::Result<Option<Vec<u8>>> {
+        match self.peeked.take() {
+            Some((peeked, bytes)) if peeked == seq => Ok(Some(bytes)),
+            _ => spool.envelope(seq),
+        }
+    }
+}
+
+/// Hands verified receipts to the thread that writes them into the spool: each is a file made
+/// and renamed, which on a busy disk costs more than the network's share of a record, and the
+/// batches after it need not wait for that.
+struct Filer {
+    queue: mpsc::Sender<(u64, Vec<u8>)>,
+}
+
+impl Filer {
+    fn file(&self, seq: u64, receipt: Vec<u8>) -> Result<(), SyncError> {
+        // The writer stops only after a failed write, which the pass then reports.
+        self.queue
+            .send((seq, receipt))
+            .map_err(|_| SyncError::Spool(std::io::Error::other("the receipt writer stopped")))
+    }
+}
+
+/// What comes next in the outbox, in chain order.
+enum Next {
+    /// Records to send in one request.
+    Batch(Batch),
+    /// One record larger than a part (or cut short before): sent alone, in parts that resume.
+    Alone {
+        seq: u64,
+        bytes: Vec<u8>,
+        hash: [u8; 32],
+    },
+    /// Nothing more to send in this pass: how it ends, unless a batch before fails.
+    End(PassOutcome),
+}
+
+/// What a batch's answer leads to.
+enum Settled {
+    /// Every record in it was taken.
+    Taken,
+    /// It reached the registry before the batch ahead of it was stored: send it again.
+    Again(Batch),
+    /// The pass stops at a record.
+    Stop(PassOutcome),
+}
+
 fn system_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Starts sending `batch` on a thread of `scope`. Its end is held until `after` (the batch
+/// before it) is answered, so that the registry stores them in chain order; the receiver it
+/// returns is told when this one is answered.
+fn launch<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    registry: &'scope Registry,
+    batch: Batch,
+    after: Option<mpsc::Receiver<()>>,
+) -> (InFlight<'scope>, mpsc::Receiver<()>) {
+    let (handed_over, told) = mpsc::channel();
+    let (answered, done) = mpsc::channel::<()>();
+    let sender = scope.spawn(move || {
+        let began = Instant::now();
+        let answer = registry.put_batch_body(&batch.body, move || {
+            let _ = handed_over.send(());
+            // An error means the batch before has ended too: answered or failed.
+            if let Some(after) = after {
+                let _ = after.recv();
+            }
+        });
+        drop(answered);
+        Sent {
+            batch,
+            answer,
+            took: began.elapsed(),
+        }
+    });
+    let in_flight = InFlight {
+        handed_over: told,
+        uploading: true,
+        sender,
+    };
+    (in_flight, done)
 }
 
 impl Uplink {
     /// The device this uplink speaks for.
     pub fn device_id(&self) -> &DeviceId {
         &self.device_id
+    }
+
+    /// The registry node the next pass starts with: the one that answered last.
+    pub fn node(&self) -> &str {
+        self.nodes.url(self.nodes.last_worked())
     }
 
     /// Opens the uplink of the data dir at `data_root`. Reads only the uplink dir and spool.
@@ -160,12 +321,13 @@ impl Uplink {
         let device_id = DeviceId::parse(&link.device_id)
             .ok_or_else(|| SyncError::Untrusted("registry.json: bad device id".into()))?;
         let state = UplinkState::load(&spool);
+        let nodes = Nodes::new(link.urls(), state.node.as_deref());
         Ok(Self {
             spool,
             dir,
             receipt_key,
             device_id,
-            registry_url: link.registry_url,
+            nodes,
             state,
             part: FIRST_PART,
             interrupted: HashSet::new(),
@@ -199,8 +361,9 @@ impl Uplink {
         let _ = self.save();
     }
 
-    /// A client with a valid certificate: re-issued if it expired, renewed when due.
-    fn connect(&mut self, report: &mut PassReport) -> Result<Registry, SyncError> {
+    /// A client of the node at `url` with a valid certificate: re-issued if it expired,
+    /// renewed when due.
+    fn connect(&mut self, url: &str, report: &mut PassReport) -> Result<Registry, SyncError> {
         let now = self.now();
         let mut certificate = self.dir.certificate()?;
         if certificate.expired(now) {
@@ -208,15 +371,12 @@ impl Uplink {
                 "the device certificate expired at {}; asking for a new one with the signed re-issue request",
                 certificate.not_after
             ));
-            reissue(&self.dir, self.trusted_time())?;
+            reissue(&self.dir, self.trusted_time(), url)?;
             report.certificate_renewed = true;
             certificate = self.dir.certificate()?;
         }
         self.state.certificate_expires = Some(certificate.not_after);
-        let registry = Registry::new(
-            &self.registry_url,
-            self.dir.mutual_tls(self.trusted_time())?,
-        );
+        let registry = Registry::new(url, self.dir.mutual_tls(self.trusted_time())?);
         if certificate.renewal_due(now) {
             // A failed renewal is retried on the next pass; the current certificate still works.
             let renewed = registry
@@ -234,7 +394,7 @@ impl Uplink {
                     report.certificate_renewed = true;
                     self.state.certificate_expires = Some(issued.not_after);
                     return Ok(Registry::new(
-                        &self.registry_url,
+                        url,
                         self.dir.mutual_tls(self.trusted_time())?,
                     ));
                 }
@@ -259,7 +419,11 @@ impl Uplink {
         Ok(receipt)
     }
 
-    /// One pass: everything the outbox holds, in chain order, until done or stopped.
+    /// One pass: everything the outbox holds, in chain order, until done or stopped. It starts
+    /// with the registry node that answered last and keeps to a node while it works; when one
+    /// cannot be reached or answers 5xx, the pass goes on with the next (logged), and fails
+    /// once every node has failed in a row with nothing sent in between. What was sent stays
+    /// sent: the next node's standing says where the chain is.
     pub fn pass(&mut self) -> Result<PassReport, SyncError> {
         let mut report = PassReport {
             outcome: PassOutcome::Drained,
@@ -272,212 +436,442 @@ impl Uplink {
         };
         self.state.last_attempt = Some(self.now());
         self.save()?;
-        let mut registry = self.connect(&mut report)?;
-        let standing = match registry.standing() {
+        let mut failover = Failover::start(&self.nodes);
+        loop {
+            let node = failover.current();
+            let before = (report.sent, report.recovered);
+            let error = match self.pass_on(node, &mut report) {
+                Ok(outcome) => {
+                    report.outcome = outcome;
+                    return Ok(report);
+                }
+                Err(error) => error,
+            };
+            let next = match &error {
+                SyncError::Call(call) if node_failed(call) => {
+                    failover.failed((report.sent, report.recovered) != before)
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                return Err(error);
+            };
+            log::info!(
+                "registry node {} failed ({error}); going on with {}",
+                shown(self.nodes.url(node)),
+                shown(self.nodes.url(next))
+            );
+        }
+    }
+
+    /// The pass on one node: its standing, then what it lacks.
+    fn pass_on(&mut self, node: usize, report: &mut PassReport) -> Result<PassOutcome, SyncError> {
+        let url = self.nodes.url(node).to_string();
+        let mut registry = self.connect(&url, report)?;
+        let seqs = self.spool.envelope_seqs()?;
+        let waiting = seqs
+            .iter()
+            .filter(|seq| !self.spool.has_receipt(**seq))
+            .count() as u64;
+        let standing = match registry.standing(waiting) {
             Err(CallError::Certificate(why)) => {
                 report.notes.push(format!(
                     "the registry refused this device's certificate: {why}; asking for a new one with the signed re-issue request"
                 ));
                 // Refused at the handshake (expired by the registry's clock, or revoked and
                 // re-enrolled): try the signed re-issue once, then go on with the new one.
-                reissue(&self.dir, self.trusted_time())?;
+                reissue(&self.dir, self.trusted_time(), &url)?;
                 report.certificate_renewed = true;
-                registry = Registry::new(
-                    &self.registry_url,
-                    self.dir.mutual_tls(self.trusted_time())?,
-                );
-                registry.standing()?
+                registry = Registry::new(&url, self.dir.mutual_tls(self.trusted_time())?);
+                registry.standing(waiting)?
             }
             other => other?,
         };
-        self.after_standing(&registry, &standing, report)
-    }
-
-    fn after_standing(
-        &mut self,
-        registry: &Registry,
-        standing: &[u8],
-        mut report: PassReport,
-    ) -> Result<PassReport, SyncError> {
-        let standing = self.verify(standing)?;
+        let standing = self.verify(&standing)?;
         if standing.kind != ReceiptKind::Standing {
             return Err(SyncError::Untrusted(
                 "a receipt where a standing was asked for".into(),
             ));
         }
+        self.nodes.worked(node);
+        self.state.node = Some(url);
         self.state.saw_registry_time(standing.at);
         self.state.registry_seq = Some(standing.seq);
         self.save()?;
+        let outcome = self.send_all(&registry, Cursor::new(seqs, standing.seq), report);
+        if outcome.as_ref().is_ok_and(|o| *o == PassOutcome::Drained) {
+            self.state.last_success = Some(self.now());
+            self.state.last_error = None;
+        }
+        self.save()?;
+        outcome
+    }
 
-        let seqs = self.spool.envelope_seqs()?;
-        let mut expected = standing.seq + 1;
-        let mut index = 0;
-        while index < seqs.len() {
-            let seq = seqs[index];
-            index += 1;
+    /// Sends what the registry lacks, up to [`IN_FLIGHT`] batches at once, and files each
+    /// receipt as its batch's answer comes, in chain order. The first batch to stop the pass
+    /// (a refusal, a failed call) decides how it ends; the batches sent after it are still
+    /// waited for, and any receipts they bring filed. Every receipt verified is written
+    /// before it returns.
+    fn send_all(
+        &mut self,
+        registry: &Registry,
+        cursor: Cursor,
+        report: &mut PassReport,
+    ) -> Result<PassOutcome, SyncError> {
+        std::thread::scope(|scope| {
+            let (queue, filing) = mpsc::channel::<(u64, Vec<u8>)>();
+            let spool = self.spool.clone();
+            let writer = scope.spawn(move || -> std::io::Result<()> {
+                for (seq, receipt) in filing {
+                    spool.put_receipt(seq, &receipt)?;
+                }
+                Ok(())
+            });
+            let filer = Filer { queue };
+            let outcome = self.pipeline(scope, registry, cursor, &filer, report);
+            drop(filer);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the receipt writer failed")));
+            match (outcome, written) {
+                (outcome, Ok(())) => outcome,
+                (Err(error), Err(_)) if !matches!(error, SyncError::Spool(_)) => Err(error),
+                (_, Err(error)) => Err(SyncError::Spool(error)),
+            }
+        })
+    }
+
+    /// The loop of [`Uplink::send_all`]: reads the next batch while the one before is handed
+    /// over, starts it, and settles the oldest answer when no more may be on their way.
+    fn pipeline<'scope>(
+        &mut self,
+        scope: &'scope Scope<'scope, '_>,
+        registry: &'scope Registry,
+        mut cursor: Cursor,
+        filer: &Filer,
+        report: &mut PassReport,
+    ) -> Result<PassOutcome, SyncError> {
+        let mut flight: VecDeque<InFlight<'scope>> = VecDeque::new();
+        // How the pass ends: found by reading the outbox ahead, or by a batch's answer, which
+        // comes first in the chain and so wins.
+        let mut planned: Option<Result<PassOutcome, SyncError>> = None;
+        let mut settled: Option<Result<PassOutcome, SyncError>> = None;
+        let mut alone: Option<(u64, Vec<u8>, [u8; 32])> = None;
+        // The next batch, read while the one before is still being handed over.
+        let mut ready: Option<Batch> = None;
+        // Told when the batch sent last is answered: the next one's end waits for it.
+        let mut last_answered: Option<mpsc::Receiver<()>> = None;
+        loop {
+            if ready.is_none()
+                && planned.is_none()
+                && settled.is_none()
+                && alone.is_none()
+                && flight.len() < IN_FLIGHT
+            {
+                match self.next(registry, &mut cursor, filer, report) {
+                    Ok(Next::Batch(batch)) => ready = Some(batch),
+                    Ok(Next::Alone { seq, bytes, hash }) => alone = Some((seq, bytes, hash)),
+                    Ok(Next::End(outcome)) => planned = Some(Ok(outcome)),
+                    Err(error) => planned = Some(Err(error)),
+                }
+            }
+            for batch in flight.iter_mut().filter(|batch| batch.uploading) {
+                // An error means the sender has ended: handed over too.
+                let _ = batch.handed_over.recv();
+                batch.uploading = false;
+            }
+            if let Some(batch) = ready.take()
+                && settled.is_none()
+            {
+                let (sent, answered) = launch(scope, registry, batch, last_answered.take());
+                flight.push_back(sent);
+                last_answered = Some(answered);
+                continue;
+            }
+            if let Some(oldest) = flight.pop_front() {
+                let sent = oldest.sender.join().map_err(|_| {
+                    SyncError::Call(CallError::Network(
+                        "the thread sending a batch stopped".into(),
+                    ))
+                });
+                match sent.and_then(|sent| self.settle(sent, filer, report)) {
+                    Ok(Settled::Taken) => {}
+                    Ok(Settled::Again(batch)) if settled.is_none() => {
+                        // Every batch before it is answered: nothing to wait for.
+                        flight.push_front(launch(scope, registry, batch, None).0);
+                    }
+                    // A batch after the one that stopped the pass: refused for the gap.
+                    Ok(Settled::Again(_)) => {}
+                    Ok(Settled::Stop(outcome)) => {
+                        settled.get_or_insert(Ok(outcome));
+                    }
+                    Err(error) => {
+                        settled.get_or_insert(Err(error));
+                    }
+                }
+                continue;
+            }
+            // Every batch before it is settled: a record sent alone follows the chain.
+            match alone.take() {
+                Some((seq, bytes, hash)) if settled.is_none() => {
+                    match self.send_alone(registry, seq, &bytes, &hash, filer, report) {
+                        Ok(None) => {}
+                        Ok(Some(outcome)) => settled = Some(Ok(outcome)),
+                        Err(error) => settled = Some(Err(error)),
+                    }
+                }
+                _ => return settled.or(planned).unwrap_or(Ok(PassOutcome::Drained)),
+            }
+        }
+    }
+
+    /// Reads the outbox on from `cursor` to what goes next: receipts the registry holds are
+    /// fetched on the way (their records are not sent again).
+    fn next(
+        &mut self,
+        registry: &Registry,
+        cursor: &mut Cursor,
+        filer: &Filer,
+        report: &mut PassReport,
+    ) -> Result<Next, SyncError> {
+        while let Some(&seq) = cursor.seqs.get(cursor.index) {
+            cursor.index += 1;
             if self.spool.has_receipt(seq) {
                 continue;
             }
-            let Some(bytes) = self.spool.envelope(seq)? else {
+            let Some(bytes) = cursor.envelope(&self.spool, seq)? else {
                 continue;
             };
             let hash = sha256(&bytes);
-            if seq <= standing.seq {
-                // Held already (a receipt lost to a cut or crash): fetch it, send nothing.
-                let receipt = self.verify(&registry.receipt(seq)?)?;
-                if receipt.seq != seq || receipt.hash != hash {
-                    self.quarantine(
-                        seq,
-                        &hash,
-                        codes::SEQ_CONFLICT,
-                        "the registry holds other bytes for this record",
-                    );
-                    report.outcome = self.blocked(seq);
-                    return Ok(report);
+            if seq <= cursor.held {
+                if let Some(stopped) = self.recover(registry, seq, &hash, filer, report)? {
+                    return Ok(Next::End(stopped));
                 }
-                self.spool.put_receipt(seq, &receipt.to_bytes())?;
-                report.recovered += 1;
                 continue;
             }
-            if seq != expected {
-                report.outcome = PassOutcome::Waiting { seq: expected };
-                return Ok(report);
+            if seq != cursor.expected {
+                return Ok(Next::End(PassOutcome::Waiting {
+                    seq: cursor.expected,
+                }));
             }
             if let Some(entry) = self.state.quarantined(seq) {
                 if entry.sha256 == hex(&hash) {
-                    report.outcome = self.blocked(seq);
-                    return Ok(report);
+                    return Ok(Next::End(self.blocked(seq)));
                 }
                 // Other bytes than those refused: the kiosk replaced a damaged copy.
                 self.state.quarantined.retain(|q| q.seq != seq);
             }
+            let limit = self.part.min(MAX_BATCH_BYTES);
+            if bytes.len() > limit || self.interrupted.contains(&seq) {
+                cursor.expected = seq + 1;
+                return Ok(Next::Alone { seq, bytes, hash });
+            }
             // The records right after this one go with it while they fit in one part (a fast
             // link): one request and one commit at the registry for all of them.
-            let mut batch = vec![(seq, bytes)];
-            let mut size = batch[0].1.len();
-            while batch.len() < MAX_BATCH && index < seqs.len() {
-                let next = seqs[index];
-                if next != seq + batch.len() as u64
+            let mut body = Vec::with_capacity(limit);
+            body.extend_from_slice(&bytes);
+            let mut batch = Batch {
+                first: seq,
+                records: vec![(hash, bytes.len())],
+                body,
+                again: false,
+            };
+            while batch.records.len() < MAX_BATCH {
+                let Some(&next) = cursor.seqs.get(cursor.index) else {
+                    break;
+                };
+                if next != batch.next_seq()
                     || self.spool.has_receipt(next)
                     || self.state.quarantined(next).is_some()
+                    || self.interrupted.contains(&next)
                 {
                     break;
                 }
-                let Some(more) = self.spool.envelope(next)? else {
+                let Some(more) = cursor.envelope(&self.spool, next)? else {
                     break;
                 };
-                if size + more.len() > self.part {
+                if batch.body.len() + more.len() > limit {
+                    cursor.peeked = Some((next, more));
                     break;
                 }
-                size += more.len();
-                batch.push((next, more));
-                index += 1;
+                batch.records.push((sha256(&more), more.len()));
+                batch.body.extend_from_slice(&more);
+                cursor.index += 1;
             }
-            let answers = if batch.len() == 1 {
-                self.send(registry, seq, &batch[0].1)
-                    .map(|receipt| (vec![receipt], None))
-            } else {
-                self.send_batch(registry, &batch)
-            };
-            let (receipts, refusal) = match answers {
-                Ok(answers) => answers,
-                Err(CallError::Refused { error, .. })
-                    if codes::RECORD_REFUSALS.contains(&error.code.as_str()) =>
-                {
-                    (Vec::new(), Some(error))
-                }
-                Err(other) => {
-                    self.save()?;
-                    return Err(other.into());
-                }
-            };
-            for (answer, (sent_seq, sent)) in receipts.iter().zip(&batch) {
-                self.file_receipt(*sent_seq, sent, answer, &mut report)?;
-                expected = sent_seq + 1;
+            cursor.expected = batch.next_seq();
+            return Ok(Next::Batch(batch));
+        }
+        Ok(Next::End(PassOutcome::Drained))
+    }
+
+    /// A record the registry holds already (its receipt lost to a cut or crash): fetches its
+    /// receipt and sends nothing. How the pass stops if the registry holds other bytes.
+    fn recover(
+        &mut self,
+        registry: &Registry,
+        seq: u64,
+        hash: &[u8; 32],
+        filer: &Filer,
+        report: &mut PassReport,
+    ) -> Result<Option<PassOutcome>, SyncError> {
+        let receipt = self.verify(&registry.receipt(seq)?)?;
+        if receipt.seq != seq || receipt.hash != *hash {
+            self.quarantine(
+                seq,
+                hash,
+                codes::SEQ_CONFLICT,
+                "the registry holds other bytes for this record",
+            );
+            return Ok(Some(self.blocked(seq)));
+        }
+        filer.file(seq, receipt.to_bytes())?;
+        report.recovered += 1;
+        Ok(None)
+    }
+
+    /// Files the receipts a batch's answer brings; what the rest of the pass does follows from
+    /// its refusal, if any.
+    fn settle(
+        &mut self,
+        sent: Sent,
+        filer: &Filer,
+        report: &mut PassReport,
+    ) -> Result<Settled, SyncError> {
+        let Sent {
+            batch,
+            answer,
+            took,
+        } = sent;
+        let answer = match answer {
+            Ok(answer) => {
+                self.adapt(batch.body.len(), took);
+                answer
             }
-            if let Some(error) = refusal {
-                let Some((refused_seq, refused)) = batch.get(receipts.len()) else {
-                    return Err(SyncError::Untrusted(
-                        "a refusal for a record that was not sent".into(),
-                    ));
-                };
-                if !codes::RECORD_REFUSALS.contains(&error.code.as_str()) {
-                    self.save()?;
-                    return Err(SyncError::Call(CallError::Refused { status: 409, error }));
+            Err(CallError::Refused { error, .. })
+                if codes::RECORD_REFUSALS.contains(&error.code.as_str()) =>
+            {
+                BatchAnswer {
+                    receipts: Vec::new(),
+                    refusal: Some(*error),
                 }
-                self.quarantine(*refused_seq, &sha256(refused), &error.code, &error.detail);
-                report.outcome = self.blocked(*refused_seq);
-                return Ok(report);
             }
-            if receipts.len() < batch.len() {
+            Err(error) => {
+                self.part = (self.part / 2).max(MIN_PART);
+                return Err(error.into());
+            }
+        };
+        let receipts = answer
+            .receipts
+            .iter()
+            .map(|text| parse_hex(text))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| CallError::BadAnswer("a receipt that is not hex".into()))?;
+        if receipts.len() > batch.records.len() {
+            return Err(SyncError::Untrusted(format!(
+                "{} receipts for {} records",
+                receipts.len(),
+                batch.records.len()
+            )));
+        }
+        for (seq, (receipt, (hash, size))) in
+            (batch.first..).zip(receipts.iter().zip(&batch.records))
+        {
+            self.file_receipt(seq, hash, *size, receipt, filer, report)?;
+        }
+        let Some(error) = answer.refusal else {
+            if receipts.len() < batch.records.len() {
                 return Err(SyncError::Untrusted(format!(
                     "{} receipts for {} records",
                     receipts.len(),
-                    batch.len()
+                    batch.records.len()
                 )));
             }
+            return Ok(Settled::Taken);
+        };
+        let Some((hash, _)) = batch.records.get(receipts.len()) else {
+            return Err(SyncError::Untrusted(
+                "a refusal for a record that was not sent".into(),
+            ));
+        };
+        let seq = batch.first + receipts.len() as u64;
+        if codes::RECORD_REFUSALS.contains(&error.code.as_str()) {
+            self.quarantine(seq, hash, &error.code, &error.detail);
+            return Ok(Settled::Stop(self.blocked(seq)));
         }
-        self.state.last_success = Some(self.now());
-        self.state.last_error = None;
-        self.save()?;
-        Ok(report)
+        // Checked before the batch ahead of it was stored, though its end was held back until
+        // that one was answered (the batch ahead failed, or the registry answered before its
+        // store had it): every batch ahead of it is settled as taken by now, or the pass stops
+        // and sends nothing again, so once more is enough; a second gap is a real one.
+        if error.code == codes::CHAIN_GAP && receipts.is_empty() && !batch.again {
+            log::debug!(
+                "records {} to {} reached the registry before the ones ahead of them; sending them again",
+                batch.first,
+                batch.next_seq() - 1
+            );
+            return Ok(Settled::Again(Batch {
+                again: true,
+                ..batch
+            }));
+        }
+        Err(SyncError::Call(CallError::Refused {
+            status: 409,
+            error: Box::new(error),
+        }))
     }
 
-    /// Checks a receipt against the bytes sent and files it for the kiosk.
+    /// Sends one record in parts; the outcome if the registry refused it.
+    fn send_alone(
+        &mut self,
+        registry: &Registry,
+        seq: u64,
+        bytes: &[u8],
+        hash: &[u8; 32],
+        filer: &Filer,
+        report: &mut PassReport,
+    ) -> Result<Option<PassOutcome>, SyncError> {
+        match self.send(registry, seq, bytes) {
+            Ok(receipt) => {
+                self.file_receipt(seq, hash, bytes.len(), &receipt, filer, report)?;
+                Ok(None)
+            }
+            Err(CallError::Refused { error, .. })
+                if codes::RECORD_REFUSALS.contains(&error.code.as_str()) =>
+            {
+                self.quarantine(seq, hash, &error.code, &error.detail);
+                Ok(Some(self.blocked(seq)))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Checks a receipt against the record sent (`hash`, `size` bytes) and files it for the
+    /// kiosk.
     fn file_receipt(
         &mut self,
         seq: u64,
-        sent: &[u8],
+        hash: &[u8; 32],
+        size: usize,
         answer: &[u8],
+        filer: &Filer,
         report: &mut PassReport,
     ) -> Result<(), SyncError> {
         let receipt = self.verify(answer)?;
-        if receipt.kind == ReceiptKind::Standing
-            || receipt.seq != seq
-            || receipt.hash != sha256(sent)
-        {
+        if receipt.kind == ReceiptKind::Standing || receipt.seq != seq || receipt.hash != *hash {
             return Err(SyncError::Untrusted(format!(
                 "the receipt for seq {seq} names another record"
             )));
         }
-        self.spool.put_receipt(seq, answer)?;
+        filer.file(seq, answer.to_vec())?;
         if receipt.kind == ReceiptKind::Refused {
             report.refused += 1;
         }
         report.sent += 1;
-        report.bytes += sent.len() as u64;
+        report.bytes += size as u64;
         self.state.records_sent += 1;
-        self.state.bytes_sent += sent.len() as u64;
+        self.state.bytes_sent += size as u64;
         self.state.saw_registry_time(receipt.at);
         self.state.registry_seq = Some(seq);
         Ok(())
-    }
-
-    /// Sends several whole records in one request; returns the receipts of those taken and the
-    /// refusal of the next, if any.
-    fn send_batch(
-        &mut self,
-        registry: &Registry,
-        batch: &[(u64, Vec<u8>)],
-    ) -> Result<(Vec<Vec<u8>>, Option<ApiError>), CallError> {
-        let began = Instant::now();
-        let records: Vec<&[u8]> = batch.iter().map(|(_, bytes)| bytes.as_slice()).collect();
-        match registry.put_batch(&records) {
-            Ok(answer) => {
-                self.adapt(records.iter().map(|r| r.len()).sum(), began.elapsed());
-                let receipts = answer
-                    .receipts
-                    .iter()
-                    .map(|text| parse_hex(text))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| CallError::BadAnswer("a receipt that is not hex".into()))?;
-                Ok((receipts, answer.refusal))
-            }
-            Err(error) => {
-                self.part = (self.part / 2).max(MIN_PART);
-                Err(error)
-            }
-        }
     }
 
     fn quarantine(&mut self, seq: u64, hash: &[u8; 32], code: &str, message: &str) {
