@@ -54,7 +54,8 @@ const SCHEMA_LOCK: i64 = 0x5341_4a49_4c49;
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from version `n` to
 /// `n + 1`. Append steps; never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS meta (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     receipt_key text NOT NULL,
@@ -124,12 +125,13 @@ CREATE TABLE IF NOT EXISTS documents (
     seq bigint NOT NULL
 );
 "#,
-// Version 2. Envelopes and parts are ciphertext: compressing them cannot win and cost most of
-// PostgreSQL's CPU per record (pglz tries every value over 2 KB). Stored out of line, as is.
-r#"
+    // Version 2. Envelopes and parts are ciphertext: compressing them cannot win and cost most of
+    // PostgreSQL's CPU per record (pglz tries every value over 2 KB). Stored out of line, as is.
+    r#"
 ALTER TABLE records ALTER COLUMN bytes SET STORAGE EXTERNAL;
 ALTER TABLE parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
-"#];
+"#,
+];
 
 /// The registry's records in a PostgreSQL database, shared by every node that opens it.
 pub struct PgStore {
