@@ -433,3 +433,19 @@ pub fn token_refusal(
         None => None,
     }
 }
+
+/// Why a record not yet held cannot follow `head`, if it cannot: the chain rule both engines
+/// apply inside their transaction.
+pub fn chain_refusal(head: Head, record: &Checked<'_>) -> Option<ChainRefusal> {
+    if record.seq <= head.seq {
+        Some(ChainRefusal::OtherBytes)
+    } else if record.seq > head.seq + 1 {
+        Some(ChainRefusal::Gap {
+            expected: head.seq + 1,
+        })
+    } else if record.prev_hash != head.hash {
+        Some(ChainRefusal::Fork { head: head.seq })
+    } else {
+        None
+    }
+}

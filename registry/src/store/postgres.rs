@@ -674,16 +674,9 @@ fn place(
             Err(ChainRefusal::OtherBytes)
         };
     }
-    if record.seq <= head.seq {
-        Err(ChainRefusal::OtherBytes)
-    } else if record.seq > head.seq + 1 {
-        Err(ChainRefusal::Gap {
-            expected: head.seq + 1,
-        })
-    } else if record.prev_hash != head.hash {
-        Err(ChainRefusal::Fork { head: head.seq })
-    } else {
-        Ok(None)
+    match super::chain_refusal(*head, record) {
+        Some(refusal) => Err(refusal),
+        None => Ok(None),
     }
 }
 

@@ -30,7 +30,7 @@ use redb::{
 use super::{
     Appended, Arrival, ChainRefusal, ChainStats, Checked, DeviceEntry, DeviceOverview, Flag, Head,
     Incident, Meta, PartOutcome, PerDay, Processed, Provision, ProvisionRefusal, Signer, Stats,
-    Store, TokenEntry, day_of, duplicate_flag, fill_days, token_refusal,
+    Store, TokenEntry, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -317,18 +317,7 @@ impl Store for RedbStore {
                     }
                     None => {}
                 }
-                let refusal = if record.seq <= head.seq {
-                    Some(ChainRefusal::OtherBytes)
-                } else if record.seq > head.seq + 1 {
-                    Some(ChainRefusal::Gap {
-                        expected: head.seq + 1,
-                    })
-                } else if record.prev_hash != head.hash {
-                    Some(ChainRefusal::Fork { head: head.seq })
-                } else {
-                    None
-                };
-                if let Some(refusal) = refusal {
+                if let Some(refusal) = chain_refusal(head, record) {
                     appended.refusal = Some((record.seq, refusal));
                     break;
                 }
