@@ -197,6 +197,9 @@ struct Cursor {
     expected: u64,
     /// A record read while filling a batch it did not fit in: the next batch starts with it.
     peeked: Option<(u64, Vec<u8>)>,
+    /// Bodies of batches answered, to fill again: fresh memory for each batch cost a page
+    /// fault every 4 KiB.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Cursor {
@@ -207,6 +210,7 @@ impl Cursor {
             held,
             expected: held + 1,
             peeked: None,
+            spare: Vec::new(),
         }
     }
 
@@ -250,8 +254,8 @@ enum Next {
 
 /// What a batch's answer leads to.
 enum Settled {
-    /// Every record in it was taken.
-    Taken,
+    /// Every record in it was taken; its body, to fill again.
+    Taken(Vec<u8>),
     /// It reached the registry before the batch ahead of it was stored: send it again.
     Again(Batch),
     /// The pass stops at a record.
@@ -595,7 +599,7 @@ impl Uplink {
                     ))
                 });
                 match sent.and_then(|sent| self.settle(sent, filer, report)) {
-                    Ok(Settled::Taken) => {}
+                    Ok(Settled::Taken(body)) => cursor.spare.push(body),
                     Ok(Settled::Again(batch)) if settled.is_none() => {
                         // Every batch before it is answered: nothing to wait for.
                         flight.push_front(launch(scope, registry, batch, None).0);
@@ -668,7 +672,9 @@ impl Uplink {
             }
             // The records right after this one go with it while they fit in one part (a fast
             // link): one request and one commit at the registry for all of them.
-            let mut body = Vec::with_capacity(limit);
+            let mut body = cursor.spare.pop().unwrap_or_default();
+            body.clear();
+            body.reserve(limit);
             body.extend_from_slice(&bytes);
             let mut batch = Batch {
                 first: seq,
@@ -786,7 +792,7 @@ impl Uplink {
                     batch.records.len()
                 )));
             }
-            return Ok(Settled::Taken);
+            return Ok(Settled::Taken(batch.body));
         };
         let Some((hash, _)) = batch.records.get(receipts.len()) else {
             return Err(SyncError::Untrusted(
