@@ -134,6 +134,11 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
+        // Answers are small and written once: without this the first one on a connection
+        // can wait ~40 ms for the client's delayed ACK (Nagle).
+        if let Err(error) = stream.set_nodelay(true) {
+            debug!("TCP_NODELAY on {remote}: {error}");
+        }
         let acceptor = acceptor.clone();
         let router = router.clone();
         let http = http.clone();

@@ -298,7 +298,18 @@ fn a_thousand_records_reach_the_registry_exactly_once() {
 
 #[test]
 fn the_registry_killed_mid_sync_loses_and_duplicates_nothing() {
-    let (mut registry, device, files, surnames) = setup(120);
+    let mut registry = RegistryProcess::start();
+    // A link of 2 MB/s a connection (some 10 s for the lot), so that each kill lands while
+    // records are still on their way, however fast the sync itself.
+    let slow = Proxy::start(
+        registry.port,
+        ProxyConfig {
+            cuts: Vec::new(),
+            rate: Some(2_000_000),
+        },
+    );
+    let device = SyncDevice::provisioned(&registry, &slow.url());
+    let (files, surnames) = write_enrolments(&device.dir.path().join("in"), 120);
     let numbers = device.enrol(&files);
     let uplink = device.spawn_uplink();
     for kill in 1..=3 {
