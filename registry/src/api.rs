@@ -310,8 +310,29 @@ async fn healthz(State(state): State<Shared>) -> Result<Response, Refusal> {
     Ok("ok\n".into_response())
 }
 
+/// A mutual-TLS caller whose certificate names a device the registry knows: read once per
+/// call, its key with it.
+struct Caller {
+    /// The device id.
+    device: String,
+    /// Its record-signing key, hex, as stored.
+    signing_key: String,
+}
+
+impl Caller {
+    /// The device's record-signing key.
+    fn key(&self) -> Result<VerifyingKey, Refusal> {
+        parse_key(&self.signing_key).ok_or_else(|| {
+            unavailable(anyhow::anyhow!(
+                "the stored key of {} is damaged",
+                self.device
+            ))
+        })
+    }
+}
+
 /// The device a mutual-TLS call comes from, known to the registry.
-fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
+fn require_device(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
     let Some(device) = &peer.device else {
         // No device to charge it to: counted and logged (rate-limited), never stored.
         return Err(anonymous(Refusal::new(
@@ -320,8 +341,12 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
             "this call needs the device's client certificate",
         )));
     };
-    if state.store.device(device).map_err(unavailable)?.is_none() {
-        return Err(against(
+    match state.store.device(device).map_err(unavailable)? {
+        Some(entry) => Ok(Caller {
+            device: device.clone(),
+            signing_key: entry.signing_key,
+        }),
+        None => Err(against(
             device,
             None,
             Refusal::new(
@@ -329,19 +354,18 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
                 codes::DEVICE_UNKNOWN,
                 format!("device {device} is not provisioned here"),
             ),
-        ));
+        )),
     }
-    Ok(device.clone())
 }
 
 /// A record call (standing, records): the device, unless a test fault answers for it.
-fn admit_record_call(state: &AppState, peer: &Peer) -> Result<String, Refusal> {
-    let device = require_device(state, peer)?;
+fn admit_record_call(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
+    let caller = require_device(state, peer)?;
     #[cfg(feature = "test-hooks")]
     if let Some(fault) = state.faults.next() {
         return Err(fault);
     }
-    Ok(device)
+    Ok(caller)
 }
 
 fn bad_request(message: impl Into<String>) -> Refusal {
@@ -457,7 +481,7 @@ async fn renew(
     Extension(peer): Extension<Peer>,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = require_device(state, &peer)?;
+        let device = require_device(state, &peer)?.device;
         let certificate = peer.certificate.clone().unwrap_or_default();
         let public_key = keys::certificate_public_key(&certificate).map_err(unavailable)?;
         let (pem, not_after) = keys::issue_device_certificate(
@@ -517,7 +541,7 @@ async fn standing(
 ) -> Result<Response, Refusal> {
     let waiting = waiting_of(&headers);
     blocking(state, move |state| {
-        let device = admit_record_call(state, &peer)?;
+        let device = admit_record_call(state, &peer)?.device;
         note_seen(state, &device, waiting);
         let head = state.store.head(&device).map_err(unavailable)?;
         let id = DeviceId::parse(&device).ok_or_else(|| bad_request("device id"))?;
@@ -541,7 +565,7 @@ async fn receipt(
     Path(seq): Path<u64>,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = require_device(state, &peer)?;
+        let device = require_device(state, &peer)?.device;
         match state.store.receipt(&device, seq).map_err(unavailable)? {
             Some(receipt) => Ok(octets(receipt)),
             None => Err(Refusal::new(
@@ -560,7 +584,7 @@ async fn upload_progress(
     Path(seq): Path<u64>,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = require_device(state, &peer)?;
+        let device = require_device(state, &peer)?.device;
         let received = state.store.part_len(&device, seq).map_err(unavailable)?;
         Ok(axum::Json(UploadProgress { received }).into_response())
     })
@@ -582,19 +606,20 @@ async fn put_record(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = admit_record_call(state, &peer)?;
-        put_blocking(state, &device, seq, &query, &body)
+        let caller = admit_record_call(state, &peer)?;
+        put_blocking(state, &caller, seq, &query, &body)
     })
     .await
 }
 
 fn put_blocking(
     state: &AppState,
-    device: &str,
+    caller: &Caller,
     seq: u64,
     query: &PartQuery,
     body: &[u8],
 ) -> Result<Response, Refusal> {
+    let device = caller.device.as_str();
     let offset = query.offset.unwrap_or(0);
     let total = query.total.unwrap_or(body.len() as u64);
     if total > MAX_RECORD {
@@ -609,7 +634,7 @@ fn put_blocking(
         ));
     }
     if offset == 0 && body.len() as u64 == total {
-        return take_one(state, device, seq, body);
+        return take_one(state, caller, seq, body);
     }
     match state
         .store
@@ -621,7 +646,7 @@ fn put_blocking(
             axum::Json(UploadProgress { received }),
         )
             .into_response()),
-        PartOutcome::Complete(bytes) => take_one(state, device, seq, &bytes),
+        PartOutcome::Complete(bytes) => take_one(state, caller, seq, &bytes),
         PartOutcome::Mismatch { held } => {
             let mut refusal = Refusal::new(
                 StatusCode::CONFLICT,
@@ -636,32 +661,26 @@ fn put_blocking(
 }
 
 /// One whole record: checked, then appended.
-fn take_one(state: &AppState, device: &str, seq: u64, bytes: &[u8]) -> Result<Response, Refusal> {
-    let key = device_key(state, device)?;
-    let checked = check_record(device, &key, Some(seq), bytes)?;
+fn take_one(
+    state: &AppState,
+    caller: &Caller,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<Response, Refusal> {
+    let device = caller.device.as_str();
+    let checked = check_record(device, &caller.key()?, Some(seq), bytes)?;
     let appended = state
         .store
         .append(device, &[checked], &signer(state, device)?, now())
         .map_err(unavailable)?;
-    state.metrics.records_taken(
-        appended.new as u64,
-        bytes.len() as u64 * appended.new as u64,
-    );
+    state
+        .metrics
+        .records_taken(appended.new as u64, appended.new_bytes);
     match (appended.receipts.into_iter().next(), appended.refusal) {
         (Some(receipt), _) => Ok(octets(receipt)),
         (None, Some((seq, refusal))) => Err(chain_refusal(device, seq, refusal)),
         (None, None) => Err(unavailable(anyhow::anyhow!("the store took nothing"))),
     }
-}
-
-fn device_key(state: &AppState, device: &str) -> Result<VerifyingKey, Refusal> {
-    let entry = state
-        .store
-        .device(device)
-        .map_err(unavailable)?
-        .ok_or_else(|| bad_request("unknown device"))?;
-    parse_key(&entry.signing_key)
-        .ok_or_else(|| unavailable(anyhow::anyhow!("the stored key of {device} is damaged")))
 }
 
 /// Signs the receipts of `device`'s records.
@@ -800,8 +819,8 @@ async fn put_batch(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = admit_record_call(state, &peer)?;
-        batch_blocking(state, &device, &body)
+        let caller = admit_record_call(state, &peer)?;
+        batch_blocking(state, &caller, &body)
     })
     .await
 }
@@ -847,14 +866,15 @@ fn check_all<'a>(
 
 /// Takes records in chain order in one transaction: every record before the first refusal is
 /// kept, with one commit for all.
-fn batch_blocking(state: &AppState, device: &str, body: &[u8]) -> Result<Response, Refusal> {
+fn batch_blocking(state: &AppState, caller: &Caller, body: &[u8]) -> Result<Response, Refusal> {
+    let device = caller.device.as_str();
     let records = split_batch(body);
     if records.len() > MAX_BATCH {
         return Err(bad_request(format!(
             "more than {MAX_BATCH} records in one batch"
         )));
     }
-    let key = device_key(state, device)?;
+    let key = caller.key()?;
     let mut checked = Vec::with_capacity(records.len());
     let mut refusal = None;
     for result in check_all(device, &key, &records) {
@@ -874,15 +894,9 @@ fn batch_blocking(state: &AppState, device: &str, body: &[u8]) -> Result<Respons
             .append(device, &checked, &signer(state, device)?, now())
             .map_err(unavailable)?
     };
-    let taken_bytes: usize = checked
-        .iter()
-        .skip(appended.receipts.len() - appended.new)
-        .take(appended.new)
-        .map(|r| r.bytes.len())
-        .sum();
     state
         .metrics
-        .records_taken(appended.new as u64, taken_bytes as u64);
+        .records_taken(appended.new as u64, appended.new_bytes);
     if let Some((seq, chain)) = appended.refusal {
         refusal = Some(chain_refusal(device, seq, chain));
     }

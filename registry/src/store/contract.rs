@@ -455,6 +455,8 @@ pub fn appends_are_exactly_once(store: &dyn Store) {
         (3, None, 3)
     );
     assert_eq!(store.head(&chain.device).unwrap(), chain.head(3));
+    let sent: usize = (1..=3).map(|seq| chain.bytes(seq).len()).sum();
+    assert_eq!(first.new_bytes, sent as u64);
     for (seq, receipt) in (1..=3).zip(&first.receipts) {
         assert_eq!(
             store.receipt(&chain.device, seq).unwrap().as_ref(),
@@ -477,6 +479,7 @@ pub fn appends_are_exactly_once(store: &dyn Store) {
         repeat,
         Appended {
             new: 0,
+            new_bytes: 0,
             ..first.clone()
         }
     );

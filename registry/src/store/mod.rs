@@ -174,6 +174,8 @@ pub struct Appended {
     pub receipts: Vec<Vec<u8>>,
     /// Of those, how many were new.
     pub new: usize,
+    /// The bytes of the new ones.
+    pub new_bytes: u64,
     /// The first record not taken, and why (the records after it were not looked at).
     pub refusal: Option<(u64, ChainRefusal)>,
 }

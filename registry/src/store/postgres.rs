@@ -930,6 +930,7 @@ impl Store for PgStore {
                         held.insert(record.seq, (record.hash, receipt.clone()));
                         stored.push(int(record.seq)?);
                         appended.new += 1;
+                        appended.new_bytes += record.bytes.len() as u64;
                         receipt
                     }
                     Err(refusal) => {

@@ -333,6 +333,7 @@ impl Store for RedbStore {
                 };
                 appended.receipts.push(receipt);
                 appended.new += 1;
+                appended.new_bytes += record.bytes.len() as u64;
             }
             if appended.new > 0 {
                 heads.insert(device, encode_head(head).as_slice())?;
