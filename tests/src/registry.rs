@@ -203,6 +203,45 @@ impl RegistryProcess {
         format!("http://127.0.0.1:{}", self.ops_port)
     }
 
+    /// curl against this node with the registry's CA, headers included (`-i`): what it printed.
+    pub fn curl(&self, args: &[&str]) -> String {
+        let output = Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "20", "--cacert"])
+            .arg(self.keys.join("ca.crt"))
+            .args(args)
+            .output()
+            .expect("curl is installed by scripts/setup");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The same with `device`'s client certificate.
+    pub fn curl_as(&self, device: &SyncDevice, args: &[&str]) -> String {
+        let dir = device.uplink_dir();
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        let mut all = vec![
+            "--cert",
+            cert.to_str().expect("utf-8"),
+            "--key",
+            key.to_str().expect("utf-8"),
+        ];
+        all.extend_from_slice(args);
+        self.curl(&all)
+    }
+
+    /// The value of `sample` (a name, with its labels as printed) in this node's /metrics,
+    /// which answers while the database is away.
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        let output = Command::new("curl")
+            .args(["-sS", &format!("{}/metrics", self.ops_url())])
+            .output()
+            .expect("curl is installed by scripts/setup");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(name, _)| *name == sample)
+            .and_then(|(_, value)| value.parse().ok())
+    }
+
     /// What the server logged.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -13,32 +13,6 @@ use sajili_tests::registry::{
 };
 use sajili_tests::{stderr, stdout};
 
-/// curl against the registry with its CA; `-i` so headers come back too.
-fn curl(registry: &RegistryProcess, args: &[&str]) -> String {
-    let output = Command::new("curl")
-        .args(["-sS", "-i", "--max-time", "20", "--cacert"])
-        .arg(registry.keys.join("ca.crt"))
-        .args(args)
-        .output()
-        .expect("curl is installed by scripts/setup");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The same with the device's client certificate.
-fn curl_as(registry: &RegistryProcess, device: &SyncDevice, args: &[&str]) -> String {
-    let dir = device.uplink_dir();
-    let cert = dir.join("tls.crt");
-    let key = dir.join("tls.key");
-    let mut all = vec![
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    curl(registry, &all)
-}
-
 /// The JSON body of an HTTP response read with `-i`.
 fn body_json(response: &str) -> serde_json::Value {
     let body = response.split("\r\n\r\n").last().unwrap_or_default();
@@ -66,7 +40,7 @@ fn refusals_are_rfc_9457_problems_and_health_answers() {
     let device = SyncDevice::provisioned(&registry, &registry.url());
 
     let url = format!("{}/v1/standing", registry.url());
-    let anonymous = curl(&registry, &[&url]);
+    let anonymous = registry.curl(&[&url]);
     assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
     assert!(
         anonymous
@@ -85,17 +59,17 @@ fn refusals_are_rfc_9457_problems_and_health_answers() {
     assert!(!problem["detail"].as_str().unwrap().is_empty());
 
     // The one injected 503 carries Retry-After; the call after it is answered.
-    let busy = curl_as(&registry, &device, &[&url]);
+    let busy = registry.curl_as(&device, &[&url]);
     assert!(busy.starts_with("HTTP/1.1 503"), "{busy}");
     assert!(
         busy.to_ascii_lowercase().contains("retry-after: 5"),
         "{busy}"
     );
     assert_eq!(body_json(&busy)["code"], "unavailable");
-    let standing = curl_as(&registry, &device, &[&url]);
+    let standing = registry.curl_as(&device, &[&url]);
     assert!(standing.starts_with("HTTP/1.1 200"), "{standing}");
 
-    let health = curl(&registry, &[&format!("{}/healthz", registry.url())]);
+    let health = registry.curl(&[&format!("{}/healthz", registry.url())]);
     assert!(
         health.starts_with("HTTP/1.1 200") && health.ends_with("ok\n"),
         "{health}"
@@ -235,7 +209,7 @@ print(sorted(statuses.items()))
     // While it runs: the device syncs and the health check answers.
     let output = device.run(&["uplink", "--once"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let health = curl(&registry, &[&format!("{}/healthz", registry.url())]);
+    let health = registry.curl(&[&format!("{}/healthz", registry.url())]);
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let said = burst.wait_with_output().unwrap();
     assert_eq!(
@@ -246,19 +220,9 @@ print(sorted(statuses.items()))
     let after = registry.stats();
     assert_eq!(after["incidents"], before["incidents"], "{after}");
     // Counted, though: the operators see the refusals in /metrics.
-    let metrics = Command::new("curl")
-        .args(["-sS", &format!("{}/metrics", registry.ops_url())])
-        .output()
-        .unwrap();
-    let metrics = stdout(&metrics);
-    let refused: f64 = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with("sajili_registry_refusals_total{code=\"client_certificate_required\"}")
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{metrics}"));
+    let refused = registry
+        .metric("sajili_registry_refusals_total{code=\"client_certificate_required\"}")
+        .expect("the refusals are in /metrics");
     assert!(refused >= 500.0, "{refused}");
 }
 
