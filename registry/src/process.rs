@@ -45,13 +45,20 @@ pub struct DocumentKeyer {
 }
 
 impl DocumentKeyer {
-    /// Derives the index key from the identity's secret.
+    /// Derives the index key from the identity's secret: HMAC-SHA256 keyed by the secret over
+    /// a label, so the index key is bound to this purpose and reveals nothing of the identity.
     pub fn new(identity: &age::x25519::Identity) -> Self {
         use age::secrecy::ExposeSecret;
-        let mut input = Zeroizing::new(b"sajili document index v1\n".to_vec());
-        input.extend_from_slice(identity.to_string().expose_secret().as_bytes());
+        let secret = identity.to_string();
+        let key = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+            .map(|mut mac| {
+                mac.update(b"sajili document index v1");
+                mac.finalize().into_bytes().to_vec()
+            })
+            // HMAC takes a key of any length: this arm is never taken.
+            .unwrap_or_default();
         Self {
-            key: Zeroizing::new(sha256(&input).to_vec()),
+            key: Zeroizing::new(key),
         }
     }
 
