@@ -9,6 +9,7 @@ pub mod biometrics;
 pub mod clock;
 pub mod device;
 pub mod doctor;
+pub mod fleet;
 pub mod kiosk;
 pub mod simulate;
 pub mod spool;

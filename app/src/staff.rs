@@ -4,40 +4,22 @@
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::form::{Problem, ProblemKind, Staff};
 use crate::store::{Store, StoreError};
 
-/// Argon2id memory per check, KiB: 19 MiB, OWASP's first recommended setting. A kiosk board
-/// has 512 MB or more and checks one PIN at a time, so memory is the cheap defence; time is
-/// not, because the person waits at the screen (see README: the time per check).
-pub const PIN_HASH_MEMORY_KIB: u32 = 19 * 1024;
-/// Argon2id passes over that memory.
-pub const PIN_HASH_PASSES: u32 = 2;
-/// Argon2id lanes: the boards have 2-4 cores, and the UI keeps drawing on another.
-pub const PIN_HASH_LANES: u32 = 1;
-/// Shortest PIN for a new or changed PIN. Six digits: a million PINs, where four gave ten
-/// thousand; with the lockout below a guesser gets a few dozen tries a day.
-pub const MIN_NEW_PIN: usize = 6;
+pub use sajili_record::pin::{
+    MIN_NEW_PIN, PIN_HASH_LANES, PIN_HASH_MEMORY_KIB, PIN_HASH_PASSES, hash_pin, pin_matches,
+};
+pub use sajili_record::policy::Role;
+
 /// Wrong PINs in a row before a staff number waits.
 pub const FREE_ATTEMPTS: u32 = 5;
 /// The first wait, seconds; it doubles with each wrong PIN after it.
 pub const FIRST_WAIT_S: i64 = 30;
 /// The longest wait, seconds (the doubling stops at a day).
 pub const LONGEST_WAIT_S: i64 = 24 * 60 * 60;
-
-/// What a staff member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Runs assisted enrolments.
-    Operator,
-    /// Approves enrolments and finger exceptions; may also operate.
-    Supervisor,
-}
 
 #[derive(Serialize, Deserialize)]
 struct Credential {
@@ -70,6 +52,9 @@ pub enum StaffError {
     Unknown,
     /// Hashing failed (no randomness).
     Hash(String),
+    /// This device's staff come from the fleet policy (this version): change them at the
+    /// registry.
+    FromPolicy(u64),
     /// The store failed.
     Store(StoreError),
 }
@@ -83,6 +68,10 @@ impl fmt::Display for StaffError {
             Self::BadPin => write!(f, "a PIN is {MIN_NEW_PIN} to 12 digits"),
             Self::Unknown => f.write_str("no staff member has that number on this device"),
             Self::Hash(detail) => write!(f, "the PIN could not be hashed: {detail}"),
+            Self::FromPolicy(version) => write!(
+                f,
+                "this device's staff come from the fleet policy (version {version}): add or disable staff at the registry (`sajili-registry staff`)"
+            ),
             Self::Store(error) => error.fmt(f),
         }
     }
@@ -114,21 +103,22 @@ pub enum SignIn {
 }
 
 fn valid_number(number: &str) -> bool {
-    (2..=16).contains(&number.len())
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+    sajili_record::policy::valid_staff_number(number)
 }
 
-/// PINs set before the 6-digit rule still sign in; new ones need six.
-fn plausible_pin(pin: &str, shortest: usize) -> bool {
-    (shortest..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn hasher() -> Result<Argon2<'static>, StaffError> {
-    let params = Params::new(PIN_HASH_MEMORY_KIB, PIN_HASH_PASSES, PIN_HASH_LANES, None)
-        .map_err(|e| StaffError::Hash(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// A credential as stored, for a staff member the fleet policy names (enabled).
+pub(crate) fn credential_bytes(role: Role, pin_hash: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // A struct of strings and a bool always encodes.
+    let _ = ciborium::into_writer(
+        &Credential {
+            role,
+            pin_hash: pin_hash.to_string(),
+            disabled: false,
+        },
+        &mut bytes,
+    );
+    bytes
 }
 
 fn credential(store: &Store, number: &str) -> Result<Option<Credential>, StoreError> {
@@ -148,21 +138,24 @@ fn put_credential(store: &Store, number: &str, credential: &Credential) -> Resul
     Ok(store.staff_put(number, &bytes)?)
 }
 
+/// Staff added on the device would be lost (or outlive a disabling) at the next policy.
+fn refuse_under_policy(store: &Store) -> Result<(), StaffError> {
+    match crate::fleet::running_version(store) {
+        0 => Ok(()),
+        version => Err(StaffError::FromPolicy(version)),
+    }
+}
+
 /// Adds (or replaces, enabling again) a staff member; a new PIN starts with no wrong attempts.
 pub fn add(store: &Store, number: &str, role: Role, pin: &str) -> Result<(), StaffError> {
+    refuse_under_policy(store)?;
     if !valid_number(number) {
         return Err(StaffError::BadNumber);
     }
-    if !plausible_pin(pin, MIN_NEW_PIN) {
+    if !sajili_record::pin::acceptable_new_pin(pin) {
         return Err(StaffError::BadPin);
     }
-    let mut salt_bytes = [0u8; 16];
-    getrandom::fill(&mut salt_bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
-    let pin_hash = hasher()?
-        .hash_password(pin.as_bytes(), &salt)
-        .map_err(|e| StaffError::Hash(e.to_string()))?
-        .to_string();
+    let pin_hash = hash_pin(pin).map_err(StaffError::Hash)?;
     put_credential(
         store,
         number,
@@ -177,6 +170,7 @@ pub fn add(store: &Store, number: &str, role: Role, pin: &str) -> Result<(), Sta
 
 /// Disables a staff member: they can no longer sign in, nor be named in a record sealed here.
 pub fn disable(store: &Store, number: &str) -> Result<(), StaffError> {
+    refuse_under_policy(store)?;
     let mut found = credential(store, number)?.ok_or(StaffError::Unknown)?;
     found.disabled = true;
     put_credential(store, number, &found)
@@ -228,10 +222,7 @@ pub fn sign_in(store: &Store, number: &str, pin: &str, now: i64) -> Result<SignI
     if left > 0 {
         return Ok(SignIn::Locked { seconds: left });
     }
-    let right = plausible_pin(pin, 4)
-        && PasswordHash::new(&found.pin_hash).is_ok_and(|hash| {
-            hasher().is_ok_and(|h| h.verify_password(pin.as_bytes(), &hash).is_ok())
-        });
+    let right = pin_matches(&found.pin_hash, pin);
     if right && !found.disabled {
         if tries != Attempts::default() {
             put_attempts(store, number, Attempts::default())?;

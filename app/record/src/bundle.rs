@@ -3,8 +3,10 @@
 //! JSON, written by `sajili-registry init --bundle-out`:
 //! `{"format": 1, "registry_url": "https://…", "age_recipient": "age1…",
 //!   "receipt_signing_key": "<64 hex>", "ca_certificate": "-----BEGIN CERTIFICATE-----…"}`
-//! and optionally `"fallback_urls"` (further nodes of the same registry, tried in turn) and
-//! `"enrolment_token"` for first-boot provisioning.
+//! and optionally `"fallback_urls"` (further nodes of the same registry, tried in turn),
+//! `"enrolment_token"` for first-boot provisioning, `"policy_key"` (the ed25519 key that signs
+//! fleet policies, hex) and `"policy"` (a signed fleet policy, so a device flashed for a centre
+//! knows its staff before it first reaches the network; see [`crate::policy`]).
 
 use std::fmt;
 
@@ -37,6 +39,12 @@ pub struct TrustBundle {
     /// A one-time enrolment token for first-boot provisioning, if the bundle carries one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolment_token: Option<String>,
+    /// The registry's ed25519 policy key, hex: the only key a fleet policy is taken under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_key: Option<String>,
+    /// A signed fleet policy for the device's centre, if the bundle carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::SignedPolicy>,
 }
 
 /// Why a bundle was refused. Nothing was written.
@@ -108,7 +116,37 @@ impl TrustBundle {
         bundle.recipient()?;
         bundle.receipt_key()?;
         bundle.ca_certificate_der()?;
+        if bundle.policy_key.is_some() {
+            bundle.policy_key()?;
+        }
+        if bundle.policy.is_some() && bundle.policy_key.is_none() {
+            return Err(BundleError::BadField {
+                field: "policy",
+                reason: "a policy needs the policy_key it is signed with",
+            });
+        }
         Ok(bundle)
+    }
+
+    /// The key fleet policies are signed with.
+    pub fn policy_key(&self) -> Result<VerifyingKey, BundleError> {
+        let bad = BundleError::BadField {
+            field: "policy_key",
+            reason: "missing, or not a 32-byte ed25519 public key in hex",
+        };
+        let bytes = self
+            .policy_key
+            .as_deref()
+            .and_then(parse_hex32)
+            .ok_or(bad.clone())?;
+        VerifyingKey::from_bytes(&bytes).map_err(|_| bad)
+    }
+
+    /// The policy the bundle carries, as the signed bytes a kiosk verifies.
+    pub fn policy_bytes(&self) -> Option<Vec<u8>> {
+        self.policy
+            .as_ref()
+            .and_then(|signed| serde_json::to_vec(signed).ok())
     }
 
     /// The age recipient records are encrypted to.

@@ -314,6 +314,29 @@ impl Store {
         Ok(events)
     }
 
+    /// Audit events after number `after`, with their numbers, oldest first, at most `limit`.
+    pub fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEvent)>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(AUDIT).map_err(|e| self.error(e))?;
+        let mut events = Vec::new();
+        for entry in table
+            .range(after.saturating_add(1)..)
+            .map_err(|e| self.error(e))?
+            .take(limit)
+        {
+            let (key, value) = entry.map_err(|e| self.error(e))?;
+            let event = ciborium::from_reader(value.value()).map_err(|_| StoreError::BadValue {
+                what: "audit event",
+            })?;
+            events.push((key.value(), event));
+        }
+        Ok(events)
+    }
+
     /// Records the device id (once, at `init`).
     pub fn set_device_id(&self, device_id: &str) -> Result<(), StoreError> {
         self.write(|txn| {
@@ -355,6 +378,51 @@ impl Store {
     /// A staff number's wrong-PIN count and lock, if any were recorded.
     pub fn staff_attempts_get(&self, number: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.get_setting(&format!("staff-attempts/{number}"))
+    }
+
+    /// Takes a fleet policy in one transaction: the signed bytes kept as the one running, the
+    /// staff credentials replaced by `staff` (number, credential; every other staff number
+    /// removed, so the back office's roster is the whole roster), and `audit` logged.
+    pub fn apply_policy(
+        &self,
+        signed: &[u8],
+        staff: &[(String, Vec<u8>)],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut settings = txn.open_table(SETTINGS)?;
+            let stale: Vec<String> = settings
+                .range("staff/".."staff0")?
+                .map(|entry| entry.map(|(key, _)| key.value().to_string()))
+                .collect::<Result<_, _>>()?;
+            for key in stale {
+                settings.remove(key.as_str())?;
+            }
+            for (number, credential) in staff {
+                settings.insert(format!("staff/{number}").as_str(), credential.as_slice())?;
+            }
+            settings.insert(SETTING_POLICY, signed)?;
+            drop(settings);
+            append_audit(txn, audit)
+        })
+    }
+
+    /// The fleet policy running here (signed bytes, checked when taken), if any.
+    pub fn policy_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_setting(SETTING_POLICY)
+    }
+
+    /// Notes that the registry withdrew this device (`notice`: JSON), with an audit event.
+    pub fn set_withdrawn(&self, notice: &[u8], audit: &AuditEvent) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(SETTINGS)?.insert(SETTING_WITHDRAWN, notice)?;
+            append_audit(txn, audit)
+        })
+    }
+
+    /// The withdrawal notice, if the registry withdrew this device.
+    pub fn withdrawn(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_setting(SETTING_WITHDRAWN)
     }
 
     fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {

@@ -42,3 +42,8 @@ pub(crate) fn encode_i64(value: i64) -> [u8; 8] {
 pub(crate) fn decode_i64(bytes: &[u8]) -> Option<i64> {
     Some(i64::from_be_bytes(bytes.try_into().ok()?))
 }
+
+/// The fleet policy running here: the signed JSON as received (`crate::fleet`).
+pub(crate) const SETTING_POLICY: &str = "fleet.policy";
+/// The registry's withdrawal of this device: JSON (`crate::fleet::Withdrawal`).
+pub(crate) const SETTING_WITHDRAWN: &str = "fleet.withdrawn";
