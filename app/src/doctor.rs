@@ -1,6 +1,7 @@
 //! `sajili doctor`: the self-test field staff run after flashing. Finds every camera,
 //! fingerprint sensor and input device, checks each one (a frame decoded, a handshake
-//! answered, a scanner grabbed), and gives a verdict per device.
+//! answered, a scanner grabbed), and gives a verdict per device. The staff screen's "Test
+//! devices" runs the same checks through the kiosk's own device threads (`ui::devices`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,16 +26,23 @@ pub struct Check {
     pub detail: String,
 }
 
-fn check(kind: &'static str, device: impl Into<String>, result: Result<String, String>) -> Check {
-    let (ok, detail) = match result {
-        Ok(detail) => (true, detail),
-        Err(detail) => (false, detail),
-    };
-    Check {
-        kind,
-        device: device.into(),
-        ok,
-        detail,
+impl Check {
+    /// A verdict: what was found (`Ok`), or what is wrong (`Err`).
+    pub fn new(
+        kind: &'static str,
+        device: impl Into<String>,
+        result: Result<String, String>,
+    ) -> Self {
+        let (ok, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(detail) => (false, detail),
+        };
+        Self {
+            kind,
+            device: device.into(),
+            ok,
+            detail,
+        }
     }
 }
 
@@ -75,7 +83,7 @@ pub fn check_devices() -> Vec<Check> {
 
     let cameras = camera::list_cameras();
     if cameras.is_empty() {
-        checks.push(check(
+        checks.push(Check::new(
             "camera",
             "-",
             Err("no camera found: check its USB cable".into()),
@@ -85,12 +93,16 @@ pub fn check_devices() -> Vec<Check> {
         let result = V4lSource::open(&found.path, CAMERA_SIZE)
             .map_err(|e| e.to_string())
             .and_then(frame_check);
-        checks.push(check("camera", found.path.display().to_string(), result));
+        checks.push(Check::new(
+            "camera",
+            found.path.display().to_string(),
+            result,
+        ));
     }
 
     let bridges = discover::find_bridges(Path::new("/sys/class/tty"), Path::new("/dev"));
     if bridges.is_empty() {
-        checks.push(check(
+        checks.push(Check::new(
             "sensor",
             "-",
             Err("no fingerprint sensor found: check its USB cable".into()),
@@ -108,23 +120,34 @@ pub fn check_devices() -> Vec<Check> {
                     bridge.chip, d.family, d.baud
                 )
             });
-        checks.push(check("sensor", path, result));
+        checks.push(Check::new("sensor", path, result));
     }
 
+    checks.extend(check_inputs(true));
+    checks
+}
+
+/// The input devices: scanners (grabbed when `grab`, as the kiosk grabs them; a running
+/// kiosk already holds the grab, so it asks without), touchscreens and hardware keys.
+pub fn check_inputs(grab: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
     for device in input::list_devices() {
         let name = format!("{} ({})", device.path.display(), device.name);
         match device.kind {
+            InputKind::Scanner if !grab => {
+                checks.push(Check::new("scanner", name, Ok("found".into())));
+            }
             InputKind::Scanner => {
                 let result = input::EvdevSource::open_grabbed(&device.path)
                     .map(|_| "grabbed: its keys will not reach the screen".to_string())
                     .map_err(|e| e.to_string());
-                checks.push(check("scanner", name, result));
+                checks.push(Check::new("scanner", name, result));
             }
             InputKind::Touchscreen => {
-                checks.push(check("touch", name, Ok("touchscreen found".into())))
+                checks.push(Check::new("touch", name, Ok("touchscreen found".into())))
             }
             InputKind::HardwareKeys => {
-                checks.push(check("keys", name, Ok("hardware keys found".into())))
+                checks.push(Check::new("keys", name, Ok("hardware keys found".into())))
             }
             InputKind::Other => {}
         }
@@ -145,7 +168,7 @@ pub fn check_twins() -> Vec<Check> {
         30,
         CameraFaults::default(),
     );
-    checks.push(check("camera", "twin (MJPEG)", frame_check(twin)));
+    checks.push(Check::new("camera", "twin (MJPEG)", frame_check(twin)));
 
     let twin = Twin::new(TwinConfig {
         images: vec![Twin::test_pattern(1)],
@@ -163,17 +186,17 @@ pub fn check_twins() -> Vec<Check> {
             Ok((path, sensor))
         });
     match sensor {
-        Ok((path, sensor)) => checks.push(check(
+        Ok((path, sensor)) => checks.push(Check::new(
             "sensor",
             format!("twin {path}"),
             sensor_check(sensor),
         )),
-        Err(error) => checks.push(check("sensor", "twin", Err(error))),
+        Err(error) => checks.push(Check::new("sensor", "twin", Err(error))),
     }
 
     let recording = input::keymap::type_line("12345678", 0);
     let line = Scanner::new(ReplaySource::from_events(recording)).next_line();
-    checks.push(check(
+    checks.push(Check::new(
         "scanner",
         "twin (replayed recording)",
         line.map(|text| format!("scanned {text:?}"))

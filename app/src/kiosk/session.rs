@@ -9,6 +9,7 @@ use super::draft::{Draft, Mode};
 use super::fields::{Entry, Field, Page};
 use crate::biometrics::Image;
 use crate::form::{AGE_OF_MAJORITY, ConsentGiver, FingerException, Language, Problem, age_on};
+use sajili_record::policy::Settings;
 
 /// Touch-free time before a self-service session starts its countdown, milliseconds.
 pub const IDLE_WARN_MS: u64 = 60_000;
@@ -22,6 +23,101 @@ pub const FINGER_ACCEPT: u8 = 40;
 pub const PHOTO_STEADY_FRAMES: u32 = 3;
 /// Touch-free time before an assisted session locks (the operator's PIN opens it again).
 pub const ASSISTED_LOCK_MS: u64 = 5 * 60_000;
+
+/// What a centre's fleet policy sets for its sessions; [`Rules::default`] is the build's own,
+/// for a device that runs no policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Touch-free time before a self-service session starts its countdown, milliseconds.
+    /// Default [`IDLE_WARN_MS`].
+    pub idle_warn_ms: u64,
+    /// The countdown shown before the wipe, milliseconds. Default [`IDLE_COUNTDOWN_MS`].
+    pub idle_countdown_ms: u64,
+    /// Touch-free time before an assisted session locks, milliseconds. Default
+    /// [`ASSISTED_LOCK_MS`].
+    pub assisted_lock_ms: u64,
+    /// The languages offered, the first spoken before anyone chooses. Never empty. Default
+    /// English and Kiswahili.
+    pub languages: Vec<Language>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            idle_warn_ms: IDLE_WARN_MS,
+            idle_countdown_ms: IDLE_COUNTDOWN_MS,
+            assisted_lock_ms: ASSISTED_LOCK_MS,
+            languages: vec![Language::English, Language::Kiswahili],
+        }
+    }
+}
+
+impl Rules {
+    /// The rules a policy's settings make. The idle timeout is the whole time to the wipe,
+    /// countdown included; the countdown keeps its 30 s (half the timeout if that is shorter).
+    /// Languages this build does not speak are left out; with none left, both are offered.
+    pub fn from_settings(settings: &Settings) -> Self {
+        // The policy is checked when taken (30 s and 60 s at least); the floors here keep a
+        // zero from wiping sessions on the spot all the same.
+        let idle = u64::from(settings.idle_timeout_s).max(30) * 1000;
+        let countdown = IDLE_COUNTDOWN_MS.min(idle / 2);
+        let languages: Vec<Language> = settings
+            .languages
+            .iter()
+            .filter_map(|code| Language::from_code(code))
+            .collect();
+        Self {
+            idle_warn_ms: idle - countdown,
+            idle_countdown_ms: countdown,
+            assisted_lock_ms: u64::from(settings.assisted_lock_s).max(60) * 1000,
+            languages: if languages.is_empty() {
+                Self::default().languages
+            } else {
+                languages
+            },
+        }
+    }
+
+    /// Whether `language` is offered.
+    pub fn offers(&self, language: Language) -> bool {
+        self.languages.contains(&language)
+    }
+
+    /// The language spoken before anyone chooses.
+    pub fn default_language(&self) -> Language {
+        self.languages.first().copied().unwrap_or_default()
+    }
+}
+
+/// The parts of the staff screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StaffTab {
+    /// Policy, queue, last sync, devices, disk.
+    #[default]
+    Status,
+    /// Today's enrolments per operator, exceptions, what waits to be sent.
+    Day,
+    /// The device checks (`sajili doctor`), run from the screen.
+    Devices,
+}
+
+impl StaffTab {
+    /// The name the screens know it by.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Day => "day",
+            Self::Devices => "devices",
+        }
+    }
+
+    /// The tab the screens name `id`.
+    pub fn from_id(id: &str) -> Option<Self> {
+        [Self::Status, Self::Day, Self::Devices]
+            .into_iter()
+            .find(|tab| tab.id() == id)
+    }
+}
 
 /// The screens, in the order an enrolment meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +147,8 @@ pub enum Screen {
     Done,
     /// Queue, sync, devices, disk (staff only).
     Status,
+    /// The registry has withdrawn this device: it enrols no one (staff may still sign in).
+    Withdrawn,
 }
 
 impl Screen {
@@ -76,6 +174,7 @@ impl Screen {
             Self::Sealing => "sealing",
             Self::Done => "done",
             Self::Status => "status",
+            Self::Withdrawn => "withdrawn",
         }
     }
 }
@@ -167,6 +266,10 @@ pub enum Action {
     DiscardLocked,
     /// Staff asked for the status screen.
     OpenStatus,
+    /// On the staff screen: show this part of it (the device checks run when shown).
+    StaffTab(StaffTab),
+    /// The registry has withdrawn this device: no enrolment starts or goes on here.
+    Withdrawn,
     /// A preview frame was checked: `advice` is the first failed check's code.
     FaceChecked {
         /// Whether every check passed.
@@ -235,6 +338,8 @@ pub enum Effect {
     Seal,
     /// Switch the screens' language.
     Translate(Language),
+    /// Run the device checks (off the screen's thread) and show what they find.
+    TestDevices,
 }
 
 /// What the journal keeps of a session: enough to come back at the same screen.
@@ -293,6 +398,12 @@ pub struct Session {
     last_tick: Option<u64>,
     /// Today, for age checks.
     pub today: Date,
+    /// Timeouts and languages, from the fleet policy.
+    pub rules: Rules,
+    /// The registry has withdrawn the device: the session ends and none starts.
+    pub withdrawn: bool,
+    /// The part of the staff screen shown.
+    pub staff_tab: StaffTab,
 }
 
 impl Session {
@@ -333,7 +444,35 @@ impl Session {
             idle_ms: 0,
             last_tick: None,
             today,
+            rules: Rules::default(),
+            withdrawn: false,
+            staff_tab: StaffTab::Status,
         }
+    }
+
+    /// A fresh session at the language screen under `rules`, speaking their first language.
+    pub fn with_rules(id: u128, today: Date, rules: Rules) -> Self {
+        let mut session = Self::new(id, today);
+        session.saved.draft.language = rules.default_language().code().into();
+        session.rules = rules;
+        session
+    }
+
+    /// Takes new rules (a policy arrived). A language no longer offered gives way to the
+    /// first one that is.
+    pub fn set_rules(&mut self, rules: Rules) -> Vec<Effect> {
+        self.rules = rules;
+        let language = self.language();
+        if self.rules.offers(language) {
+            return Vec::new();
+        }
+        let language = self.rules.default_language();
+        self.saved.draft.language = language.code().into();
+        let mut effects = vec![Effect::Translate(language)];
+        if self.started() {
+            effects.push(Effect::Journal);
+        }
+        effects
     }
 
     /// The screen shown.
@@ -370,8 +509,9 @@ impl Session {
 
     /// Milliseconds left before an idle self-service session is wiped, when counting down.
     pub fn countdown_ms(&self) -> Option<u64> {
-        (self.wipes_when_idle() && self.idle_ms >= IDLE_WARN_MS)
-            .then(|| (IDLE_WARN_MS + IDLE_COUNTDOWN_MS).saturating_sub(self.idle_ms))
+        let rules = &self.rules;
+        (self.wipes_when_idle() && self.idle_ms >= rules.idle_warn_ms)
+            .then(|| (rules.idle_warn_ms + rules.idle_countdown_ms).saturating_sub(self.idle_ms))
     }
 
     /// Whether "start over" is offered: on every screen of a session in progress, but not
@@ -411,7 +551,9 @@ impl Session {
     fn wipes_when_idle(&self) -> bool {
         // Anything but the first screen goes back to it, unless an operator is there: a
         // status screen left open, a language chosen and walked away from, a half-filled form.
-        self.saved.screen != Screen::Language && self.saved.draft.mode != Some(Mode::Assisted)
+        // The withdrawn screen holds nothing of anyone, and is what a wipe would show again.
+        !matches!(self.saved.screen, Screen::Language | Screen::Withdrawn)
+            && self.saved.draft.mode != Some(Mode::Assisted)
     }
 
     /// The applicant's age today, once the date of birth is in.
@@ -525,9 +667,23 @@ impl Session {
                     | Action::Back
                     | Action::DiscardLocked
                     | Action::DeviceFault(_)
+                    | Action::Withdrawn
             )
         {
             // A locked session takes nothing but its unlocking.
+            return Vec::new();
+        }
+        if self.saved.screen == Screen::Withdrawn
+            && !matches!(
+                action,
+                Action::Tick(_)
+                    | Action::Touch
+                    | Action::Language(_)
+                    | Action::OpenStatus
+                    | Action::Withdrawn
+            )
+        {
+            // Nothing starts from here but a staff sign-in.
             return Vec::new();
         }
         let touched = !matches!(
@@ -544,6 +700,7 @@ impl Session {
         }
         match action {
             Action::Tick(now) => self.tick(now),
+            Action::Language(language) if !self.rules.offers(language) => Vec::new(),
             Action::Language(language) => {
                 self.saved.draft.language = language.code().into();
                 let mut effects = vec![Effect::Translate(language)];
@@ -601,6 +758,16 @@ impl Session {
                 }
             }
             Action::OpenStatus => self.login(LoginPurpose::Status),
+            Action::StaffTab(tab) if self.saved.screen == Screen::Status => {
+                self.staff_tab = tab;
+                if tab == StaffTab::Devices {
+                    vec![Effect::TestDevices]
+                } else {
+                    Vec::new()
+                }
+            }
+            Action::StaffTab(_) => Vec::new(),
+            Action::Withdrawn => self.withdraw(),
             Action::LoginField { staff, pin } => {
                 self.login_staff = staff;
                 self.login_pin = pin;
@@ -734,7 +901,7 @@ impl Session {
                 self.go(Screen::Form(page))
             }
             Action::Seal => {
-                if self.saved.screen != Screen::Review {
+                if self.saved.screen != Screen::Review || self.withdrawn {
                     return Vec::new();
                 }
                 if self.needs_supervisor() && !self.saved.draft.approval_holds() {
@@ -792,13 +959,53 @@ impl Session {
         if let Some(wait) = self.login_wait_ms {
             self.login_wait_ms = wait.checked_sub(elapsed).filter(|left| *left > 0);
         }
-        if self.wipes_when_idle() && self.idle_ms >= IDLE_WARN_MS + IDLE_COUNTDOWN_MS {
+        if self.wipes_when_idle()
+            && self.idle_ms >= self.rules.idle_warn_ms + self.rules.idle_countdown_ms
+        {
             return self.end("session.idle_wipe");
         }
-        if self.saved.draft.mode == Some(Mode::Assisted) && self.idle_ms >= ASSISTED_LOCK_MS {
+        if self.saved.draft.mode == Some(Mode::Assisted)
+            && self.idle_ms >= self.rules.assisted_lock_ms
+        {
             return self.idle_assisted();
         }
         Vec::new()
+    }
+
+    /// The registry withdrew the device. The first screen becomes the withdrawn screen; an
+    /// enrolment under way ends at once without a record, its journal entry kept as it stands
+    /// (not discarded, never sealed here). A record being sealed or shown, a refusal, and staff
+    /// on the staff screen finish first: the next session starts withdrawn.
+    fn withdraw(&mut self) -> Vec<Effect> {
+        self.withdrawn = true;
+        match self.saved.screen {
+            Screen::Language => {
+                self.saved.screen = Screen::Withdrawn;
+                self.notice = None;
+                Vec::new()
+            }
+            Screen::Withdrawn
+            | Screen::Sealing
+            | Screen::Done
+            | Screen::Declined
+            | Screen::Status => Vec::new(),
+            Screen::Login if self.saved.login == Some(LoginPurpose::Status) => Vec::new(),
+            _ => {
+                let mut effects = Vec::new();
+                if self.started() {
+                    let actor = self
+                        .saved
+                        .draft
+                        .operator
+                        .clone()
+                        .unwrap_or_else(|| crate::form::SELF_SERVICE.into());
+                    effects.push(Effect::Audit("session.set_aside", actor));
+                }
+                // No `Discard`: the journal entry stays.
+                effects.push(Effect::EndSession);
+                effects
+            }
+        }
     }
 
     /// An assisted session left alone: locked while there is work to keep, ended when there
@@ -950,6 +1157,7 @@ impl Session {
                 effects
             }
             LoginPurpose::Status => {
+                self.staff_tab = StaffTab::Status;
                 self.go(Screen::Status);
                 Vec::new()
             }
@@ -977,7 +1185,11 @@ impl Session {
         let screen = self.saved.screen;
         match screen {
             Screen::Login => return self.login_next(),
-            Screen::Declined | Screen::Done | Screen::Status | Screen::Sealing => {
+            Screen::Declined
+            | Screen::Done
+            | Screen::Status
+            | Screen::Sealing
+            | Screen::Withdrawn => {
                 return Vec::new();
             }
             Screen::Form(page) => {
@@ -1062,7 +1274,10 @@ impl Session {
         if screen == Screen::Status {
             return self.end("session.abandoned");
         }
-        if matches!(screen, Screen::Sealing | Screen::Done | Screen::Declined) {
+        if matches!(
+            screen,
+            Screen::Sealing | Screen::Done | Screen::Declined | Screen::Withdrawn
+        ) {
             return Vec::new();
         }
         let sequence = self.sequence();
@@ -1481,5 +1696,126 @@ mod tests {
             s.apply(Action::Next).as_slice(),
             [Effect::CheckLogin { staff, .. }] if staff == "OP-2"
         ));
+    }
+
+    fn policy_settings(idle_timeout_s: u32, languages: &[&str]) -> Settings {
+        Settings {
+            idle_timeout_s,
+            assisted_lock_s: 120,
+            languages: languages.iter().map(|code| (*code).to_owned()).collect(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn a_policys_idle_timeout_is_the_whole_time_to_the_wipe_countdown_included() {
+        let rules = Rules::from_settings(&policy_settings(180, &["en", "sw"]));
+        assert_eq!(rules.idle_warn_ms, 150_000);
+        assert_eq!(rules.idle_countdown_ms, IDLE_COUNTDOWN_MS);
+        assert_eq!(rules.assisted_lock_ms, 120_000);
+        let short = Rules::from_settings(&policy_settings(40, &["en"]));
+        assert_eq!(
+            (short.idle_warn_ms, short.idle_countdown_ms),
+            (20_000, 20_000)
+        );
+        // The build's own settings give the build's own rules.
+        assert_eq!(Rules::from_settings(&Settings::default()), Rules::default());
+
+        let mut s = Session::with_rules(1, today(), rules);
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Tick(0));
+        s.apply(Action::Tick(IDLE_WARN_MS + 1_000));
+        assert_eq!(s.countdown_ms(), None, "the policy's timeout is longer");
+        s.apply(Action::Tick(151_000));
+        assert_eq!(s.countdown_ms(), Some(29_000));
+        assert_eq!(
+            s.apply(Action::Tick(180_000)),
+            [Effect::Discard("session.idle_wipe"), Effect::EndSession]
+        );
+    }
+
+    #[test]
+    fn only_the_policys_languages_are_offered_and_the_first_is_spoken_first() {
+        let rules = Rules::from_settings(&policy_settings(90, &["sw"]));
+        let mut s = Session::with_rules(1, today(), rules);
+        assert_eq!(s.language(), Language::Kiswahili);
+        assert!(s.apply(Action::Language(Language::English)).is_empty());
+        assert_eq!(s.screen(), Screen::Language);
+        s.apply(Action::Language(Language::Kiswahili));
+        assert_eq!(s.screen(), Screen::Consent);
+        // A policy that drops the language being spoken switches to its own first.
+        let mut s = Session::new(2, today());
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        let effects = s.set_rules(Rules::from_settings(&policy_settings(90, &["sw"])));
+        assert_eq!(
+            effects,
+            [Effect::Translate(Language::Kiswahili), Effect::Journal]
+        );
+        assert_eq!(s.draft().language, "sw");
+    }
+
+    #[test]
+    fn a_withdrawn_kiosk_starts_no_enrolment_and_keeps_the_one_under_way() {
+        let mut s = Session::new(1, today());
+        assert!(s.apply(Action::Withdrawn).is_empty());
+        assert_eq!(s.screen(), Screen::Withdrawn);
+        for action in [
+            Action::Next,
+            Action::Back,
+            Action::Agree(ConsentGiver::Applicant),
+            Action::Language(Language::Kiswahili),
+            Action::Tick(0),
+            Action::Tick(10 * IDLE_WARN_MS),
+        ] {
+            s.apply(action);
+            assert_eq!(s.screen(), Screen::Withdrawn);
+        }
+        assert_eq!(s.countdown_ms(), None);
+        // Staff still sign in to the staff screen from it.
+        s.apply(Action::OpenStatus);
+        assert_eq!(s.screen(), Screen::Login);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Status));
+        assert!(
+            s.apply(Action::Withdrawn).is_empty(),
+            "staff sign in undisturbed"
+        );
+
+        // An enrolment under way ends without a discard: its journal entry stays.
+        let mut s = assisted_on_fingers();
+        assert_eq!(
+            s.apply(Action::Withdrawn),
+            [
+                Effect::Audit("session.set_aside", "OP-1".into()),
+                Effect::EndSession
+            ]
+        );
+        // Nor can a draft that is on the review seal.
+        let mut s = assisted_on_fingers();
+        s.withdrawn = true;
+        s.saved.screen = Screen::Review;
+        assert!(!s.apply(Action::Seal).contains(&Effect::Seal));
+        assert_eq!(s.screen(), Screen::Review);
+    }
+
+    #[test]
+    fn the_device_checks_run_when_their_tab_is_shown_on_the_staff_screen() {
+        let mut s = Session::new(1, today());
+        assert!(s.apply(Action::StaffTab(StaffTab::Devices)).is_empty());
+        s.apply(Action::OpenStatus);
+        s.apply(Action::LoginChecked(LoginOutcome::Accepted {
+            staff: "OP-1".into(),
+            supervisor: false,
+        }));
+        assert_eq!(s.screen(), Screen::Status);
+        assert_eq!(s.staff_tab, StaffTab::Status);
+        assert!(s.apply(Action::StaffTab(StaffTab::Day)).is_empty());
+        assert_eq!(s.staff_tab, StaffTab::Day);
+        assert_eq!(
+            s.apply(Action::StaffTab(StaffTab::Devices)),
+            [Effect::TestDevices]
+        );
+        assert_eq!(StaffTab::from_id("devices"), Some(StaffTab::Devices));
     }
 }

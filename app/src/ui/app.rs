@@ -2,6 +2,7 @@
 //! sealed into the store at the end. Touches arrive as `Kiosk.act(name, value)`, are turned
 //! into [`Action`]s for the session, and the session's [`Effect`]s are carried out here.
 
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 use slint::ComponentHandle;
@@ -11,13 +12,16 @@ use super::render;
 use super::{Kiosk, KioskWindow};
 use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
-use crate::doctor::StatusFact;
+use crate::doctor::{Check, StatusFact};
+use crate::fleet::{self, Withdrawal};
 use crate::form::{ConsentGiver, FingerException, Language};
 use crate::kiosk::{
-    self, Action, Effect, Field, LoginOutcome, LoginPurpose, Mode, Page, Saved, Screen, Session,
+    self, Action, Effect, Field, LoginOutcome, LoginPurpose, Mode, Page, Rules, Saved, Screen,
+    Session, StaffTab,
 };
 use crate::staff::{self, Role, SignIn};
 use crate::store::AuditEvent;
+use sajili_record::policy::FleetPolicy;
 
 /// The kiosk: device, devices, the session and its window.
 pub struct App {
@@ -35,6 +39,21 @@ pub struct App {
     logged: Option<Progress>,
     /// When records were last handed to the uplink, ms on the kiosk's clock.
     handed_off_at: Option<u64>,
+    /// The fleet policy running, as last read from the store.
+    policy: Option<FleetPolicy>,
+    /// The registry's withdrawal, once learnt.
+    withdrawal: Option<Withdrawal>,
+    /// The staff screen's device test.
+    device_test: DeviceTest,
+}
+
+/// The device test run from the staff screen: under way, or what it last found.
+#[derive(Default)]
+struct DeviceTest {
+    /// The worker's answer, while it runs.
+    running: Option<Receiver<Vec<Check>>>,
+    /// What the last test found.
+    checks: Vec<Check>,
 }
 
 /// How often sealed records are offered to the uplink and its receipts taken in, besides
@@ -90,6 +109,7 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
         "backspace" => Action::Backspace,
         "focus-next" => Action::FocusNext,
         "status" => Action::OpenStatus,
+        "staff-tab" => Action::StaffTab(kiosk::StaffTab::from_id(value)?),
         "login-field" => Action::LoginFocus(value == "pin"),
         "retake" => Action::Retake,
         "capture" => Action::CaptureFinger,
@@ -130,6 +150,8 @@ impl App {
     ) -> Self {
         crate::logging::set_device(device.sealer.device_id().as_str());
         let today = kenyan_date(clock.now());
+        let (policy, withdrawal) = read_fleet(&device);
+        let rules = rules_of(policy.as_ref());
         let resumed = device.store.journal_sessions().ok().and_then(|ids| {
             ids.into_iter().find_map(|id| {
                 let bytes = device.store.journal_get(id).ok()??;
@@ -137,7 +159,10 @@ impl App {
                 Some(Session::resume(id, saved, today))
             })
         });
-        let session = resumed.unwrap_or_else(|| Session::new(session_id(), today));
+        let mut session =
+            resumed.unwrap_or_else(|| Session::with_rules(session_id(), today, rules.clone()));
+        // Resumed: the language it was in stays, if the policy still offers it.
+        let _ = session.set_rules(rules);
         // Cut off while sealing: the seal's transaction never committed (it would have taken
         // the journal entry with it), so seal again rather than wait on a screen for ever.
         let seal_pending = session.screen() == Screen::Sealing;
@@ -156,9 +181,15 @@ impl App {
             ],
             logged: None,
             handed_off_at: None,
+            policy,
+            withdrawal: None,
+            device_test: DeviceTest::default(),
         };
         if let Some(language) = Language::from_code(&app.session.draft().language) {
             app.translate(language);
+        }
+        if let Some(withdrawal) = withdrawal {
+            app.withdraw(withdrawal);
         }
         app.devices
             .set_camera(app.session.screen() == Screen::Photo);
@@ -184,6 +215,103 @@ impl App {
     /// The devices' threads.
     pub fn devices(&self) -> &Devices {
         &self.devices
+    }
+
+    /// The fleet policy this kiosk runs, as last read.
+    pub fn policy(&self) -> Option<&FleetPolicy> {
+        self.policy.as_ref()
+    }
+
+    /// What the staff screen's device test last found; `None` while it runs.
+    pub fn device_checks(&self) -> Option<&[Check]> {
+        self.device_test
+            .running
+            .is_none()
+            .then_some(self.device_test.checks.as_slice())
+    }
+
+    /// Reads the fleet policy and the withdrawal again (after each hand-off, where the uplink's
+    /// news comes in): a new policy's settings take effect at once, a withdrawal ends any
+    /// enrolment under way (its journal entry kept) and starts none.
+    pub fn refresh_fleet(&mut self) {
+        // A store that cannot be read now keeps what was read before (logged).
+        match fleet::running(&self.device.store) {
+            Ok(policy) => self.policy = policy,
+            Err(error) => log::warn!("the fleet policy could not be read: {error}"),
+        }
+        let rules = rules_of(self.policy.as_ref());
+        if rules != self.session.rules {
+            let effects = self.session.set_rules(rules);
+            self.carry_out(effects);
+        }
+        if self.withdrawal.is_none() {
+            match fleet::withdrawal(&self.device.store) {
+                Ok(Some(withdrawal)) => self.withdraw(withdrawal),
+                Ok(None) => {}
+                Err(error) => log::warn!("the withdrawal notice could not be read: {error}"),
+            }
+        }
+        self.render();
+    }
+
+    fn withdraw(&mut self, withdrawal: Withdrawal) {
+        log::warn!(
+            "the registry has withdrawn this device (learnt {}): it enrols no one",
+            crate::clock::format_eat(withdrawal.learnt_at)
+        );
+        self.withdrawal = Some(withdrawal);
+        let effects = self.session.apply(Action::Withdrawn);
+        self.carry_out(effects);
+        self.render();
+    }
+
+    /// Runs the device checks on a worker thread; [`App::poll`] collects what they find.
+    fn test_devices(&mut self) {
+        if self.device_test.running.is_some() {
+            return;
+        }
+        let tester = self.devices.tester();
+        let (answer, running) = std::sync::mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("device-test".into())
+            .spawn(move || {
+                let _ = answer.send(tester.run());
+            });
+        match started {
+            Ok(_) => self.device_test.running = Some(running),
+            Err(error) => {
+                self.device_test.checks = vec![Check::new(
+                    "kiosk",
+                    "",
+                    Err(format!("the test could not start: {error}")),
+                )];
+            }
+        }
+    }
+
+    /// Takes the device test's findings when they are ready; true if they came.
+    fn collect_device_test(&mut self) -> bool {
+        let Some(running) = &self.device_test.running else {
+            return false;
+        };
+        let checks = match running.try_recv() {
+            Ok(checks) => checks,
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => vec![Check::new(
+                "kiosk",
+                "",
+                Err("the test stopped before it finished".into()),
+            )],
+        };
+        for check in &checks {
+            let verdict = if check.ok { "ok" } else { "FAILED" };
+            log::info!("device test: {} {verdict}: {}", check.kind, check.detail);
+        }
+        self.device_test = DeviceTest {
+            running: None,
+            checks,
+        };
+        true
     }
 
     /// A touch from the screens.
@@ -222,6 +350,7 @@ impl App {
                 Effect::Audit(action, actor) => self.audit(action, &actor),
                 Effect::CaptureFinger => self.devices.capture_finger(),
                 Effect::Seal => self.seal_pending = true,
+                Effect::TestDevices => self.test_devices(),
             }
         }
     }
@@ -316,10 +445,16 @@ impl App {
     /// something of the last one (preview, photo, review, number and QR code) emptied.
     fn fresh_session(&mut self) {
         let today = kenyan_date(self.clock.now());
-        self.session = Session::new(session_id(), today);
+        let rules = self.session.rules.clone();
+        let language = rules.default_language();
+        self.session = Session::with_rules(session_id(), today, rules);
         self.shown_photo = None;
         render::wipe(&self.window);
-        self.translate(Language::English);
+        self.translate(language);
+        if self.withdrawal.is_some() {
+            let effects = self.session.apply(Action::Withdrawn);
+            self.carry_out(effects);
+        }
     }
 
     fn translate(&mut self, language: Language) {
@@ -346,6 +481,9 @@ impl App {
             .is_none_or(|at| now.saturating_sub(at) >= HANDOFF_INTERVAL_MS)
         {
             self.hand_off(now);
+        }
+        if self.collect_device_test() {
+            self.render();
         }
         for event in self.devices.drain() {
             self.note_health(&event);
@@ -473,6 +611,7 @@ impl App {
             }
             Err(error) => log::warn!("records not handed to the uplink yet: {error}"),
         }
+        self.refresh_fleet();
     }
 
     /// One journal line per step a person takes: field staff read where people stop, and the
@@ -500,12 +639,59 @@ impl App {
     fn render(&mut self) {
         self.log_progress();
         render::session(&self.window, &self.session, &mut self.shown_photo);
-        let status = (self.session.screen() == Screen::Status)
-            .then(|| render::status_lines(&self.device, &self.health));
-        if let Some(lines) = status {
-            self.window.global::<Kiosk>().set_status(lines);
+        render::fleet(
+            &self.window,
+            &self.session.rules,
+            self.policy.as_ref(),
+            self.withdrawal.as_ref(),
+        );
+        if self.session.screen() != Screen::Status {
+            return;
+        }
+        let kiosk = self.window.global::<Kiosk>();
+        match self.session.staff_tab {
+            StaffTab::Status => {
+                kiosk.set_status(render::status_lines(&self.device, &self.health));
+            }
+            StaffTab::Day => {
+                let today = kenyan_date(self.now());
+                let summary = match self.device.store.audit_log() {
+                    Ok(events) => kiosk::summarise_day(&events, today),
+                    Err(error) => {
+                        log::warn!("the audit log could not be read: {error}");
+                        kiosk::DaySummary::default()
+                    }
+                };
+                render::day(&self.window, &self.device, today, &summary);
+            }
+            StaffTab::Devices => render::device_checks(
+                &self.window,
+                self.device_test.running.is_some(),
+                &self.device_test.checks,
+            ),
         }
     }
+}
+
+/// The policy the device runs and its withdrawal, as the store holds them at start. A store
+/// that cannot be read counts as neither (logged), until [`App::refresh_fleet`] reads it.
+fn read_fleet(device: &Device) -> (Option<FleetPolicy>, Option<Withdrawal>) {
+    let policy = fleet::running(&device.store).unwrap_or_else(|error| {
+        log::warn!("the fleet policy could not be read: {error}");
+        None
+    });
+    let withdrawal = fleet::withdrawal(&device.store).unwrap_or_else(|error| {
+        log::warn!("the withdrawal notice could not be read: {error}");
+        None
+    });
+    (policy, withdrawal)
+}
+
+/// The session rules `policy` sets; the build's own without one.
+fn rules_of(policy: Option<&FleetPolicy>) -> Rules {
+    policy.map_or_else(Rules::default, |policy| {
+        Rules::from_settings(&policy.settings)
+    })
 }
 
 #[cfg(test)]
@@ -525,6 +711,7 @@ mod tests {
             "finger" => "3",
             "exception" => "injured",
             "edit" => "names",
+            "staff-tab" => "day",
             _ => "",
         }
     }

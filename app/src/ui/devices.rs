@@ -1,7 +1,8 @@
 //! The kiosk's devices, each on its own thread so the screen never waits for them: the camera
 //! streams checked frames while the photo screen is up, the sensor takes a print when asked,
 //! the barcode scanner reads document numbers. Results come back as [`DeviceEvent`]s that the
-//! kiosk collects on its timer.
+//! kiosk collects on its timer. The device test on the staff screen asks the same threads, so
+//! it checks each device as the kiosk holds it (a second opener would find it busy).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,8 @@ use std::time::Duration;
 use sajili_drivers::camera::{CameraError, Frame};
 use sajili_drivers::fingerprint::{FingerImage, FingerprintSensor, SensorError};
 use sajili_drivers::input::{EventSource, Scanner};
+
+use crate::doctor::Check;
 
 use crate::biometrics::face::{self, FaceChecker, FaceReport};
 use crate::biometrics::grey::Grey;
@@ -64,9 +67,67 @@ pub type FrameReader = Box<dyn FnMut() -> Result<Frame, CameraError> + Send>;
 /// The running device threads.
 pub struct Devices {
     camera_on: Arc<AtomicBool>,
-    finger: Sender<()>,
+    camera_checks: Option<Sender<Answer>>,
+    finger: Sender<SensorRequest>,
     events: Receiver<DeviceEvent>,
     events_in: SyncSender<DeviceEvent>,
+    list_inputs: bool,
+}
+
+/// Where a device thread answers a check: what it found, or what is wrong.
+type Answer = Sender<Result<String, String>>;
+
+/// What the sensor thread is asked for.
+enum SensorRequest {
+    /// A print, answered as a [`DeviceEvent`].
+    Capture,
+    /// Whether the sensor answers.
+    Check(Answer),
+}
+
+/// How long the device test waits for a device thread (the sensor may be mid-print).
+const CHECK_WAIT: Duration = Duration::from_secs(20);
+
+/// Runs the device checks through the kiosk's own device threads, from any thread.
+#[derive(Clone)]
+pub struct DeviceTester {
+    camera: Option<Sender<Answer>>,
+    sensor: Sender<SensorRequest>,
+    list_inputs: bool,
+}
+
+impl DeviceTester {
+    /// Checks the camera (a frame read and decoded) and the fingerprint sensor (it answers),
+    /// then lists the input devices as `sajili doctor` does without grabbing any (the kiosk
+    /// holds the scanners' grab). Blocks for up to 20 s a device.
+    pub fn run(&self) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let camera = match &self.camera {
+            Some(camera) => ask(|answer| camera.send(answer).is_ok()),
+            None => Err("no camera is set up on this kiosk".into()),
+        };
+        checks.push(Check::new("camera", "", camera));
+        let sensor = ask(|answer| self.sensor.send(SensorRequest::Check(answer)).is_ok());
+        checks.push(Check::new("sensor", "", sensor));
+        if self.list_inputs {
+            checks.extend(crate::doctor::check_inputs(false));
+        }
+        checks
+    }
+}
+
+/// Sends a check to a device thread with `send` and waits for its answer.
+fn ask(send: impl FnOnce(Answer) -> bool) -> Result<String, String> {
+    let (answer, result) = std::sync::mpsc::channel();
+    if !send(answer) {
+        return Err("its thread has stopped: restart the kiosk".into());
+    }
+    result.recv_timeout(CHECK_WAIT).unwrap_or_else(|_| {
+        Err(format!(
+            "no answer within {} s: restart the kiosk",
+            CHECK_WAIT.as_secs()
+        ))
+    })
 }
 
 impl Devices {
@@ -75,14 +136,16 @@ impl Devices {
         // Small: a slow screen drops preview frames rather than queueing them.
         let (events_in, events) = sync_channel(4);
         let camera_on = Arc::new(AtomicBool::new(false));
-        if let Some(camera) = camera {
+        let camera_checks = camera.map(|camera| {
             let on = Arc::clone(&camera_on);
             let out = events_in.clone();
+            let (checks, asked) = std::sync::mpsc::channel();
             thread::Builder::new()
                 .name("camera".into())
-                .spawn(move || camera_loop(camera, &on, &out))
+                .spawn(move || camera_loop(camera, &on, &asked, &out))
                 .ok();
-        }
+            checks
+        });
         let (finger, requests) = std::sync::mpsc::channel();
         match sensor {
             Some(sensor) => {
@@ -96,9 +159,27 @@ impl Devices {
         }
         Self {
             camera_on,
+            camera_checks,
             finger,
             events,
             events_in,
+            list_inputs: true,
+        }
+    }
+
+    /// Leaves the machine's input devices out of the device test: for kiosks on twins, where
+    /// they are the host's, not the kiosk's. Default: listed.
+    pub fn without_input_list(mut self) -> Self {
+        self.list_inputs = false;
+        self
+    }
+
+    /// What runs the device checks, on another thread.
+    pub fn tester(&self) -> DeviceTester {
+        DeviceTester {
+            camera: self.camera_checks.clone(),
+            sensor: self.finger.clone(),
+            list_inputs: self.list_inputs,
         }
     }
 
@@ -109,7 +190,7 @@ impl Devices {
 
     /// Asks the sensor for one print.
     pub fn capture_finger(&self) {
-        if self.finger.send(()).is_err() {
+        if self.finger.send(SensorRequest::Capture).is_err() {
             // No sensor thread: say so at once rather than wait forever.
             let _ = self
                 .events_in
@@ -195,14 +276,38 @@ pub fn check_frame(
     (passed, advice_code(&report), token)
 }
 
-fn camera_loop(mut next: FrameReader, on: &AtomicBool, out: &SyncSender<DeviceEvent>) {
+/// Reads a frame for the device test: the first after opening may be partial, so a few tries.
+fn camera_check(next: &mut FrameReader) -> Result<String, String> {
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        match next() {
+            Ok(frame) => return Ok(format!("{}x{} frame read", frame.width, frame.height)),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(last_error)
+}
+
+fn camera_loop(
+    mut next: FrameReader,
+    on: &AtomicBool,
+    checks: &Receiver<Answer>,
+    out: &SyncSender<DeviceEvent>,
+) {
     let Ok(mut checker) = FaceChecker::new() else {
         let _ = out.send(DeviceEvent::Fault(Some("camera-failed".into())));
+        // No face checks, but the device test still reaches the camera.
+        while let Ok(answer) = checks.recv() {
+            let _ = answer.send(camera_check(&mut next));
+        }
         return;
     };
     let mut faulty = false;
     let mut steady = 0u32;
     loop {
+        while let Ok(answer) = checks.try_recv() {
+            let _ = answer.send(camera_check(&mut next));
+        }
         if !on.load(Ordering::Relaxed) {
             thread::sleep(Duration::from_millis(40));
             continue;
@@ -270,9 +375,43 @@ pub fn process_print(image: &FingerImage) -> Option<DeviceEvent> {
     })
 }
 
-fn sensor_loop(mut open: SensorOpener, requests: &Receiver<()>, out: &SyncSender<DeviceEvent>) {
+/// Whether the sensor answers: one image asked for with no wait, so "no finger" is an answer.
+fn sensor_check(
+    open: &mut SensorOpener,
+    sensor: &mut Option<Box<dyn FingerprintSensor + Send>>,
+) -> Result<String, String> {
+    if sensor.is_none() {
+        *sensor = Some(open().map_err(|e| e.to_string())?);
+    }
+    let Some(device) = sensor.as_mut() else {
+        return Err("not open".into());
+    };
+    let about = device.describe();
+    let found = match device.capture(Duration::ZERO) {
+        Ok(image) => format!("{}x{} image read", image.width, image.height),
+        Err(SensorError::NoFinger) => "no finger on the glass".into(),
+        Err(error) => {
+            *sensor = None;
+            return Err(error.to_string());
+        }
+    };
+    Ok(format!(
+        "{} answered at {} baud; {found}",
+        about.family, about.baud
+    ))
+}
+
+fn sensor_loop(
+    mut open: SensorOpener,
+    requests: &Receiver<SensorRequest>,
+    out: &SyncSender<DeviceEvent>,
+) {
     let mut sensor: Option<Box<dyn FingerprintSensor + Send>> = None;
-    while requests.recv().is_ok() {
+    while let Ok(request) = requests.recv() {
+        if let SensorRequest::Check(answer) = request {
+            let _ = answer.send(sensor_check(&mut open, &mut sensor));
+            continue;
+        }
         if sensor.is_none() {
             match open() {
                 Ok(opened) => sensor = Some(opened),

@@ -9,9 +9,14 @@ use slint::{
 
 use super::{Choice, FieldState, FingerView, Kiosk, KioskWindow, ReviewLine, StatusLine};
 use crate::biometrics::photo::Rgb;
-use crate::doctor::StatusFact;
+use crate::doctor::{Check, StatusFact};
+use crate::fleet::Withdrawal;
 use crate::form::{COUNTIES, Language, county};
-use crate::kiosk::{Entry, FINGER_ACCEPT, Field, LoginPurpose, Page, Screen, Session, show_date};
+use crate::kiosk::{
+    CONSENT_TEXT_VERSION, DaySummary, Entry, FINGER_ACCEPT, Field, LoginPurpose, Page, Rules,
+    Screen, Session, show_date,
+};
+use sajili_record::policy::FleetPolicy;
 
 fn model<T: Clone + 'static>(items: Vec<T>) -> ModelRc<T> {
     ModelRc::from(Rc::new(VecModel::from(items)))
@@ -133,6 +138,7 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
     let screen = session.screen();
     let draft = session.draft();
     kiosk.set_screen(screen.id().into());
+    kiosk.set_staff_tab(session.staff_tab.id().into());
     kiosk.set_language(language.code().into());
     kiosk.set_notice(session.notice.clone().unwrap_or_default().into());
     kiosk.set_countdown(
@@ -146,7 +152,11 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
         !locked
             && !matches!(
                 screen,
-                Screen::Language | Screen::Done | Screen::Sealing | Screen::Declined
+                Screen::Language
+                    | Screen::Done
+                    | Screen::Sealing
+                    | Screen::Declined
+                    | Screen::Withdrawn
             ),
     );
     kiosk.set_can_start_over(session.can_start_over());
@@ -348,29 +358,11 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
 /// The status screen's lines: last sync, devices, queue, disk. Words are translated by the
 /// screens (`Labels.status-word`); the details beside them are data.
 pub fn status_lines(device: &crate::device::Device, health: &[StatusFact]) -> ModelRc<StatusLine> {
-    let mut facts = Vec::new();
-    let uplink =
-        crate::uplink::state::UplinkState::load(&crate::spool::Spool::new(device.data.root()));
-    facts.push(match (uplink.last_success, &uplink.last_error) {
-        (Some(at), _) => StatusFact::detail("last_sync", crate::clock::format_eat(at), true),
-        (None, Some(error)) => StatusFact {
-            detail: error.clone(),
-            ..StatusFact::word("last_sync", "never", false)
-        },
-        (None, None) => StatusFact::word("last_sync", "never", false),
-    });
+    let mut facts = vec![last_sync_fact(device)];
     facts.extend(health.iter().cloned());
     match device.store.status() {
         Ok(status) => {
-            facts.push(StatusFact::detail(
-                "queue",
-                format!(
-                    "{} ({} KB)",
-                    status.queue_depth,
-                    status.bytes_waiting / 1024
-                ),
-                status.queue_depth < 500,
-            ));
+            facts.push(queue_fact(&status));
             facts.push(StatusFact::detail(
                 "sent",
                 status.receipts.to_string(),
@@ -385,14 +377,156 @@ pub fn status_lines(device: &crate::device::Device, health: &[StatusFact]) -> Mo
         Err(error) => facts.push(StatusFact::error("queue", error)),
     }
     facts.extend(crate::doctor::quick_checks(device));
-    let lines: Vec<StatusLine> = facts
-        .into_iter()
-        .map(|fact| StatusLine {
-            key: fact.key.into(),
-            word: fact.word.into(),
-            detail: fact.detail.into(),
-            good: fact.good,
-        })
-        .collect();
-    model(lines)
+    lines(facts)
+}
+
+fn lines(facts: Vec<StatusFact>) -> ModelRc<StatusLine> {
+    model(
+        facts
+            .into_iter()
+            .map(|fact| StatusLine {
+                key: fact.key.into(),
+                word: fact.word.into(),
+                detail: fact.detail.into(),
+                good: fact.good,
+            })
+            .collect(),
+    )
+}
+
+/// What the fleet policy and the registry say: the languages offered, the policy on the staff
+/// screen, the withdrawal's words.
+pub fn fleet(
+    window: &KioskWindow,
+    rules: &Rules,
+    policy: Option<&FleetPolicy>,
+    withdrawal: Option<&Withdrawal>,
+) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_offer_english(rules.offers(Language::English));
+    kiosk.set_offer_kiswahili(rules.offers(Language::Kiswahili));
+    kiosk.set_policy_version(policy.map_or(0, |p| p.version.min(i32::MAX as u64) as i32));
+    let centre = policy.and_then(|p| p.centre.as_ref());
+    kiosk.set_centre_name(centre.map_or_else(String::new, |c| c.name.clone()).into());
+    kiosk.set_centre_kind(centre.map_or("", |c| c.kind.as_str()).into());
+    let consent = policy
+        .map(|p| p.settings.consent_version.as_str())
+        .filter(|version| *version != CONSENT_TEXT_VERSION)
+        .unwrap_or_default();
+    kiosk.set_policy_consent(consent.into());
+    kiosk.set_build_consent(CONSENT_TEXT_VERSION.into());
+    kiosk.set_withdrawn_detail(
+        withdrawal
+            .and_then(|w| w.detail.clone())
+            .unwrap_or_default()
+            .into(),
+    );
+}
+
+/// The staff screen's end of day: enrolments today per operator, the day's exceptions, and
+/// what waits to be sent.
+pub fn day(
+    window: &KioskWindow,
+    device: &crate::device::Device,
+    today: time::Date,
+    summary: &DaySummary,
+) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_day_date(today.to_string().into());
+    kiosk.set_day_total(summary.total().min(i32::MAX as u64) as i32);
+    kiosk.set_day_operators(model(
+        summary
+            .enrolments
+            .iter()
+            .map(|(operator, count)| StatusLine {
+                // A staff number, or `self-service` (translated by the screens).
+                key: operator.as_str().into(),
+                word: "".into(),
+                detail: count.to_string().into(),
+                good: true,
+            })
+            .collect(),
+    ));
+    let status = device.store.status();
+    let mut exceptions = vec![
+        StatusFact::detail("signoffs", summary.sign_offs.to_string(), true),
+        StatusFact::detail(
+            "signoffs_refused",
+            summary.sign_offs_refused.to_string(),
+            summary.sign_offs_refused == 0,
+        ),
+        StatusFact::detail(
+            "lockouts",
+            summary.lockouts.to_string(),
+            summary.lockouts == 0,
+        ),
+        StatusFact::detail(
+            "discarded",
+            summary.discarded.to_string(),
+            summary.discarded == 0,
+        ),
+        StatusFact::detail("abandoned", summary.abandoned.to_string(), true),
+        StatusFact::detail("declined", summary.declined.to_string(), true),
+    ];
+    let mut sync = Vec::new();
+    match &status {
+        Ok(status) => {
+            exceptions.push(StatusFact::detail(
+                "records_refused",
+                status.records_refused.to_string(),
+                status.records_refused == 0,
+            ));
+            sync.push(queue_fact(status));
+        }
+        Err(error) => sync.push(StatusFact::error("queue", error)),
+    }
+    sync.push(last_sync_fact(device));
+    kiosk.set_day_exceptions(lines(exceptions));
+    kiosk.set_day_sync(lines(sync));
+}
+
+/// The device test's findings, or that it runs.
+pub fn device_checks(window: &KioskWindow, running: bool, checks: &[Check]) {
+    let kiosk = window.global::<Kiosk>();
+    kiosk.set_devices_testing(running);
+    kiosk.set_device_checks(lines(
+        checks
+            .iter()
+            .map(|check| StatusFact {
+                key: check.kind,
+                word: if check.ok { "working" } else { "not-working" },
+                detail: if check.device.is_empty() {
+                    check.detail.clone()
+                } else {
+                    format!("{}: {}", check.device, check.detail)
+                },
+                good: check.ok,
+            })
+            .collect(),
+    ));
+}
+
+fn queue_fact(status: &crate::store::StoreStatus) -> StatusFact {
+    StatusFact::detail(
+        "queue",
+        format!(
+            "{} ({} KB)",
+            status.queue_depth,
+            status.bytes_waiting / 1024
+        ),
+        status.queue_depth < 500,
+    )
+}
+
+fn last_sync_fact(device: &crate::device::Device) -> StatusFact {
+    let uplink =
+        crate::uplink::state::UplinkState::load(&crate::spool::Spool::new(device.data.root()));
+    match (uplink.last_success, &uplink.last_error) {
+        (Some(at), _) => StatusFact::detail("last_sync", crate::clock::format_eat(at), true),
+        (None, Some(error)) => StatusFact {
+            detail: error.clone(),
+            ..StatusFact::word("last_sync", "never", false)
+        },
+        (None, None) => StatusFact::word("last_sync", "never", false),
+    }
 }
