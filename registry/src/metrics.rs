@@ -381,8 +381,9 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::store::{
-        Appended, Arrival, Checked, DeviceEntry, DeviceOverview, Flag, Head, Incident, Meta,
-        PartOutcome, PerDay, Processed, Provision, ProvisionRefusal, Signer, TokenEntry,
+        Appended, Arrival, AuditEntry, CentreEntry, Checked, DeviceEntry, DeviceOverview, Flag,
+        FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay, Processed, Provision,
+        ProvisionRefusal, Signer, StaffMember, TokenEntry, Withdrawal, WithdrawnDevice,
     };
 
     /// A store that answers only what the operators' page and the metrics read.
@@ -479,6 +480,53 @@ pub(crate) mod tests {
         fn per_day(&self, days: u32, now: i64) -> Result<PerDay> {
             let filled = crate::store::fill_days(&self.per_day, days, now);
             self.answer(filled)
+        }
+        // The fleet is not what the metrics read: an empty fleet that never changes.
+        fn put_staff(&self, _: &StaffMember) -> Result<u64> {
+            self.answer(0)
+        }
+        fn set_staff_disabled(&self, _: &str, _: bool, _: i64) -> Result<Option<u64>> {
+            self.answer(None)
+        }
+        fn staff(&self) -> Result<Vec<StaffMember>> {
+            self.answer(Vec::new())
+        }
+        fn put_centre(&self, _: &CentreEntry) -> Result<u64> {
+            self.answer(0)
+        }
+        fn centres(&self) -> Result<Vec<CentreEntry>> {
+            self.answer(Vec::new())
+        }
+        fn assign_device(&self, _: &str, _: &str) -> Result<Option<u64>> {
+            self.answer(None)
+        }
+        fn fleet_snapshot(&self, _: Option<&str>) -> Result<FleetSnapshot> {
+            self.answer(FleetSnapshot {
+                version: 0,
+                centre: None,
+                staff: Vec::new(),
+            })
+        }
+        fn put_policy(&self, _: Option<&str>, _: u64, _: &[u8]) -> Result<bool> {
+            self.answer(false)
+        }
+        fn policy(&self, _: Option<&str>) -> Result<Option<(u64, Vec<u8>)>> {
+            self.answer(None)
+        }
+        fn withdraw(&self, _: &str, _: &Withdrawal) -> Result<bool> {
+            self.answer(false)
+        }
+        fn withdrawn(&self) -> Result<Vec<WithdrawnDevice>> {
+            self.answer(self.stats.withdrawn.clone())
+        }
+        fn add_audit(&self, _: &str, _: &[AuditEntry]) -> Result<u64> {
+            self.answer(0)
+        }
+        fn audit_head(&self, _: &str) -> Result<u64> {
+            self.answer(0)
+        }
+        fn audit(&self, _: &str) -> Result<Vec<AuditEntry>> {
+            self.answer(Vec::new())
         }
     }
 

@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ed25519_dalek::SigningKey;
 use sajili_record::record::{DeviceId, Envelope, hex, sha256};
 
+use super::fleet::{CentreKind, Role, Settings};
 use super::{
-    Appended, ChainRefusal, ChainStats, Checked, DeviceEntry, DeviceOverview, Hash, Head, Incident,
-    Meta, PartOutcome, Processed, Provision, ProvisionRefusal, Store, TokenEntry, day_of,
+    Appended, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
+    DeviceOverview, Hash, Head, Incident, Meta, PartOutcome, Processed, Provision,
+    ProvisionRefusal, StaffMember, Store, TokenEntry, Withdrawal, WithdrawnDevice, day_of,
 };
 
 /// The clock the checks run at (mid-2025), Unix seconds.
@@ -172,6 +174,7 @@ pub fn token(expires_at: Option<i64>) -> TokenEntry {
         used_by: None,
         expires_at,
         revoked: false,
+        centre: None,
     }
 }
 
@@ -214,6 +217,28 @@ pub fn all(store_factory: &dyn Fn() -> Box<dyn Store>) {
         (
             "devices_are_listed_for_operators",
             devices_are_listed_for_operators,
+        ),
+        (
+            "fleet_changes_raise_the_version",
+            fleet_changes_raise_the_version,
+        ),
+        ("fleet_snapshots_filter_staff", fleet_snapshots_filter_staff),
+        (
+            "centre_tokens_set_the_device_centre",
+            centre_tokens_set_the_device_centre,
+        ),
+        (
+            "withdrawn_devices_cannot_provision",
+            withdrawn_devices_cannot_provision,
+        ),
+        ("audit_events_are_kept_once", audit_events_are_kept_once),
+        (
+            "policies_keep_the_highest_version",
+            policies_keep_the_highest_version,
+        ),
+        (
+            "concurrent_fleet_changes_get_distinct_versions",
+            concurrent_fleet_changes_get_distinct_versions,
         ),
     ];
     for (name, check) in checks {
@@ -264,6 +289,8 @@ pub fn tokens_are_single_use(store: &dyn Store) {
             provisioned_at: NOW,
             certificates: 1,
             certificate_not_after: Some(NOW + 365 * 86_400),
+            centre: None,
+            withdrawn: None,
         }
     );
     assert_eq!(store.device(&first.device).unwrap(), Some(entry));
@@ -900,4 +927,394 @@ pub fn devices_are_listed_for_operators(store: &dyn Store) {
         (busy_now.last_seen, busy_now.waiting),
         (Some(NOW + 9), None)
     );
+}
+
+/// A staff member of `centre` (`None`: every centre), enabled.
+pub fn staff_member(number: &str, role: Role, centre: Option<&str>) -> StaffMember {
+    StaffMember {
+        number: number.to_string(),
+        role,
+        centre: centre.map(str::to_string),
+        pin_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${number}"),
+        disabled: false,
+        changed_at: NOW,
+    }
+}
+
+/// A centre called `id`, with settings other than the defaults (so they are seen stored).
+pub fn centre(id: &str, kind: CentreKind) -> CentreEntry {
+    CentreEntry {
+        id: id.to_string(),
+        name: format!("{id} centre"),
+        kind,
+        settings: Settings {
+            idle_timeout_s: 45,
+            languages: vec!["sw".into(), "en".into()],
+            ..Settings::default()
+        },
+    }
+}
+
+/// Provisions `chain` with a new token of `centre`; returns the token's hash.
+fn provision_at(store: &dyn Store, chain: &Chain, centre: Option<&str>) -> String {
+    let hash = token_hash(&format!("token of {}", chain.device));
+    let entry = TokenEntry {
+        centre: centre.map(str::to_string),
+        ..token(None)
+    };
+    store.add_token(&hash, &entry).unwrap();
+    store
+        .provision(&chain.provision(Some(&hash), NOW))
+        .unwrap()
+        .unwrap();
+    hash
+}
+
+/// Every roster, centre and assignment change raises the fleet version by one and returns
+/// it; a change to nothing (an unknown number or device) raises nothing.
+pub fn fleet_changes_raise_the_version(store: &dyn Store) {
+    assert_eq!(
+        store.fleet_snapshot(None).unwrap().version,
+        0,
+        "nothing set yet"
+    );
+    let kibera = centre("NRB-KIBERA", CentreKind::PublicOffice);
+    assert_eq!(store.put_centre(&kibera).unwrap(), 1);
+    let amina = staff_member("S-0002", Role::Operator, Some("NRB-KIBERA"));
+    assert_eq!(store.put_staff(&amina).unwrap(), 2);
+    let baraka = staff_member("S-0001", Role::Supervisor, None);
+    assert_eq!(store.put_staff(&baraka).unwrap(), 3);
+    assert_eq!(
+        store.set_staff_disabled("S-0002", true, NOW + 5).unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        store.set_staff_disabled("S-9999", true, NOW + 5).unwrap(),
+        None,
+        "no such number"
+    );
+    assert_eq!(store.fleet_snapshot(None).unwrap().version, 4);
+
+    // The whole roster, disabled staff included, by number.
+    let disabled = StaffMember {
+        disabled: true,
+        changed_at: NOW + 5,
+        ..amina.clone()
+    };
+    assert_eq!(store.staff().unwrap(), vec![baraka.clone(), disabled]);
+    // Put again, the number comes back enabled.
+    let moved = StaffMember {
+        role: Role::Supervisor,
+        changed_at: NOW + 6,
+        ..amina.clone()
+    };
+    assert_eq!(store.put_staff(&moved).unwrap(), 5);
+    assert_eq!(store.staff().unwrap(), vec![baraka, moved]);
+
+    let changed = CentreEntry {
+        name: "Kibera Huduma".into(),
+        kind: CentreKind::Hospital,
+        ..kibera
+    };
+    assert_eq!(store.put_centre(&changed).unwrap(), 6);
+    let mathare = centre("NRB-MATHARE", CentreKind::Prison);
+    assert_eq!(store.put_centre(&mathare).unwrap(), 7);
+    assert_eq!(store.centres().unwrap(), vec![changed, mathare]);
+
+    assert_eq!(
+        store.assign_device("UNKNOWN0", "NRB-MATHARE").unwrap(),
+        None,
+        "no such device"
+    );
+    let kiosk = Chain::new("assigned", 0);
+    provision_at(store, &kiosk, None);
+    assert_eq!(
+        store.assign_device(&kiosk.device, "NRB-MATHARE").unwrap(),
+        Some(8)
+    );
+    let entry = store.device(&kiosk.device).unwrap().unwrap();
+    assert_eq!(entry.centre.as_deref(), Some("NRB-MATHARE"));
+    assert_eq!(
+        store.fleet_snapshot(Some("NRB-MATHARE")).unwrap().version,
+        8
+    );
+}
+
+/// A snapshot holds the centre asked for and its enabled staff with the staff of no centre,
+/// by number; without a centre, the staff of no centre only.
+pub fn fleet_snapshots_filter_staff(store: &dyn Store) {
+    let kibera = centre("NRB-KIBERA", CentreKind::PublicOffice);
+    store.put_centre(&kibera).unwrap();
+    let here = staff_member("S-0030", Role::Operator, Some("NRB-KIBERA"));
+    let roaming = staff_member("S-0010", Role::Supervisor, None);
+    let elsewhere = staff_member("S-0020", Role::Operator, Some("NRB-MATHARE"));
+    let gone = staff_member("S-0005", Role::Operator, Some("NRB-KIBERA"));
+    let gone_roaming = staff_member("S-0001", Role::Supervisor, None);
+    for member in [&here, &roaming, &elsewhere, &gone, &gone_roaming] {
+        store.put_staff(member).unwrap();
+    }
+    store.set_staff_disabled("S-0005", true, NOW + 1).unwrap();
+    let last = store.set_staff_disabled("S-0001", true, NOW + 1).unwrap();
+    assert_eq!(last, Some(8));
+
+    let snapshot = store.fleet_snapshot(Some("NRB-KIBERA")).unwrap();
+    assert_eq!(snapshot.version, 8);
+    assert_eq!(snapshot.centre, Some(kibera));
+    assert_eq!(snapshot.staff, vec![roaming.clone(), here]);
+
+    // A centre not (yet) made: no entry, but its staff and the roaming ones.
+    let mathare = store.fleet_snapshot(Some("NRB-MATHARE")).unwrap();
+    assert_eq!(mathare.centre, None);
+    assert_eq!(mathare.staff, vec![roaming.clone(), elsewhere]);
+
+    let nowhere = store.fleet_snapshot(None).unwrap();
+    assert_eq!((nowhere.version, nowhere.centre), (8, None));
+    assert_eq!(nowhere.staff, vec![roaming]);
+
+    // Enabled again, a member is back in the snapshots.
+    store.set_staff_disabled("S-0005", false, NOW + 2).unwrap();
+    let numbers: Vec<String> = store
+        .fleet_snapshot(Some("NRB-KIBERA"))
+        .unwrap()
+        .staff
+        .into_iter()
+        .map(|member| member.number)
+        .collect();
+    assert_eq!(numbers, vec!["S-0005", "S-0010", "S-0030"]);
+}
+
+/// A token of a centre makes its new device serve there; a re-issue keeps the centre the
+/// device has (it may have been moved since); a token of no centre leaves it without.
+pub fn centre_tokens_set_the_device_centre(store: &dyn Store) {
+    let placed = Chain::new("placed", 0);
+    let hash = provision_at(store, &placed, Some("NRB-KIBERA"));
+    let entry = store.device(&placed.device).unwrap().unwrap();
+    assert_eq!(entry.centre.as_deref(), Some("NRB-KIBERA"));
+    assert_eq!(entry.withdrawn, None);
+
+    store.assign_device(&placed.device, "NRB-MATHARE").unwrap();
+    let again = store
+        .provision(&placed.provision(Some(&hash), NOW + 10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.certificates, 2);
+    assert_eq!(
+        again.centre.as_deref(),
+        Some("NRB-MATHARE"),
+        "a re-issue keeps the centre it was moved to"
+    );
+
+    let unplaced = Chain::new("unplaced", 0);
+    provision_at(store, &unplaced, None);
+    assert_eq!(
+        store.device(&unplaced.device).unwrap().unwrap().centre,
+        None
+    );
+}
+
+/// A withdrawn device is refused every certificate again (its own token, no token, a new
+/// token) and writes nothing; it is listed with its latest withdrawal, by device id.
+pub fn withdrawn_devices_cannot_provision(store: &dyn Store) {
+    let first = Chain::new("withdrawn-first", 0);
+    let second = Chain::new("withdrawn-second", 0);
+    let hash = provision_at(store, &first, Some("NRB-KIBERA"));
+    provision_at(store, &second, None);
+    let withdrawal = Withdrawal {
+        reason: "stolen from the centre".into(),
+        at: NOW + 100,
+        accept_until: Some(12),
+    };
+    assert!(!store.withdraw("UNKNOWN0", &withdrawal).unwrap());
+    assert!(store.withdraw(&first.device, &withdrawal).unwrap());
+
+    let entry = store.device(&first.device).unwrap().unwrap();
+    assert_eq!(entry.withdrawn.as_ref(), Some(&withdrawal));
+    assert_eq!(entry.centre.as_deref(), Some("NRB-KIBERA"));
+    assert_eq!(entry.certificates, 1);
+
+    assert_eq!(
+        store
+            .provision(&first.provision(Some(&hash), NOW + 200))
+            .unwrap(),
+        Err(ProvisionRefusal::Withdrawn),
+        "the same key with its own token"
+    );
+    assert_eq!(
+        store.provision(&first.provision(None, NOW + 200)).unwrap(),
+        Err(ProvisionRefusal::Withdrawn)
+    );
+    let fresh = token_hash("fresh for a withdrawn device");
+    store.add_token(&fresh, &token(None)).unwrap();
+    assert_eq!(
+        store
+            .provision(&first.provision(Some(&fresh), NOW + 200))
+            .unwrap(),
+        Err(ProvisionRefusal::Withdrawn)
+    );
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (stats.tokens, stats.tokens_used),
+        (3, 2),
+        "the fresh token stays unused"
+    );
+    assert_eq!(store.device(&first.device).unwrap(), Some(entry));
+
+    // Withdrawn again: the reason and accept_until are replaced.
+    let later = Withdrawal {
+        reason: "not found after the audit".into(),
+        at: NOW + 300,
+        accept_until: None,
+    };
+    assert!(store.withdraw(&first.device, &later).unwrap());
+    assert!(store.withdraw(&second.device, &withdrawal).unwrap());
+    let mut expected = vec![
+        WithdrawnDevice {
+            device: first.device.clone(),
+            withdrawal: later.clone(),
+        },
+        WithdrawnDevice {
+            device: second.device.clone(),
+            withdrawal: withdrawal.clone(),
+        },
+    ];
+    expected.sort_by(|a, b| a.device.cmp(&b.device));
+    assert_eq!(store.withdrawn().unwrap(), expected);
+    assert_eq!(store.stats().unwrap().withdrawn, expected);
+    assert_eq!(
+        store.device(&first.device).unwrap().unwrap().withdrawn,
+        Some(later)
+    );
+}
+
+fn audit_event(number: u64, action: &str) -> AuditEntry {
+    AuditEntry {
+        number,
+        at: NOW + number as i64,
+        actor: "S-0001".into(),
+        action: action.to_string(),
+        subject: format!("event {number}"),
+        received_at: NOW + 1_000,
+    }
+}
+
+/// Audit events are kept once per (device, number): one sent again is skipped, not
+/// replaced; the head is the highest number held; a device's events come oldest first.
+pub fn audit_events_are_kept_once(store: &dyn Store) {
+    let device = "AUDITED1";
+    assert_eq!(store.audit_head(device).unwrap(), 0);
+    assert_eq!(store.add_audit(device, &[]).unwrap(), 0);
+    let first: Vec<AuditEntry> = [2, 1, 3]
+        .into_iter()
+        .map(|n| audit_event(n, "staff.sign_in"))
+        .collect();
+    assert_eq!(store.add_audit(device, &first).unwrap(), 3);
+
+    // 2 and 3 again with other words (their acknowledgement was lost), then 4 and 5.
+    let second: Vec<AuditEntry> = [2, 3, 5, 4]
+        .into_iter()
+        .map(|n| audit_event(n, "record.sealed"))
+        .collect();
+    assert_eq!(store.add_audit(device, &second).unwrap(), 5);
+    assert_eq!(store.add_audit(device, &second[..1]).unwrap(), 5);
+    assert_eq!(store.audit_head(device).unwrap(), 5);
+    let actions: Vec<(u64, String)> = store
+        .audit(device)
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.number, event.action))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            (1, "staff.sign_in".to_string()),
+            (2, "staff.sign_in".to_string()),
+            (3, "staff.sign_in".to_string()),
+            (4, "record.sealed".to_string()),
+            (5, "record.sealed".to_string()),
+        ]
+    );
+    assert_eq!(
+        store.audit(device).unwrap()[0],
+        audit_event(1, "staff.sign_in")
+    );
+
+    // Another device numbers its own events.
+    assert_eq!(store.audit_head("AUDITED2").unwrap(), 0);
+    assert!(store.audit("AUDITED2").unwrap().is_empty());
+    assert_eq!(
+        store
+            .add_audit("AUDITED2", &[audit_event(1, "system.start")])
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.audit_head(device).unwrap(), 5);
+}
+
+/// A signed policy is kept per centre (and one for no centre), replaced only by a higher
+/// version; storing one does not raise the fleet version.
+pub fn policies_keep_the_highest_version(store: &dyn Store) {
+    assert_eq!(store.policy(None).unwrap(), None);
+    assert!(store.put_policy(None, 3, b"none-3").unwrap());
+    assert!(!store.put_policy(None, 3, b"none-3 again").unwrap(), "same");
+    assert!(!store.put_policy(None, 2, b"none-2").unwrap(), "older");
+    assert_eq!(store.policy(None).unwrap(), Some((3, b"none-3".to_vec())));
+
+    assert_eq!(store.policy(Some("NRB-KIBERA")).unwrap(), None);
+    assert!(
+        store
+            .put_policy(Some("NRB-KIBERA"), 1, b"kibera-1")
+            .unwrap()
+    );
+    assert!(
+        store
+            .put_policy(Some("NRB-KIBERA"), 4, b"kibera-4")
+            .unwrap()
+    );
+    assert_eq!(
+        store.policy(Some("NRB-KIBERA")).unwrap(),
+        Some((4, b"kibera-4".to_vec()))
+    );
+    assert_eq!(store.policy(None).unwrap(), Some((3, b"none-3".to_vec())));
+    assert_eq!(store.policy(Some("NRB-MATHARE")).unwrap(), None);
+    assert_eq!(store.fleet_snapshot(None).unwrap().version, 0);
+}
+
+/// Fleet changes from several threads at once (several connections, for PostgreSQL) each
+/// get their own version, rising in the order each thread made them, none lost.
+pub fn concurrent_fleet_changes_get_distinct_versions(store: &dyn Store) {
+    const THREADS: usize = 4;
+    const EACH: usize = 10;
+    let per_thread: Vec<Vec<u64>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|n| {
+                            let number = format!("T{thread}-{n:02}");
+                            store
+                                .put_staff(&staff_member(&number, Role::Operator, None))
+                                .unwrap()
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap())
+            .collect()
+    });
+    for versions in &per_thread {
+        assert!(
+            versions.windows(2).all(|pair| pair[0] < pair[1]),
+            "a thread's versions rise: {versions:?}"
+        );
+    }
+    let mut all: Vec<u64> = per_thread.into_iter().flatten().collect();
+    all.sort_unstable();
+    let expected: Vec<u64> = (1..=(THREADS * EACH) as u64).collect();
+    assert_eq!(all, expected, "every version once");
+    let snapshot = store.fleet_snapshot(None).unwrap();
+    assert_eq!(snapshot.version, (THREADS * EACH) as u64);
+    assert_eq!(snapshot.staff.len(), THREADS * EACH);
 }

@@ -23,6 +23,16 @@
 //! | `incidents`      | bigserial              | [`Incident`]                                |
 //! | `flags`          | bigserial              | [`Flag`]                                    |
 //! | `documents`      | document key           | the first (device, seq) that held it        |
+//! | `fleet_version`  | (one row)              | the fleet version                           |
+//! | `staff`          | staff number           | [`StaffMember`]                             |
+//! | `centres`        | centre id              | [`CentreEntry`]                             |
+//! | `audit`          | (device, number)       | [`AuditEntry`]                              |
+//! | `policies`       | centre (or none)       | the latest signed policy and its version    |
+//!
+//! A device's centre and withdrawal are columns of `devices`; a token's centre, of `tokens`.
+//! Every change to the roster, a centre or a device's centre first raises the one
+//! `fleet_version` row, so its row lock orders those changes across nodes: each gets its own
+//! version, and a later commit never a lower one.
 //!
 //! Device ids and keys are `COLLATE "C"`, so every listing comes in byte order, as the
 //! embedded engine's does.
@@ -35,10 +45,12 @@ use anyhow::{Context, Result, bail};
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 
+use super::fleet::{CentreKind, Role, Settings};
 use super::{
-    Appended, Arrival, ChainRefusal, ChainStats, Checked, DeviceEntry, DeviceOverview, Flag, Hash,
-    Head, Incident, Meta, PartOutcome, PerDay, Processed, Provision, ProvisionRefusal, Signer,
-    Stats, Store, TokenEntry, day_of, duplicate_flag, fill_days, token_refusal,
+    Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
+    DeviceOverview, Flag, FleetSnapshot, Hash, Head, Incident, Meta, PartOutcome, PerDay,
+    Processed, Provision, ProvisionRefusal, Signer, StaffMember, Stats, Store, TokenEntry,
+    Withdrawal, WithdrawnDevice, day_of, duplicate_flag, fill_days, token_refusal,
 };
 
 /// Connections a store opens at most, unless told otherwise.
@@ -130,6 +142,57 @@ CREATE TABLE IF NOT EXISTS documents (
     r#"
 ALTER TABLE records ALTER COLUMN bytes SET STORAGE EXTERNAL;
 ALTER TABLE parts ALTER COLUMN bytes SET STORAGE EXTERNAL;
+"#,
+    // Version 3. The fleet: the roster, centres, a device's centre and withdrawal, audit events
+    // and signed policies. The new columns are nullable without a default, so adding them to
+    // a populated `devices` or `tokens` does not rewrite the table.
+    r#"
+CREATE TABLE fleet_version (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    version bigint NOT NULL CHECK (version >= 0)
+);
+INSERT INTO fleet_version (version) VALUES (0);
+CREATE TABLE staff (
+    number text COLLATE "C" PRIMARY KEY,
+    role text NOT NULL,
+    centre text COLLATE "C",
+    pin_hash text NOT NULL,
+    disabled boolean NOT NULL,
+    changed_at bigint NOT NULL
+);
+CREATE TABLE centres (
+    id text COLLATE "C" PRIMARY KEY,
+    name text NOT NULL,
+    kind text NOT NULL,
+    settings text NOT NULL
+);
+ALTER TABLE tokens ADD COLUMN centre text COLLATE "C";
+ALTER TABLE devices
+    ADD COLUMN centre text COLLATE "C",
+    ADD COLUMN withdrawn_reason text,
+    ADD COLUMN withdrawn_at bigint,
+    ADD COLUMN accept_until bigint,
+    ADD CONSTRAINT devices_withdrawal CHECK (
+        (withdrawn_at IS NULL) = (withdrawn_reason IS NULL)
+        AND (accept_until IS NULL OR withdrawn_at IS NOT NULL)
+    );
+CREATE INDEX devices_withdrawn ON devices (device) WHERE withdrawn_at IS NOT NULL;
+CREATE TABLE audit (
+    device text COLLATE "C" NOT NULL,
+    number bigint NOT NULL,
+    at bigint NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    subject text NOT NULL,
+    received_at bigint NOT NULL,
+    PRIMARY KEY (device, number)
+);
+CREATE TABLE policies (
+    centre text COLLATE "C",
+    version bigint NOT NULL,
+    signed bytea NOT NULL,
+    CONSTRAINT policies_centre UNIQUE NULLS NOT DISTINCT (centre)
+);
 "#,
 ];
 
@@ -603,6 +666,7 @@ fn token_entry(row: &Row) -> Result<TokenEntry> {
         used_by: row.try_get("used_by")?,
         expires_at: row.try_get("expires_at")?,
         revoked: row.try_get("revoked")?,
+        centre: row.try_get("centre")?,
     })
 }
 
@@ -612,7 +676,93 @@ fn device_entry(row: &Row) -> Result<DeviceEntry> {
         provisioned_at: row.try_get("provisioned_at")?,
         certificates: count(row.try_get("certificates")?)?,
         certificate_not_after: row.try_get("certificate_not_after")?,
+        centre: row.try_get("centre")?,
+        withdrawn: withdrawal(row)?,
     })
+}
+
+/// A device row's withdrawal columns (`withdrawn_reason`, `withdrawn_at`, `accept_until`).
+fn withdrawal(row: &Row) -> Result<Option<Withdrawal>> {
+    let reason: Option<String> = row.try_get("withdrawn_reason")?;
+    let at: Option<i64> = row.try_get("withdrawn_at")?;
+    let accept_until = row
+        .try_get::<_, Option<i64>>("accept_until")?
+        .map(count)
+        .transpose()?;
+    match (reason, at) {
+        (Some(reason), Some(at)) => Ok(Some(Withdrawal {
+            reason,
+            at,
+            accept_until,
+        })),
+        (None, None) => Ok(None),
+        // The table's CHECK forbids it; a damaged row is reported, not half-read.
+        _ => bail!("a device's withdrawal is stored without its reason or time"),
+    }
+}
+
+fn withdrawn_device(row: &Row) -> Result<WithdrawnDevice> {
+    Ok(WithdrawnDevice {
+        device: row.try_get("device")?,
+        withdrawal: withdrawal(row)?.context("a device listed as withdrawn has no withdrawal")?,
+    })
+}
+
+fn staff_member(row: &Row) -> Result<StaffMember> {
+    let number: String = row.try_get("number")?;
+    let role: String = row.try_get("role")?;
+    let role = role
+        .parse::<Role>()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("staff member {number}'s stored role"))?;
+    Ok(StaffMember {
+        role,
+        centre: row.try_get("centre")?,
+        pin_hash: row.try_get("pin_hash")?,
+        disabled: row.try_get("disabled")?,
+        changed_at: row.try_get("changed_at")?,
+        number,
+    })
+}
+
+fn centre_entry(row: &Row) -> Result<CentreEntry> {
+    let id: String = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    let kind = kind
+        .parse::<CentreKind>()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("centre {id}'s stored kind"))?;
+    let settings: String = row.try_get("settings")?;
+    let settings: Settings = serde_json::from_str(&settings)
+        .with_context(|| format!("centre {id}'s stored settings"))?;
+    Ok(CentreEntry {
+        name: row.try_get("name")?,
+        kind,
+        settings,
+        id,
+    })
+}
+
+fn audit_entry(row: &Row) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        number: count(row.try_get("number")?)?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        subject: row.try_get("subject")?,
+        received_at: row.try_get("received_at")?,
+    })
+}
+
+/// Raises the fleet version in the session's transaction and returns the new one. The row
+/// stays locked until the transaction ends: a change on another node waits, then raises the
+/// version this one committed.
+fn raise_version(session: &mut Session<'_>) -> Result<u64> {
+    let row = session.query_one(
+        "UPDATE fleet_version SET version = version + 1 RETURNING version",
+        &[],
+    )?;
+    count(row.try_get("version")?)
 }
 
 fn incident_entry(row: &Row) -> Result<Incident> {
@@ -639,7 +789,8 @@ fn flag_entry(row: &Row) -> Result<Flag> {
 }
 
 /// Which refusal, if any, stops a provisioning: the embedded engine's order (a key conflict
-/// first, then the token), so both engines give the same answer to the same request.
+/// first, then a withdrawal, then the token), so both engines give the same answer to the
+/// same request.
 fn provision_refusal(
     known: Option<&DeviceEntry>,
     token: Option<&TokenEntry>,
@@ -649,11 +800,16 @@ fn provision_refusal(
         (Some(entry), _) if entry.signing_key != request.signing_key => {
             Some(ProvisionRefusal::KeyConflict)
         }
+        (Some(entry), _) if entry.withdrawn.is_some() => Some(ProvisionRefusal::Withdrawn),
         (_, Some(_)) => token_refusal(token, request),
         (None, None) => Some(ProvisionRefusal::TokenRequired),
         (Some(_), None) => None,
     }
 }
+
+/// Every withdrawn device, by id (for `withdrawn` and `stats`).
+const WITHDRAWN: &str = "SELECT device, withdrawn_reason, withdrawn_at, accept_until \
+                         FROM devices WHERE withdrawn_at IS NOT NULL ORDER BY device";
 
 /// A held record's hash and receipt, by seq.
 type Held = HashMap<u64, (Hash, Vec<u8>)>;
@@ -725,16 +881,18 @@ impl Store for PgStore {
         // The same hash again replaces the entry, as the embedded engine's insert does.
         self.statement(|session| {
             session.execute(
-                "INSERT INTO tokens (hash, created_at, used_by, expires_at, revoked) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO UPDATE SET \
+                "INSERT INTO tokens (hash, created_at, used_by, expires_at, revoked, centre) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO UPDATE SET \
                  created_at = EXCLUDED.created_at, used_by = EXCLUDED.used_by, \
-                 expires_at = EXCLUDED.expires_at, revoked = EXCLUDED.revoked",
+                 expires_at = EXCLUDED.expires_at, revoked = EXCLUDED.revoked, \
+                 centre = EXCLUDED.centre",
                 &[
                     &hash,
                     &entry.created_at,
                     &entry.used_by,
                     &entry.expires_at,
                     &entry.revoked,
+                    &entry.centre,
                 ],
             )
         })?;
@@ -754,13 +912,14 @@ impl Store for PgStore {
 
     /// Locks the token's row, then the device's (always in that order, so two provisionings
     /// cannot deadlock), decides as the embedded engine does, and writes the token's use and
-    /// the device in the same transaction; a refusal rolls back.
+    /// the device in the same transaction; a refusal rolls back. A token's centre becomes a
+    /// new device's centre; a re-issue keeps the one it has (it may have been moved since).
     fn provision(&self, request: &Provision<'_>) -> Result<Result<DeviceEntry, ProvisionRefusal>> {
         self.write(|session| {
             let token = match request.token_hash {
                 Some(hash) => session
                     .query_opt(
-                        "SELECT created_at, used_by, expires_at, revoked FROM tokens \
+                        "SELECT created_at, used_by, expires_at, revoked, centre FROM tokens \
                          WHERE hash = $1 FOR UPDATE",
                         &[&hash],
                     )?
@@ -770,7 +929,8 @@ impl Store for PgStore {
             };
             let known = session
                 .query_opt(
-                    "SELECT signing_key, provisioned_at, certificates, certificate_not_after \
+                    "SELECT signing_key, provisioned_at, certificates, certificate_not_after, \
+                     centre, withdrawn_reason, withdrawn_at, accept_until \
                      FROM devices WHERE device = $1 FOR UPDATE",
                     &[&request.device],
                 )?
@@ -786,29 +946,44 @@ impl Store for PgStore {
                     &[&hash, &request.device],
                 )?;
             }
+            let centre = token.as_ref().and_then(|token| token.centre.as_deref());
             // A device row made by another node since the lock above (a new device has no
-            // row to lock) is counted on, unless its key differs: then no row comes back.
+            // row to lock) is counted on, unless its key differs or it was withdrawn since:
+            // then no row comes back.
             let stored = session.query_opt(
                 "INSERT INTO devices (device, signing_key, provisioned_at, certificates, \
-                 certificate_not_after) VALUES ($1, $2, $3, 1, $4) \
+                 certificate_not_after, centre) VALUES ($1, $2, $3, 1, $4, $5) \
                  ON CONFLICT (device) DO UPDATE SET \
                  certificates = devices.certificates + 1, \
                  certificate_not_after = EXCLUDED.certificate_not_after \
                  WHERE devices.signing_key = EXCLUDED.signing_key \
-                 RETURNING signing_key, provisioned_at, certificates, certificate_not_after",
+                 AND devices.withdrawn_at IS NULL \
+                 RETURNING signing_key, provisioned_at, certificates, certificate_not_after, \
+                 centre, withdrawn_reason, withdrawn_at, accept_until",
                 &[
                     &request.device,
                     &request.signing_key,
                     &request.now,
                     &request.certificate_not_after,
+                    &centre,
                 ],
             )?;
-            match stored {
-                Some(row) => Ok(Ok(device_entry(&row)?)),
-                None => {
-                    session.roll_back();
-                    Ok(Err(ProvisionRefusal::KeyConflict))
-                }
+            if let Some(row) = stored {
+                return Ok(Ok(device_entry(&row)?));
+            }
+            session.roll_back();
+            // The conflicting row is locked by the INSERT above even though it was left
+            // alone, so what it says now is what refused it.
+            let row = session.query_one(
+                "SELECT signing_key, withdrawn_at FROM devices WHERE device = $1",
+                &[&request.device],
+            )?;
+            let signing_key: String = row.try_get("signing_key")?;
+            let withdrawn_at: Option<i64> = row.try_get("withdrawn_at")?;
+            if signing_key == request.signing_key && withdrawn_at.is_some() {
+                Ok(Err(ProvisionRefusal::Withdrawn))
+            } else {
+                Ok(Err(ProvisionRefusal::KeyConflict))
             }
         })
     }
@@ -828,7 +1003,8 @@ impl Store for PgStore {
         self.read(|session| {
             session
                 .query_opt(
-                    "SELECT signing_key, provisioned_at, certificates, certificate_not_after \
+                    "SELECT signing_key, provisioned_at, certificates, certificate_not_after, \
+                     centre, withdrawn_reason, withdrawn_at, accept_until \
                      FROM devices WHERE device = $1",
                     &[&device],
                 )?
@@ -1219,6 +1395,11 @@ impl Store for PgStore {
                 .map(incident_entry)
                 .collect::<Result<Vec<_>>>()?;
             recent_incidents.reverse();
+            let withdrawn = session
+                .query(WITHDRAWN, &[])?
+                .iter()
+                .map(withdrawn_device)
+                .collect::<Result<Vec<_>>>()?;
             Ok(Stats {
                 devices: total("devices")?,
                 tokens: total("tokens")?,
@@ -1232,6 +1413,7 @@ impl Store for PgStore {
                 flags: total("flags")?,
                 chains,
                 recent_incidents,
+                withdrawn,
             })
         })
     }
@@ -1285,5 +1467,255 @@ impl Store for PgStore {
                 .collect::<Result<Vec<(i64, u64)>>>()
         })?;
         Ok(fill_days(&counts, days, now))
+    }
+
+    /// The version is raised first: its row lock orders this change against every other
+    /// fleet change on any node before anything else is touched.
+    fn put_staff(&self, member: &StaffMember) -> Result<u64> {
+        self.write(|session| {
+            let version = raise_version(session)?;
+            // Put again is how a number comes back: the entry is stored enabled.
+            session.execute(
+                "INSERT INTO staff (number, role, centre, pin_hash, disabled, changed_at) \
+                 VALUES ($1, $2, $3, $4, false, $5) ON CONFLICT (number) DO UPDATE SET \
+                 role = EXCLUDED.role, centre = EXCLUDED.centre, pin_hash = EXCLUDED.pin_hash, \
+                 disabled = false, changed_at = EXCLUDED.changed_at",
+                &[
+                    &member.number,
+                    &member.role.as_str(),
+                    &member.centre,
+                    &member.pin_hash,
+                    &member.changed_at,
+                ],
+            )?;
+            Ok(version)
+        })
+    }
+
+    /// An unknown number rolls back, so the version is raised only by a change.
+    fn set_staff_disabled(&self, number: &str, disabled: bool, at: i64) -> Result<Option<u64>> {
+        self.write(|session| {
+            let version = raise_version(session)?;
+            let changed = session.execute(
+                "UPDATE staff SET disabled = $2, changed_at = $3 WHERE number = $1",
+                &[&number, &disabled, &at],
+            )?;
+            if changed == 0 {
+                session.roll_back();
+                return Ok(None);
+            }
+            Ok(Some(version))
+        })
+    }
+
+    fn staff(&self) -> Result<Vec<StaffMember>> {
+        self.read(|session| {
+            session
+                .query(
+                    "SELECT number, role, centre, pin_hash, disabled, changed_at FROM staff \
+                     ORDER BY number",
+                    &[],
+                )?
+                .iter()
+                .map(staff_member)
+                .collect()
+        })
+    }
+
+    fn put_centre(&self, centre: &CentreEntry) -> Result<u64> {
+        // Kept as JSON: only the registry reads settings back, whole.
+        let settings = serde_json::to_string(&centre.settings)?;
+        self.write(|session| {
+            let version = raise_version(session)?;
+            session.execute(
+                "INSERT INTO centres (id, name, kind, settings) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, \
+                 settings = EXCLUDED.settings",
+                &[&centre.id, &centre.name, &centre.kind.as_str(), &settings],
+            )?;
+            Ok(version)
+        })
+    }
+
+    fn centres(&self) -> Result<Vec<CentreEntry>> {
+        self.read(|session| {
+            session
+                .query(
+                    "SELECT id, name, kind, settings FROM centres ORDER BY id",
+                    &[],
+                )?
+                .iter()
+                .map(centre_entry)
+                .collect()
+        })
+    }
+
+    /// An unknown device rolls back, so the version is raised only by a change.
+    fn assign_device(&self, device: &str, centre: &str) -> Result<Option<u64>> {
+        self.write(|session| {
+            let version = raise_version(session)?;
+            let changed = session.execute(
+                "UPDATE devices SET centre = $2 WHERE device = $1",
+                &[&device, &centre],
+            )?;
+            if changed == 0 {
+                session.roll_back();
+                return Ok(None);
+            }
+            Ok(Some(version))
+        })
+    }
+
+    /// One repeatable-read snapshot: the version, the centre and the staff agree with each
+    /// other, whatever commits meanwhile.
+    fn fleet_snapshot(&self, centre: Option<&str>) -> Result<FleetSnapshot> {
+        self.snapshot(|session| {
+            let row = session.query_one("SELECT version FROM fleet_version", &[])?;
+            let version = count(row.try_get("version")?)?;
+            let entry = match centre {
+                Some(id) => session
+                    .query_opt(
+                        "SELECT id, name, kind, settings FROM centres WHERE id = $1",
+                        &[&id],
+                    )?
+                    .map(|row| centre_entry(&row))
+                    .transpose()?,
+                None => None,
+            };
+            // `centre = NULL` is never true: with no centre, only staff of no centre.
+            let staff = session
+                .query(
+                    "SELECT number, role, centre, pin_hash, disabled, changed_at FROM staff \
+                     WHERE NOT disabled AND (centre IS NULL OR centre = $1) ORDER BY number",
+                    &[&centre],
+                )?
+                .iter()
+                .map(staff_member)
+                .collect::<Result<Vec<_>>>()?;
+            Ok(FleetSnapshot {
+                version,
+                centre: entry,
+                staff,
+            })
+        })
+    }
+
+    /// Conditional on the version in the statement itself, so of two commands storing at
+    /// once the higher version stays, whichever commits last.
+    fn put_policy(&self, centre: Option<&str>, version: u64, signed: &[u8]) -> Result<bool> {
+        let version = int(version)?;
+        let stored = self.statement(|session| {
+            session.execute(
+                "INSERT INTO policies (centre, version, signed) VALUES ($1, $2, $3) \
+                 ON CONFLICT (centre) DO UPDATE SET \
+                 version = EXCLUDED.version, signed = EXCLUDED.signed \
+                 WHERE policies.version < EXCLUDED.version",
+                &[&centre, &version, &signed],
+            )
+        })?;
+        Ok(stored == 1)
+    }
+
+    fn policy(&self, centre: Option<&str>) -> Result<Option<(u64, Vec<u8>)>> {
+        self.read(|session| {
+            session
+                .query_opt(
+                    // One row per centre, so the comparison's lack of an index costs nothing;
+                    // it matches the row of no centre too.
+                    "SELECT version, signed FROM policies WHERE centre IS NOT DISTINCT FROM $1",
+                    &[&centre],
+                )?
+                .map(|row| -> Result<(u64, Vec<u8>)> {
+                    Ok((count(row.try_get("version")?)?, row.try_get("signed")?))
+                })
+                .transpose()
+        })
+    }
+
+    /// One statement on the device's row: it waits for a provisioning of the device holding
+    /// the row, and a provisioning after it sees the withdrawal.
+    fn withdraw(&self, device: &str, withdrawal: &Withdrawal) -> Result<bool> {
+        let accept_until = withdrawal.accept_until.map(int).transpose()?;
+        let changed = self.statement(|session| {
+            session.execute(
+                "UPDATE devices SET withdrawn_reason = $2, withdrawn_at = $3, accept_until = $4 \
+                 WHERE device = $1",
+                &[&device, &withdrawal.reason, &withdrawal.at, &accept_until],
+            )
+        })?;
+        Ok(changed == 1)
+    }
+
+    fn withdrawn(&self) -> Result<Vec<WithdrawnDevice>> {
+        self.read(|session| {
+            session
+                .query(WITHDRAWN, &[])?
+                .iter()
+                .map(withdrawn_device)
+                .collect()
+        })
+    }
+
+    /// The events go in one statement; `ON CONFLICT DO NOTHING` keeps the first stored of
+    /// each number, also when two nodes store the same events at once (the second waits for
+    /// the first, then skips them). The head is read in the same transaction.
+    fn add_audit(&self, device: &str, events: &[AuditEntry]) -> Result<u64> {
+        let mut numbers = Vec::with_capacity(events.len());
+        for event in events {
+            numbers.push(int(event.number)?);
+        }
+        let at: Vec<i64> = events.iter().map(|event| event.at).collect();
+        let actor: Vec<&str> = events.iter().map(|event| event.actor.as_str()).collect();
+        let action: Vec<&str> = events.iter().map(|event| event.action.as_str()).collect();
+        let subject: Vec<&str> = events.iter().map(|event| event.subject.as_str()).collect();
+        let received_at: Vec<i64> = events.iter().map(|event| event.received_at).collect();
+        self.write(|session| {
+            if !numbers.is_empty() {
+                session.execute(
+                    "INSERT INTO audit (device, number, at, actor, action, subject, received_at) \
+                     SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], \
+                     $5::text[], $6::text[], $7::bigint[]) \
+                     ON CONFLICT (device, number) DO NOTHING",
+                    &[
+                        &device,
+                        &numbers,
+                        &at,
+                        &actor,
+                        &action,
+                        &subject,
+                        &received_at,
+                    ],
+                )?;
+            }
+            let row = session.query_one(
+                "SELECT coalesce(max(number), 0) AS head FROM audit WHERE device = $1",
+                &[&device],
+            )?;
+            count(row.try_get("head")?)
+        })
+    }
+
+    fn audit_head(&self, device: &str) -> Result<u64> {
+        self.read(|session| {
+            let row = session.query_one(
+                "SELECT coalesce(max(number), 0) AS head FROM audit WHERE device = $1",
+                &[&device],
+            )?;
+            count(row.try_get("head")?)
+        })
+    }
+
+    fn audit(&self, device: &str) -> Result<Vec<AuditEntry>> {
+        self.read(|session| {
+            session
+                .query(
+                    "SELECT number, at, actor, action, subject, received_at FROM audit \
+                     WHERE device = $1 ORDER BY number",
+                    &[&device],
+                )?
+                .iter()
+                .map(audit_entry)
+                .collect()
+        })
     }
 }

@@ -18,6 +18,12 @@
 //! | `flags`       | number          | JSON [`Flag`]                               |
 //! | `documents`   | document key    | (device, seq) as JSON                       |
 //! | `days`        | UTC midnight    | records received that day                   |
+//! | `fleet`       | `"version"`     | the fleet version (u64)                     |
+//! | `staff`       | staff number    | JSON [`StaffMember`]                        |
+//! | `centres`     | centre id       | JSON [`CentreEntry`]                        |
+//! | `withdrawn`   | device id       | JSON [`Withdrawal`] (also in its entry)     |
+//! | `audit`       | (device, number)| JSON [`AuditEntry`]                         |
+//! | `policies`    | centre (or none)| (version, signed policy bytes)              |
 
 use std::path::Path;
 
@@ -28,9 +34,10 @@ use redb::{
 };
 
 use super::{
-    Appended, Arrival, ChainRefusal, ChainStats, Checked, DeviceEntry, DeviceOverview, Flag, Head,
-    Incident, Meta, PartOutcome, PerDay, Processed, Provision, ProvisionRefusal, Signer, Stats,
-    Store, TokenEntry, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
+    Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
+    DeviceOverview, Flag, FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay, Processed,
+    Provision, ProvisionRefusal, Signer, StaffMember, Stats, Store, TokenEntry, Withdrawal,
+    WithdrawnDevice, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -47,6 +54,15 @@ const UNPROCESSED: TableDefinition<(&str, u64), i64> = TableDefinition::new("unp
 const FLAGS: TableDefinition<u64, &[u8]> = TableDefinition::new("flags");
 const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("documents");
 const DAYS: TableDefinition<i64, u64> = TableDefinition::new("days");
+const FLEET: TableDefinition<&str, u64> = TableDefinition::new("fleet");
+const STAFF: TableDefinition<&str, &[u8]> = TableDefinition::new("staff");
+const CENTRES: TableDefinition<&str, &[u8]> = TableDefinition::new("centres");
+const WITHDRAWN: TableDefinition<&str, &[u8]> = TableDefinition::new("withdrawn");
+const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
+const POLICIES: TableDefinition<Option<&str>, (u64, &[u8])> = TableDefinition::new("policies");
+
+/// The key of the fleet version in `fleet`.
+const VERSION: &str = "version";
 
 /// The registry's records in one redb file.
 pub struct RedbStore {
@@ -81,6 +97,13 @@ impl RedbStore {
         txn.open_table(FLAGS)?;
         txn.open_table(DOCUMENTS)?;
         txn.open_table(DAYS)?;
+        // A database made before the fleet tables gains them here; its version starts at 0.
+        txn.open_table(FLEET)?;
+        txn.open_table(STAFF)?;
+        txn.open_table(CENTRES)?;
+        txn.open_table(WITHDRAWN)?;
+        txn.open_table(AUDIT)?;
+        txn.open_table(POLICIES)?;
         txn.commit()?;
         Ok(store)
     }
@@ -124,6 +147,49 @@ fn read_head(
 
 fn next_key(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
     Ok(table.last()?.map_or(1, |(k, _)| k.value() + 1))
+}
+
+fn read_version(table: &impl ReadableTable<&'static str, u64>) -> Result<u64> {
+    Ok(table.get(VERSION)?.map_or(0, |v| v.value()))
+}
+
+/// Raises the fleet version inside `txn` and returns the new one. redb lets one write
+/// transaction run at a time (across processes too), so two changes never get the same
+/// version, and the one that commits later has the higher.
+fn raise_version(txn: &WriteTransaction) -> Result<u64> {
+    let mut fleet = txn.open_table(FLEET)?;
+    let version = read_version(&fleet)?
+        .checked_add(1)
+        .context("the fleet version overflowed")?;
+    fleet.insert(VERSION, version)?;
+    Ok(version)
+}
+
+/// Every withdrawn device, by id (the table's order).
+fn read_withdrawn(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Vec<WithdrawnDevice>> {
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        out.push(WithdrawnDevice {
+            device: key.value().to_string(),
+            withdrawal: json(value.value())?,
+        });
+    }
+    Ok(out)
+}
+
+/// The highest audit number held for `device` (0: none).
+fn read_audit_head(
+    table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    device: &str,
+) -> Result<u64> {
+    Ok(table
+        .range((device, 0)..=(device, u64::MAX))?
+        .next_back()
+        .transpose()?
+        .map_or(0, |(key, _)| key.value().1))
 }
 
 impl Store for RedbStore {
@@ -186,6 +252,10 @@ impl Store for RedbStore {
         Ok(revoked)
     }
 
+    /// A withdrawn device is refused before its token is looked at (after a key conflict, as
+    /// in the PostgreSQL engine), so a withdrawn kiosk cannot come back with its own token. A
+    /// token's centre becomes a new device's centre; a re-issue keeps the centre it has (it
+    /// may have been moved since).
     fn provision(&self, request: &Provision<'_>) -> Result<Result<DeviceEntry, ProvisionRefusal>> {
         let txn = self.write()?;
         let outcome = {
@@ -195,38 +265,46 @@ impl Store for RedbStore {
                 .get(request.device)?
                 .map(|v| json(v.value()))
                 .transpose()?;
+            let token: Option<TokenEntry> = request
+                .token_hash
+                .map(|hash| -> Result<Option<TokenEntry>> {
+                    tokens.get(hash)?.map(|v| json(v.value())).transpose()
+                })
+                .transpose()?
+                .flatten();
             let refusal = match (&known, request.token_hash) {
                 (Some(entry), _) if entry.signing_key != request.signing_key => {
                     Some(ProvisionRefusal::KeyConflict)
                 }
-                (_, Some(hash)) => {
-                    let token: Option<TokenEntry> =
-                        tokens.get(hash)?.map(|v| json(v.value())).transpose()?;
-                    match token_refusal(token.as_ref(), request) {
-                        Some(refusal) => Some(refusal),
-                        None => {
-                            if let Some(token) = token {
-                                let used = TokenEntry {
-                                    used_by: Some(request.device.to_string()),
-                                    ..token
-                                };
-                                tokens.insert(hash, serde_json::to_vec(&used)?.as_slice())?;
-                            }
-                            None
-                        }
-                    }
-                }
+                (Some(entry), _) if entry.withdrawn.is_some() => Some(ProvisionRefusal::Withdrawn),
+                (_, Some(_)) => token_refusal(token.as_ref(), request),
                 (None, None) => Some(ProvisionRefusal::TokenRequired),
                 (Some(_), None) => None,
             };
             match refusal {
                 Some(refusal) => Err(refusal),
                 None => {
-                    let entry = DeviceEntry {
-                        signing_key: request.signing_key.to_string(),
-                        provisioned_at: known.as_ref().map_or(request.now, |k| k.provisioned_at),
-                        certificates: known.as_ref().map_or(0, |k| k.certificates) + 1,
-                        certificate_not_after: Some(request.certificate_not_after),
+                    if let (Some(hash), Some(token)) = (request.token_hash, &token) {
+                        let used = TokenEntry {
+                            used_by: Some(request.device.to_string()),
+                            ..token.clone()
+                        };
+                        tokens.insert(hash, serde_json::to_vec(&used)?.as_slice())?;
+                    }
+                    let entry = match known {
+                        Some(known) => DeviceEntry {
+                            certificates: known.certificates + 1,
+                            certificate_not_after: Some(request.certificate_not_after),
+                            ..known
+                        },
+                        None => DeviceEntry {
+                            signing_key: request.signing_key.to_string(),
+                            provisioned_at: request.now,
+                            certificates: 1,
+                            certificate_not_after: Some(request.certificate_not_after),
+                            centre: token.and_then(|token| token.centre),
+                            withdrawn: None,
+                        },
                     };
                     devices.insert(request.device, serde_json::to_vec(&entry)?.as_slice())?;
                     Ok(entry)
@@ -577,6 +655,7 @@ impl Store for RedbStore {
             flags: txn.open_table(FLAGS)?.len()?,
             chains,
             recent_incidents: recent,
+            withdrawn: read_withdrawn(&txn.open_table(WITHDRAWN)?)?,
         })
     }
 
@@ -633,5 +712,241 @@ impl Store for RedbStore {
             counts.push((day.value(), count.value()));
         }
         Ok(fill_days(&counts, days, now))
+    }
+
+    fn put_staff(&self, member: &StaffMember) -> Result<u64> {
+        let txn = self.write()?;
+        let version = {
+            let version = raise_version(&txn)?;
+            // Put again is how a number comes back: the entry is stored enabled.
+            let member = StaffMember {
+                disabled: false,
+                ..member.clone()
+            };
+            txn.open_table(STAFF)?.insert(
+                member.number.as_str(),
+                serde_json::to_vec(&member)?.as_slice(),
+            )?;
+            version
+        };
+        txn.commit()?;
+        Ok(version)
+    }
+
+    fn set_staff_disabled(&self, number: &str, disabled: bool, at: i64) -> Result<Option<u64>> {
+        let txn = self.write()?;
+        let version = {
+            let mut staff = txn.open_table(STAFF)?;
+            let known: Option<StaffMember> =
+                staff.get(number)?.map(|v| json(v.value())).transpose()?;
+            match known {
+                Some(member) => {
+                    let member = StaffMember {
+                        disabled,
+                        changed_at: at,
+                        ..member
+                    };
+                    staff.insert(number, serde_json::to_vec(&member)?.as_slice())?;
+                    Some(raise_version(&txn)?)
+                }
+                None => None,
+            }
+        };
+        if version.is_some() {
+            txn.commit()?;
+        } else {
+            // Nothing changed: the version stays where it was.
+            txn.abort()?;
+        }
+        Ok(version)
+    }
+
+    fn staff(&self) -> Result<Vec<StaffMember>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STAFF)?;
+        let mut staff = Vec::new();
+        for entry in table.iter()? {
+            staff.push(json(entry?.1.value())?);
+        }
+        Ok(staff)
+    }
+
+    fn put_centre(&self, centre: &CentreEntry) -> Result<u64> {
+        let txn = self.write()?;
+        let version = {
+            let version = raise_version(&txn)?;
+            txn.open_table(CENTRES)?
+                .insert(centre.id.as_str(), serde_json::to_vec(centre)?.as_slice())?;
+            version
+        };
+        txn.commit()?;
+        Ok(version)
+    }
+
+    fn centres(&self) -> Result<Vec<CentreEntry>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CENTRES)?;
+        let mut centres = Vec::new();
+        for entry in table.iter()? {
+            centres.push(json(entry?.1.value())?);
+        }
+        Ok(centres)
+    }
+
+    fn assign_device(&self, device: &str, centre: &str) -> Result<Option<u64>> {
+        let txn = self.write()?;
+        let version = {
+            let mut devices = txn.open_table(DEVICES)?;
+            let known: Option<DeviceEntry> =
+                devices.get(device)?.map(|v| json(v.value())).transpose()?;
+            match known {
+                Some(entry) => {
+                    let entry = DeviceEntry {
+                        centre: Some(centre.to_string()),
+                        ..entry
+                    };
+                    devices.insert(device, serde_json::to_vec(&entry)?.as_slice())?;
+                    Some(raise_version(&txn)?)
+                }
+                None => None,
+            }
+        };
+        if version.is_some() {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(version)
+    }
+
+    /// One read transaction: the version, the centre and the staff agree with each other.
+    fn fleet_snapshot(&self, centre: Option<&str>) -> Result<FleetSnapshot> {
+        let txn = self.db.begin_read()?;
+        let version = read_version(&txn.open_table(FLEET)?)?;
+        let entry: Option<CentreEntry> = match centre {
+            Some(id) => txn
+                .open_table(CENTRES)?
+                .get(id)?
+                .map(|v| json(v.value()))
+                .transpose()?,
+            None => None,
+        };
+        let mut staff = Vec::new();
+        // Keyed by number, so the roster comes out sorted.
+        for row in txn.open_table(STAFF)?.iter()? {
+            let member: StaffMember = json(row?.1.value())?;
+            let here = match &member.centre {
+                None => true,
+                Some(of) => centre == Some(of.as_str()),
+            };
+            if here && !member.disabled {
+                staff.push(member);
+            }
+        }
+        Ok(FleetSnapshot {
+            version,
+            centre: entry,
+            staff,
+        })
+    }
+
+    fn put_policy(&self, centre: Option<&str>, version: u64, signed: &[u8]) -> Result<bool> {
+        let txn = self.write()?;
+        let stored = {
+            let mut policies = txn.open_table(POLICIES)?;
+            let held = policies.get(centre)?.map(|v| v.value().0);
+            // An older snapshot signed late must not replace a newer policy.
+            if held.is_some_and(|held| held >= version) {
+                false
+            } else {
+                policies.insert(centre, (version, signed))?;
+                true
+            }
+        };
+        if stored {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(stored)
+    }
+
+    fn policy(&self, centre: Option<&str>) -> Result<Option<(u64, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(POLICIES)?;
+        let value = table.get(centre)?;
+        Ok(value.map(|v| {
+            let (version, signed) = v.value();
+            (version, signed.to_vec())
+        }))
+    }
+
+    fn withdraw(&self, device: &str, withdrawal: &Withdrawal) -> Result<bool> {
+        let txn = self.write()?;
+        let found = {
+            let mut devices = txn.open_table(DEVICES)?;
+            let known: Option<DeviceEntry> =
+                devices.get(device)?.map(|v| json(v.value())).transpose()?;
+            match known {
+                Some(entry) => {
+                    let entry = DeviceEntry {
+                        withdrawn: Some(withdrawal.clone()),
+                        ..entry
+                    };
+                    devices.insert(device, serde_json::to_vec(&entry)?.as_slice())?;
+                    // Also kept apart, so the nodes' frequent list reads only withdrawn
+                    // devices, not every entry.
+                    txn.open_table(WITHDRAWN)?
+                        .insert(device, serde_json::to_vec(withdrawal)?.as_slice())?;
+                    true
+                }
+                None => false,
+            }
+        };
+        if found {
+            txn.commit()?;
+        } else {
+            txn.abort()?;
+        }
+        Ok(found)
+    }
+
+    fn withdrawn(&self) -> Result<Vec<WithdrawnDevice>> {
+        let txn = self.db.begin_read()?;
+        read_withdrawn(&txn.open_table(WITHDRAWN)?)
+    }
+
+    fn add_audit(&self, device: &str, events: &[AuditEntry]) -> Result<u64> {
+        let txn = self.write()?;
+        let head = {
+            let mut audit = txn.open_table(AUDIT)?;
+            for event in events {
+                // Sent again (its acknowledgement was lost): the first one stored stays.
+                if audit.get((device, event.number))?.is_none() {
+                    audit.insert(
+                        (device, event.number),
+                        serde_json::to_vec(event)?.as_slice(),
+                    )?;
+                }
+            }
+            read_audit_head(&audit, device)?
+        };
+        txn.commit()?;
+        Ok(head)
+    }
+
+    fn audit_head(&self, device: &str) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        read_audit_head(&txn.open_table(AUDIT)?, device)
+    }
+
+    fn audit(&self, device: &str) -> Result<Vec<AuditEntry>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(AUDIT)?;
+        let mut events = Vec::new();
+        for entry in table.range((device, 0)..=(device, u64::MAX))? {
+            events.push(json(entry?.1.value())?);
+        }
+        Ok(events)
     }
 }
