@@ -60,7 +60,10 @@ pub fn running(store: &Store) -> Result<Option<FleetPolicy>, StoreError> {
 
 /// The version of the policy running (0: none).
 pub fn running_version(store: &Store) -> u64 {
-    running(store).ok().flatten().map_or(0, |policy| policy.version)
+    running(store)
+        .ok()
+        .flatten()
+        .map_or(0, |policy| policy.version)
 }
 
 /// Takes `signed` if it is signed by `key` and newer than the policy running: its staff
@@ -73,8 +76,7 @@ pub fn take(
     now: i64,
 ) -> Result<FleetPolicy, FleetError> {
     let key = key.ok_or(FleetError::NoPolicyKey)?;
-    let policy =
-        verify_newer(signed, key, running_version(store)).map_err(FleetError::Policy)?;
+    let policy = verify_newer(signed, key, running_version(store)).map_err(FleetError::Policy)?;
     let credentials = policy
         .staff
         .iter()

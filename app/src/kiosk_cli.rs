@@ -32,11 +32,19 @@ pub enum StaffCommand {
         #[arg(long)]
         number: String,
     },
+    /// Check a staff number and PIN (from standard input) as the sign-in screen does, after
+    /// taking what the uplink handed over: exits 0 and prints the role if they may sign in.
+    /// A wrong PIN counts towards the lockout, as on the screen.
+    Check {
+        /// Staff number.
+        #[arg(long)]
+        number: String,
+    },
 }
 
 /// `sajili staff add` and `sajili staff disable`.
 pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
-    let device = device::open(data)?;
+    let mut device = device::open(data)?;
     let failure = |error: staff::StaffError| match error {
         staff::StaffError::Store(error) => Failure::Failed(error.to_string()),
         other => Failure::Input(other.to_string()),
@@ -54,6 +62,28 @@ pub fn staff(data: &DataDir, command: StaffCommand) -> Result<(), Failure> {
         StaffCommand::Disable { number } => {
             staff::disable(&device.store, &number).map_err(failure)?;
             println!("{number} is disabled on this device");
+        }
+        StaffCommand::Check { number } => {
+            let now = sajili::clock::Clock::now(&SystemClock);
+            if let Err(error) = sajili::kiosk::handoff(&mut device, now) {
+                log::warn!("hand-off before the check: {error}");
+            }
+            let mut pin = zeroize::Zeroizing::new(String::new());
+            std::io::stdin()
+                .lock()
+                .read_line(&mut pin)
+                .map_err(|e| Failure::Input(format!("reading the PIN: {e}")))?;
+            match staff::sign_in(&device.store, &number, pin.trim(), now).map_err(failure)? {
+                staff::SignIn::Accepted(role) => println!("{number} signs in as {role}"),
+                staff::SignIn::Locked { seconds } => {
+                    return Err(Failure::Input(format!(
+                        "{number} is locked for {seconds} s after wrong PINs"
+                    )));
+                }
+                staff::SignIn::Unknown | staff::SignIn::Refused => {
+                    return Err(Failure::Input(format!("{number} cannot sign in here")));
+                }
+            }
         }
     }
     Ok(())

@@ -77,6 +77,10 @@ enum Command {
         /// How often to look for new records when idle, milliseconds.
         #[arg(long, default_value_t = 2000)]
         poll_ms: u64,
+        /// How often an idle uplink asks the registry for a newer fleet policy (and sends
+        /// audit events), seconds.
+        #[arg(long, default_value_t = 60)]
+        fleet_every: u64,
     },
     /// Check every stored envelope's signature and the hash chain from seq 1 to the head.
     /// Exits 1 naming the first bad seq and why.
@@ -200,12 +204,14 @@ fn main() -> ExitCode {
             once,
             max_backoff,
             poll_ms,
+            fleet_every,
         } => uplink(
             &data,
             sajili::uplink::sync::RunOptions {
                 once,
                 max_backoff: std::time::Duration::from_secs(max_backoff.max(1)),
                 poll: std::time::Duration::from_millis(poll_ms.max(10)),
+                fleet_every: std::time::Duration::from_secs(fleet_every.max(1)),
             },
         ),
         Command::Doctor { simulate } => doctor(simulate),
@@ -395,6 +401,8 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
         .certificate()
         .is_ok();
     let handoff_error = handoff.as_ref().err().map(ToString::to_string);
+    let policy = sajili::fleet::running(&device.store)?;
+    let withdrawn = sajili::fleet::withdrawal(&device.store)?;
     let rejected = handoff
         .as_ref()
         .map(|r| r.rejected.clone())
@@ -418,6 +426,26 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
                 serde_json::to_value(&uplink).unwrap_or_default(),
             );
             object.insert("handoff_error".into(), handoff_error.into());
+            object.insert(
+                "policy_version".into(),
+                policy.as_ref().map(|p| p.version).into(),
+            );
+            object.insert(
+                "policy_centre".into(),
+                policy
+                    .as_ref()
+                    .and_then(|p| p.centre.as_ref())
+                    .map(|c| c.id.clone())
+                    .into(),
+            );
+            object.insert(
+                "policy_staff".into(),
+                policy.as_ref().map(|p| p.staff.len()).into(),
+            );
+            object.insert(
+                "withdrawn".into(),
+                serde_json::to_value(&withdrawn).unwrap_or_default(),
+            );
         }
         println!("{value}");
         return Ok(());
@@ -455,6 +483,28 @@ fn status(data: &DataDir, json: bool) -> Result<(), Failure> {
             "no: run `sajili provision`".into()
         }
     );
+    match &policy {
+        Some(policy) => println!(
+            "Fleet policy    version {}, {}, {} staff",
+            policy.version,
+            policy.centre.as_ref().map_or_else(
+                || "no centre".to_string(),
+                |c| format!("{} ({})", c.name, c.id)
+            ),
+            policy.staff.len()
+        ),
+        None => println!("Fleet policy    none (staff added on this device)"),
+    }
+    if let Some(withdrawn) = &withdrawn {
+        println!(
+            "WITHDRAWN       since {}: {}",
+            format_time(Some(withdrawn.learnt_at)),
+            withdrawn
+                .detail
+                .as_deref()
+                .unwrap_or("refused by the registry")
+        );
+    }
     println!("Last attempt    {}", format_time(uplink.last_attempt));
     println!("Last success    {}", format_time(uplink.last_success));
     if let Some(error) = &uplink.last_error {

@@ -18,6 +18,10 @@
 //! DATA/spool/                 0750
 //!   outbox/<seq>.sje          envelopes waiting, 0640 (kiosk writes, uplink reads)
 //!   receipts/<seq>.sjr        verified receipts, 0640 (uplink writes, kiosk absorbs)
+//!   audit/<last>.saj          signed audit events, 0640 (kiosk writes, uplink sends;
+//!                             the kiosk removes those the uplink says are held)
+//!   policy.json               the newest fleet policy fetched, 0640 (uplink writes, kiosk
+//!                             verifies against the pinned policy key and takes it)
 //!   uplink-state.json         the uplink's progress, 0640
 //! ```
 //!
@@ -37,6 +41,13 @@ const ENVELOPE_EXTENSION: &str = "sje";
 const RECEIPT_EXTENSION: &str = "sjr";
 /// What a receipt set aside is renamed to.
 const REJECTED_EXTENSION: &str = "rejected";
+const AUDIT_EXTENSION: &str = "saj";
+
+/// The longest audit file read: the protocol's own limit on an audit call.
+pub const AUDIT_CAP: u64 = crate::uplink::protocol::MAX_AUDIT_BODY;
+
+/// The longest policy file read: the policy format's own limit.
+pub const POLICY_CAP: u64 = sajili_record::policy::MAX_POLICY as u64;
 
 /// The longest envelope read from the outbox: the envelope format's own limit (its length
 /// field allows [`crate::record::MAX_CIPHERTEXT`], 32 MiB, of ciphertext; header and signature
@@ -82,7 +93,11 @@ impl Spool {
         // the spool's root and receipts in receipts/; it only reads the outbox.
         ensure_dir(&self.root, 0o770)?;
         let mut repairs = Vec::new();
-        for (dir, mode) in [(self.outbox_dir(), 0o750), (self.receipts_dir(), 0o770)] {
+        for (dir, mode) in [
+            (self.outbox_dir(), 0o750),
+            (self.receipts_dir(), 0o770),
+            (self.audit_dir(), 0o750),
+        ] {
             match std::fs::symlink_metadata(&dir) {
                 Ok(meta) if !meta.is_dir() => {
                     let kind = if meta.is_symlink() {
@@ -117,6 +132,55 @@ impl Spool {
     /// The uplink's progress file.
     pub fn state_path(&self) -> PathBuf {
         self.root.join("uplink-state.json")
+    }
+
+    /// Audit events waiting to be sent.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.root.join("audit")
+    }
+
+    /// The newest fleet policy the uplink fetched.
+    pub fn policy_path(&self) -> PathBuf {
+        self.root.join("policy.json")
+    }
+
+    /// Hands the uplink the newest fleet policy fetched. Durable on return.
+    pub fn put_policy(&self, bytes: &[u8]) -> io::Result<()> {
+        write_atomic(&self.policy_path(), bytes, 0o640)
+    }
+
+    /// The fleet policy waiting, if any (unverified: the kiosk checks its signature).
+    pub fn policy(&self) -> io::Result<Option<Vec<u8>>> {
+        read_untrusted(&self.policy_path(), POLICY_CAP, "policy.json")
+    }
+
+    fn audit_path(&self, last: u64) -> PathBuf {
+        self.audit_dir()
+            .join(format!("{last:020}.{AUDIT_EXTENSION}"))
+    }
+
+    /// Hands the uplink signed audit events whose last number is `last`. Durable on return.
+    pub fn put_audit(&self, last: u64, bytes: &[u8]) -> io::Result<()> {
+        write_atomic(&self.audit_path(last), bytes, 0o640)
+    }
+
+    /// The audit file ending at `last`, if any.
+    pub fn audit(&self, last: u64) -> io::Result<Option<Vec<u8>>> {
+        read_untrusted(
+            &self.audit_path(last),
+            AUDIT_CAP,
+            &format!("audit file {last}"),
+        )
+    }
+
+    /// The last event numbers of the audit files waiting, in order.
+    pub fn audit_files(&self) -> io::Result<Vec<u64>> {
+        list_seqs(&self.audit_dir(), AUDIT_EXTENSION)
+    }
+
+    /// Removes the audit file ending at `last` (the registry holds its events).
+    pub fn remove_audit(&self, last: u64) -> io::Result<()> {
+        remove_optional(&self.audit_path(last))
     }
 
     fn envelope_path(&self, seq: u64) -> PathBuf {

@@ -58,6 +58,8 @@ pub struct AppState {
     pub incidents: IncidentGate,
     /// Per device: when "last seen" was last written, and the waiting count then.
     pub seen: Mutex<HashMap<String, (i64, Option<u64>)>>,
+    /// Withdrawn devices refused at the handshake.
+    pub refused: Arc<crate::withdrawn::Refused>,
     /// Test builds only: statuses to answer the first record calls with.
     #[cfg(feature = "test-hooks")]
     pub faults: crate::hooks::Faults,
@@ -231,6 +233,11 @@ pub fn router(state: Shared) -> Router {
         .route(protocol::PATH_PROVISION, post(provision).layer(small))
         .route(protocol::PATH_RENEW, post(renew).layer(small))
         .route(protocol::PATH_STANDING, get(standing))
+        .route(protocol::PATH_POLICY, get(policy))
+        .route(
+            protocol::PATH_AUDIT,
+            post(audit).layer(DefaultBodyLimit::max(protocol::MAX_AUDIT_BODY as usize)),
+        )
         .route(protocol::PATH_BATCH, post(put_batch).layer(records))
         .route("/v1/records/{seq}", put(put_record).layer(records))
         .route("/v1/records/{seq}/upload", get(upload_progress))
@@ -251,6 +258,8 @@ async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Res
     let route = route_name(&path);
     let limit = if route == "provision" || route == "renew" {
         MAX_SMALL_BODY
+    } else if route == "audit" {
+        protocol::MAX_AUDIT_BODY
     } else {
         MAX_RECORD
     };
@@ -292,6 +301,8 @@ fn route_name(path: &str) -> &'static str {
         protocol::PATH_PROVISION => "provision",
         protocol::PATH_RENEW => "renew",
         protocol::PATH_STANDING => "standing",
+        protocol::PATH_POLICY => "policy",
+        protocol::PATH_AUDIT => "audit",
         protocol::PATH_BATCH => "batch",
         "/healthz" => "healthz",
         _ if path.ends_with("/receipt") => "receipt",
@@ -317,6 +328,9 @@ struct Caller {
     device: String,
     /// Its record-signing key, hex, as stored.
     signing_key: String,
+    /// Withdrawn by the back office: only records up to this seq are still taken (a device
+    /// withdrawn without `--accept-until` never gets this far).
+    accept_until: Option<u64>,
 }
 
 impl Caller {
@@ -342,10 +356,21 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
         )));
     };
     match state.store.device(device).map_err(unavailable)? {
-        Some(entry) => Ok(Caller {
-            device: device.clone(),
-            signing_key: entry.signing_key,
-        }),
+        Some(entry) => match entry.withdrawn {
+            None => Ok(Caller {
+                device: device.clone(),
+                signing_key: entry.signing_key,
+                accept_until: None,
+            }),
+            Some(withdrawal) => match withdrawal.accept_until {
+                Some(limit) => Ok(Caller {
+                    device: device.clone(),
+                    signing_key: entry.signing_key,
+                    accept_until: Some(limit),
+                }),
+                None => Err(withdrawn(device, &withdrawal.reason)),
+            },
+        },
         None => Err(against(
             device,
             None,
@@ -356,6 +381,40 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
             ),
         )),
     }
+}
+
+/// The refusal of a withdrawn device's call.
+fn withdrawn(device: &str, reason: &str) -> Refusal {
+    against(
+        device,
+        None,
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            codes::DEVICE_WITHDRAWN,
+            format!("device {device} was withdrawn by the back office: {reason}"),
+        ),
+    )
+}
+
+/// A call only a device in service makes (renewal, policy, audit): a withdrawn device whose
+/// last records are still taken may send those, and nothing else.
+fn require_in_service(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
+    let caller = require_device(state, peer)?;
+    if caller.accept_until.is_some() {
+        return Err(withdrawn(&caller.device, "only its last records are taken"));
+    }
+    Ok(caller)
+}
+
+/// The refusal of a record a withdrawn device sealed after the seq the back office still takes.
+fn beyond_withdrawal(caller: &Caller, seq: u64) -> Option<Refusal> {
+    let limit = caller.accept_until?;
+    (seq > limit).then(|| {
+        withdrawn(
+            &caller.device,
+            &format!("records after {limit} are not taken"),
+        )
+    })
 }
 
 /// A record call (standing, records): the device, unless a test fault answers for it.
@@ -464,6 +523,13 @@ fn provision_blocking(state: &AppState, body: &[u8]) -> Result<Response, Refusal
                 codes::TOKEN_REQUIRED,
                 "a new device needs an enrolment token".into(),
             ),
+            ProvisionRefusal::Withdrawn => (
+                StatusCode::FORBIDDEN,
+                codes::DEVICE_WITHDRAWN,
+                format!(
+                    "device {device} was withdrawn by the back office: no certificate is issued to it"
+                ),
+            ),
         };
         return Err(against(&device, None, Refusal::new(status, code, words)));
     }
@@ -481,7 +547,7 @@ async fn renew(
     Extension(peer): Extension<Peer>,
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
-        let device = require_device(state, &peer)?.device;
+        let device = require_in_service(state, &peer)?.device;
         let certificate = peer.certificate.clone().unwrap_or_default();
         let public_key = keys::certificate_public_key(&certificate).map_err(unavailable)?;
         let (pem, not_after) = keys::issue_device_certificate(
@@ -555,6 +621,95 @@ async fn standing(
             None,
         );
         Ok(octets(receipt.to_bytes()))
+    })
+    .await
+}
+
+/// Query of `GET /v1/policy`.
+#[derive(Debug, Deserialize)]
+pub struct PolicyQuery {
+    /// The version the device runs.
+    have: Option<u64>,
+}
+
+/// The signed policy of the caller's centre, or 204 when there is nothing newer than `have`.
+async fn policy(
+    State(state): State<Shared>,
+    Extension(peer): Extension<Peer>,
+    Query(query): Query<PolicyQuery>,
+) -> Result<Response, Refusal> {
+    blocking(state, move |state| {
+        let caller = require_in_service(state, &peer)?;
+        let centre = state
+            .store
+            .device(&caller.device)
+            .map_err(unavailable)?
+            .and_then(|entry| entry.centre);
+        match state.store.policy(centre.as_deref()).map_err(unavailable)? {
+            Some((version, signed)) if version > query.have.unwrap_or(0) => Ok((
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                signed,
+            )
+                .into_response()),
+            _ => Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    })
+    .await
+}
+
+/// Audit events of the caller, signed by its record-signing key: stored once each.
+async fn audit(
+    State(state): State<Shared>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    blocking(state, move |state| {
+        let caller = require_in_service(state, &peer)?;
+        let signed: protocol::SignedAudit = serde_json::from_slice(&body)
+            .map_err(|e| bad_request(format!("not an audit batch: {e}")))?;
+        let Some(batch) = signed.open(&caller.key()?) else {
+            return Err(against(
+                &caller.device,
+                None,
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_SIGNATURE,
+                    "the audit batch is not signed by this device's key, or is malformed",
+                ),
+            ));
+        };
+        if batch.device != caller.device {
+            return Err(against(
+                &caller.device,
+                None,
+                Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    codes::WRONG_DEVICE,
+                    "the audit batch names another device",
+                ),
+            ));
+        }
+        let received_at = now();
+        let events: Vec<crate::store::AuditEntry> = batch
+            .events
+            .into_iter()
+            .map(|line| crate::store::AuditEntry {
+                number: line.number,
+                at: line.at,
+                actor: line.actor,
+                action: line.action,
+                subject: line.subject,
+                received_at,
+            })
+            .collect();
+        let held_through = state
+            .store
+            .add_audit(&caller.device, &events)
+            .map_err(unavailable)?;
+        Ok(axum::Json(protocol::AuditAnswer { held_through }).into_response())
     })
     .await
 }
@@ -668,6 +823,9 @@ fn take_one(
     bytes: &[u8],
 ) -> Result<Response, Refusal> {
     let device = caller.device.as_str();
+    if let Some(refusal) = beyond_withdrawal(caller, seq) {
+        return Err(refusal);
+    }
     let checked = check_record(device, &caller.key()?, Some(seq), bytes)?;
     let appended = state
         .store
@@ -879,7 +1037,13 @@ fn batch_blocking(state: &AppState, caller: &Caller, body: &[u8]) -> Result<Resp
     let mut refusal = None;
     for result in check_all(device, &key, &records) {
         match result {
-            Ok(record) => checked.push(record),
+            Ok(record) => {
+                if let Some(refused) = beyond_withdrawal(caller, record.seq) {
+                    refusal = Some(refused);
+                    break;
+                }
+                checked.push(record);
+            }
             Err(refused) => {
                 refusal = Some(refused);
                 break;
@@ -931,6 +1095,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             incidents: IncidentGate::new(),
             seen: Mutex::new(HashMap::new()),
+            refused: Default::default(),
             #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         })

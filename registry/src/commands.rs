@@ -46,6 +46,8 @@ pub struct InitOptions<'a> {
     pub bundle_out: &'a Path,
     /// Where to write the age identity (to be kept offline).
     pub identity_out: &'a Path,
+    /// Where to write the policy key (the back office's, off the ingest nodes).
+    pub policy_key_out: &'a Path,
     /// The nodes' URLs, the first the devices' first choice.
     pub urls: &'a [String],
     /// Put a new enrolment token into the bundle.
@@ -68,6 +70,7 @@ pub fn init(store: &dyn Store, options: &InitOptions<'_>) -> Result<()> {
     keys::create(options.keys, &hosts)?;
     let loaded = keys::load(options.keys)?;
     let recipient = keys::write_identity(options.identity_out)?;
+    let policy_key = keys::write_policy_key(options.policy_key_out)?;
     let meta = Meta {
         receipt_key: hex(loaded.receipt_key.verifying_key().as_bytes()),
         age_recipient: recipient.to_string(),
@@ -75,7 +78,7 @@ pub fn init(store: &dyn Store, options: &InitOptions<'_>) -> Result<()> {
     };
     store.init_meta(&meta)?;
     let token = if options.with_token {
-        Some(new_token(store, TOKEN_LIFETIME_S)?)
+        Some(new_token(store, TOKEN_LIFETIME_S, None)?)
     } else {
         None
     };
@@ -90,12 +93,14 @@ pub fn init(store: &dyn Store, options: &InitOptions<'_>) -> Result<()> {
         receipt_signing_key: meta.receipt_key.clone(),
         ca_certificate: std::fs::read_to_string(options.keys.ca_cert())?,
         enrolment_token: token,
+        policy_key: Some(hex(policy_key.as_bytes())),
+        policy: None,
     };
     let json = serde_json::to_string_pretty(&bundle)? + "\n";
     // 0600: with a token in it, the bundle is a secret until the device uses it.
     write_atomic(options.bundle_out, json.as_bytes(), 0o600)?;
     println!(
-        "Registry made: keys in {}, database {} ({}).\nTrust bundle: {}\nIdentity: {} (keep it offline, with the back office: serve never needs it)",
+        "Registry made: keys in {}, database {} ({}).\nTrust bundle: {}\nIdentity: {} and policy key: {} (keep both with the back office: serve never needs them)",
         options.keys.root.display(),
         store.engine(),
         if options.with_token {
@@ -105,6 +110,7 @@ pub fn init(store: &dyn Store, options: &InitOptions<'_>) -> Result<()> {
         },
         options.bundle_out.display(),
         options.identity_out.display(),
+        options.policy_key_out.display(),
     );
     Ok(())
 }
@@ -134,8 +140,9 @@ pub fn parse_lifetime(text: &str) -> std::result::Result<i64, String> {
     Ok(seconds)
 }
 
-/// Makes a one-time enrolment token living `lifetime_s`; returns its text (stored hashed).
-pub fn new_token(store: &dyn Store, lifetime_s: i64) -> Result<String> {
+/// Makes a one-time enrolment token living `lifetime_s`, for a device of `centre`; returns
+/// its text (stored hashed).
+pub fn new_token(store: &dyn Store, lifetime_s: i64, centre: Option<&str>) -> Result<String> {
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).context("randomness")?;
     let token = hex(&bytes);
@@ -147,6 +154,7 @@ pub fn new_token(store: &dyn Store, lifetime_s: i64) -> Result<String> {
             used_by: None,
             expires_at: Some(created_at.saturating_add(lifetime_s)),
             revoked: false,
+            centre: centre.map(str::to_owned),
         },
     )?;
     Ok(token)
@@ -200,6 +208,20 @@ pub fn stats(store: &dyn Store, json: bool) -> Result<()> {
             chain.head,
             chain.records,
             if chain.complete { "complete" } else { "BROKEN" }
+        );
+    }
+    for gone in &stats.withdrawn {
+        let until = gone
+            .withdrawal
+            .accept_until
+            .map_or_else(String::new, |seq| {
+                format!(", records up to {seq} still taken")
+            });
+        println!(
+            "Device {}  WITHDRAWN {}: {}{until}",
+            gone.device,
+            crate::fleet::format_time(gone.withdrawal.at),
+            gone.withdrawal.reason
         );
     }
     Ok(())

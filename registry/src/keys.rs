@@ -139,6 +139,34 @@ pub fn write_identity(path: &Path) -> Result<age::x25519::Recipient> {
     Ok(identity.to_public())
 }
 
+/// Makes the policy key that signs fleet policies and writes its seed to `path` (0600),
+/// refusing to replace a file there. Returns its public half, pinned in the trust bundle.
+pub fn write_policy_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey> {
+    if path.exists() {
+        bail!(
+            "{} exists: a policy key is never overwritten (every device pins it)",
+            path.display()
+        );
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).context("randomness")?;
+    write_atomic(path, seed.as_ref(), 0o600)
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed).verifying_key())
+}
+
+/// Reads the policy key the back office keeps (`--policy-key FILE`).
+pub fn load_policy_key(path: &Path) -> Result<SigningKey> {
+    let seed = read(path)?;
+    let seed: [u8; 32] = seed.as_slice().try_into().with_context(|| {
+        format!(
+            "{} is not a policy key (32 bytes, from `init --policy-key-out`)",
+            path.display()
+        )
+    })?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// Reads the age identity the back office keeps (`--identity FILE`).
 pub fn load_identity(path: &Path) -> Result<age::x25519::Identity> {
     let text = read(path)?;

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod commands;
+pub mod fleet;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;
 pub mod incidents;
@@ -16,3 +17,4 @@ pub mod ops;
 pub mod process;
 pub mod server;
 pub mod store;
+pub mod withdrawn;

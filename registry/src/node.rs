@@ -41,6 +41,8 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
     }
     let keys = keys::load(&options.keys)?;
     let metrics = Arc::new(Metrics::new());
+    let refused = Arc::new(crate::withdrawn::Refused::default());
+    refused.refresh(store.as_ref())?;
     let state = Arc::new(AppState {
         store: store.clone(),
         keys,
@@ -48,6 +50,7 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         metrics: metrics.clone(),
         incidents: IncidentGate::new(),
         seen: Mutex::new(Default::default()),
+        refused: refused.clone(),
         #[cfg(feature = "test-hooks")]
         faults: crate::hooks::Faults::from_env()?,
     });
@@ -81,6 +84,7 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
             },
         ));
         tokio::spawn(prune_incidents(store.clone(), options.incident_days));
+        tokio::spawn(refresh_withdrawn(store.clone(), refused));
         let served = server::serve(
             &options.keys,
             listener,
@@ -112,6 +116,25 @@ async fn prune_incidents(store: Arc<dyn Store>, days: i64) {
             Ok(Ok(pruned)) => info!("dropped {pruned} refusal(s) older than {days} days"),
             Ok(Err(error)) => warn!("could not drop old refusals: {error:#}"),
             Err(_) => {}
+        }
+    }
+}
+
+/// Reads the withdrawn devices again every few seconds, for the handshake.
+async fn refresh_withdrawn(store: Arc<dyn Store>, refused: Arc<crate::withdrawn::Refused>) {
+    let mut every = tokio::time::interval(crate::withdrawn::REFRESH);
+    let mut failing = false;
+    loop {
+        every.tick().await;
+        let (store, refused) = (store.clone(), refused.clone());
+        match tokio::task::spawn_blocking(move || refused.refresh(store.as_ref())).await {
+            Ok(Ok(_)) => failing = false,
+            // Logged once per outage: the API still refuses a withdrawn device on every call.
+            Ok(Err(error)) if !failing => {
+                failing = true;
+                warn!("could not read the withdrawn devices: {error:#}");
+            }
+            _ => {}
         }
     }
 }

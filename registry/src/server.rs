@@ -35,7 +35,10 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest the requests in flight get to finish after SIGTERM.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn tls_config(dir: &RegistryDir) -> Result<Arc<rustls::ServerConfig>> {
+fn tls_config(
+    dir: &RegistryDir,
+    refused: Arc<crate::withdrawn::Refused>,
+) -> Result<Arc<rustls::ServerConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let ca = CertificateDer::from_pem_file(dir.ca_cert()).context("CA certificate")?;
     let mut roots = RootCertStore::empty();
@@ -43,6 +46,10 @@ fn tls_config(dir: &RegistryDir) -> Result<Arc<rustls::ServerConfig>> {
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()?;
+    let verifier = Arc::new(crate::withdrawn::RefusingVerifier {
+        inner: verifier,
+        refused,
+    });
     let chain = vec![
         CertificateDer::from_pem_file(dir.server_cert()).context("server certificate")?,
         ca,
@@ -59,15 +66,7 @@ fn peer_of(certificates: Option<&[CertificateDer<'_>]>) -> Peer {
     let Some(first) = certificates.and_then(|c| c.first()) else {
         return Peer::default();
     };
-    let device = x509_parser::parse_x509_certificate(first)
-        .ok()
-        .and_then(|(_, cert)| {
-            cert.subject()
-                .iter_common_name()
-                .next()
-                .and_then(|cn| cn.as_str().ok())
-                .map(str::to_string)
-        });
+    let device = crate::withdrawn::common_name(first);
     Peer {
         device,
         certificate: Some(first.to_vec()),
@@ -105,7 +104,7 @@ pub async fn serve(
     limits: Limits,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let acceptor = TlsAcceptor::from(tls_config(dir)?);
+    let acceptor = TlsAcceptor::from(tls_config(dir, state.refused.clone())?);
     info!("listening on https://{}", listener.local_addr()?);
     let metrics = state.metrics.clone();
     let router = api::router(state);

@@ -289,7 +289,7 @@ fn provision_devices(
         .map(|index| {
             let node = index % registry.len();
             let url = registry[node].url();
-            let token = sajili_registry::commands::new_token(&*store, 3600).expect("a token");
+            let token = sajili_registry::commands::new_token(&*store, 3600, None).expect("a token");
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).expect("randomness");
             let sealer = Sealer::new(SigningKey::from_bytes(&seed), recipient.clone());

@@ -45,6 +45,8 @@ impl TestRegistry {
             receipt_signing_key: hex(receipt_key.verifying_key().as_bytes()),
             ca_certificate: ca.cert.pem(),
             enrolment_token: None,
+            policy_key: None,
+            policy: None,
         };
         let bundle_json = serde_json::to_string_pretty(&bundle).expect("bundle JSON");
         Self {
@@ -281,6 +283,49 @@ pub fn write_fuzz_seeds(dir: &Path) {
     )
     .expect("envelope");
     write("envelope", "small", &signed.to_bytes());
+
+    // A fleet policy and an audit batch, signed by the keys the `fleet` target pins.
+    let policy = sajili_record::policy::FleetPolicy {
+        format: sajili_record::policy::POLICY_FORMAT,
+        version: 3,
+        issued_at: 1_800_000_000,
+        centre: Some(sajili_record::policy::Centre {
+            id: "NRB-KIBERA".into(),
+            name: "Kibera Huduma Centre".into(),
+            kind: sajili_record::policy::CentreKind::Prison,
+        }),
+        staff: vec![sajili_record::policy::PolicyStaff {
+            number: "SUP-1".into(),
+            role: sajili_record::policy::Role::Supervisor,
+            pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        }],
+        settings: sajili_record::policy::Settings::default(),
+    };
+    write(
+        "fleet",
+        "policy",
+        &policy
+            .sign(&SigningKey::from_bytes(&[5; 32]))
+            .expect("policy"),
+    );
+    let audit = sajili_record::protocol::SignedAudit::sign(
+        &sajili_record::protocol::AuditBatch {
+            device: sealer.device_id().to_string(),
+            events: vec![sajili_record::protocol::AuditLine {
+                number: 1,
+                at: 1_800_000_000,
+                actor: "SUP-1".into(),
+                action: "staff.login".into(),
+                subject: String::new(),
+            }],
+        },
+        &SigningKey::from_bytes(&[3; 32]),
+    );
+    write(
+        "fleet",
+        "audit",
+        &serde_json::to_vec(&audit).expect("audit JSON"),
+    );
 
     write(
         "image",

@@ -268,6 +268,42 @@ impl RegistryProcess {
             .expect("run sajili-registry")
     }
 
+    /// The policy key `init` wrote beside the identity.
+    pub fn policy_key(&self) -> PathBuf {
+        self.identity.with_file_name("policy.key")
+    }
+
+    /// Runs a back-office command (`staff add …`, `device withdraw …`) with the database and
+    /// the policy key given through the environment, `stdin` on its standard input.
+    pub fn back_office(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(registry_bin())
+            .args(args)
+            .env("SAJILI_REGISTRY_DB", &self.db)
+            .env("SAJILI_POLICY_KEY", self.policy_key())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sajili-registry");
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        child.wait_with_output().expect("sajili-registry output")
+    }
+
+    /// As [`RegistryProcess::back_office`], asserting success; its standard output.
+    pub fn back_office_ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.back_office(args, stdin);
+        assert!(
+            output.status.success(),
+            "sajili-registry {}: {}",
+            args.join(" "),
+            stderr(&output)
+        );
+        stdout(&output)
+    }
+
     /// `process`: the back office's pass; its standard output.
     pub fn process(&self) -> String {
         let output = self.run(&["process"]);

@@ -283,6 +283,40 @@ fn registration_numbers_round_trip_or_are_refused() {
     );
 }
 
+/// A policy or audit batch the seeds' keys signed: `Some(true)` policy, `Some(false)` audit.
+fn fleet_signed(bytes: &[u8]) -> Option<bool> {
+    use ed25519_dalek::SigningKey;
+    let policy_key = SigningKey::from_bytes(&[5; 32]).verifying_key();
+    if sajili_record::policy::verify(bytes, &policy_key).is_ok() {
+        return Some(true);
+    }
+    let device_key = SigningKey::from_bytes(&[3; 32]).verifying_key();
+    serde_json::from_slice::<sajili_record::protocol::SignedAudit>(bytes)
+        .ok()
+        .and_then(|signed| signed.open(&device_key))
+        .map(|_| false)
+}
+
+#[test]
+fn fleet_policies_and_audit_batches_are_taken_only_as_signed() {
+    every_seed_parses("fleet", |_, bytes| fleet_signed(bytes).is_some());
+    let seeds = seeds("fleet");
+    let mut taken = 0;
+    each_mutation("fleet", |bytes| {
+        if fleet_signed(bytes).is_some() {
+            // Only an unchanged meaning passes the signature: a mutation outside the signed
+            // string (whitespace, a changed letter in the case of a hex digit) at most.
+            taken += 1;
+            assert!(
+                seeds.iter().any(|seed| seed.len().abs_diff(bytes.len()) <= 1),
+                "a mutation was taken: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    });
+    assert!(taken < MUTATIONS / 10, "{taken} mutations taken");
+}
+
 #[test]
 fn seed_corpora_exist_for_every_fuzz_target() {
     let targets = std::fs::read_dir(workspace_root().join("fuzz/fuzz_targets")).unwrap();

@@ -48,8 +48,9 @@ pub fn hash_pin(pin: &str) -> Result<String, String> {
 /// Whether `pin` matches the PHC string `hash`. A damaged hash matches nothing.
 pub fn pin_matches(hash: &str, pin: &str) -> bool {
     plausible_pin(pin, 4)
-        && PasswordHash::new(hash)
-            .is_ok_and(|hash| hasher().is_ok_and(|h| h.verify_password(pin.as_bytes(), &hash).is_ok()))
+        && PasswordHash::new(hash).is_ok_and(|hash| {
+            hasher().is_ok_and(|h| h.verify_password(pin.as_bytes(), &hash).is_ok())
+        })
 }
 
 #[cfg(test)]
@@ -59,7 +60,10 @@ mod tests {
     #[test]
     fn a_hash_matches_its_own_pin_only_and_names_its_parameters() {
         let hash = hash_pin("482193").expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(pin_matches(&hash, "482193"));
         assert!(!pin_matches(&hash, "482194"));
         assert!(!pin_matches("$argon2id$garbage", "482193"));

@@ -274,7 +274,10 @@ impl FleetPolicy {
         }
         if let Some(centre) = &self.centre {
             if !valid_centre_id(&centre.id) {
-                return bad("centre id", "is not 2-32 capital letters, digits or hyphens");
+                return bad(
+                    "centre id",
+                    "is not 2-32 capital letters, digits or hyphens",
+                );
             }
             if centre.name.trim().is_empty() || centre.name.chars().count() > 80 {
                 return bad("centre name", "is empty or longer than 80 characters");
@@ -283,7 +286,10 @@ impl FleetPolicy {
         let mut numbers = std::collections::HashSet::new();
         for member in &self.staff {
             if !valid_staff_number(&member.number) {
-                return bad("staff number", "is not 2-16 capital letters, digits or hyphens");
+                return bad(
+                    "staff number",
+                    "is not 2-16 capital letters, digits or hyphens",
+                );
             }
             if !numbers.insert(member.number.as_str()) {
                 return bad("staff", "lists a staff number twice");
@@ -305,7 +311,10 @@ impl FleetPolicy {
                 .iter()
                 .any(|code| Language::from_code(code).is_none())
         {
-            return bad("languages", "must name at least one of en, sw and nothing else");
+            return bad(
+                "languages",
+                "must name at least one of en, sw and nothing else",
+            );
         }
         if settings.consent_version.is_empty() || settings.consent_version.len() > 64 {
             return bad("consent version", "is empty or longer than 64 characters");

@@ -13,6 +13,97 @@ pub const PATH_STANDING: &str = "/v1/standing";
 /// Several whole records in chain order, in one request (mTLS): for fast links.
 pub const PATH_BATCH: &str = "/v1/records";
 
+/// The fleet policy for the calling device's centre (mTLS): `?have=N` answers 204 when the
+/// registry holds nothing newer than version N; otherwise the signed policy
+/// ([`crate::policy`]).
+pub const PATH_POLICY: &str = "/v1/policy";
+/// Audit events of the calling device (mTLS): a [`SignedAudit`]; answers [`AuditAnswer`].
+pub const PATH_AUDIT: &str = "/v1/audit";
+
+/// Most audit events in one call.
+pub const MAX_AUDIT_EVENTS: usize = 500;
+/// The largest audit call, bytes (500 events of some 150 bytes, with room).
+pub const MAX_AUDIT_BODY: u64 = 256 * 1024;
+
+/// One audit event as the device sends it: never personal data, never biometrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditLine {
+    /// The device's event number: from 1, gapless.
+    pub number: u64,
+    /// When, by the device's clock, Unix seconds.
+    pub at: i64,
+    /// A staff number, `self-service` or `system`.
+    pub actor: String,
+    /// What happened (`staff.login`, `staff.signoff`, `policy.applied`, …).
+    pub action: String,
+    /// About what: a registration number, a seq, a version.
+    pub subject: String,
+}
+
+/// Audit events, in order, of one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditBatch {
+    /// The device that logged them.
+    pub device: String,
+    /// The events, numbers rising.
+    pub events: Vec<AuditLine>,
+}
+
+/// An audit batch as sent: the batch's JSON, and the device's ed25519 signature (its record-
+/// signing key, hex) over exactly those bytes, so the registry keeps proof of who logged what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedAudit {
+    /// The [`AuditBatch`]'s JSON, as signed.
+    pub batch: String,
+    /// ed25519 over the bytes of `batch`, hex.
+    pub signature: String,
+}
+
+impl SignedAudit {
+    /// Signs `batch` with the device's record-signing key.
+    pub fn sign(batch: &AuditBatch, key: &ed25519_dalek::SigningKey) -> Self {
+        use ed25519_dalek::Signer;
+        // A struct of strings and integers always encodes.
+        let batch = serde_json::to_string(batch).unwrap_or_default();
+        let signature = crate::record::hex(&key.sign(batch.as_bytes()).to_bytes());
+        Self { batch, signature }
+    }
+
+    /// The batch, if the signature is `key`'s over it and it is well formed: events in rising
+    /// order, at most [`MAX_AUDIT_EVENTS`], fields of bounded length.
+    pub fn open(&self, key: &ed25519_dalek::VerifyingKey) -> Option<AuditBatch> {
+        use ed25519_dalek::Verifier;
+        let raw: [u8; 64] = crate::record::parse_hex(&self.signature)?.try_into().ok()?;
+        key.verify(
+            self.batch.as_bytes(),
+            &ed25519_dalek::Signature::from_bytes(&raw),
+        )
+        .ok()?;
+        let batch: AuditBatch = serde_json::from_str(&self.batch).ok()?;
+        let rising = batch
+            .events
+            .windows(2)
+            .all(|pair| pair[0].number < pair[1].number);
+        let bounded = batch.events.iter().all(|event| {
+            event.number > 0
+                && event.actor.len() <= 64
+                && event.action.len() <= 64
+                && event.subject.len() <= 256
+        });
+        (rising && bounded && batch.events.len() <= MAX_AUDIT_EVENTS).then_some(batch)
+    }
+}
+
+/// Answer to an audit call: the highest event number the registry now holds for the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAnswer {
+    /// Every event up to this number is held (the device may drop its copy's upload mark).
+    pub held_through: u64,
+}
+
 /// Most records in one batch.
 pub const MAX_BATCH: usize = 64;
 
@@ -152,6 +243,8 @@ pub mod codes {
     pub const TOO_LARGE: &str = "too_large";
     /// Nothing held for this seq.
     pub const NOT_FOUND: &str = "not_found";
+    /// The back office withdrew this device: nothing more is taken from it.
+    pub const DEVICE_WITHDRAWN: &str = "device_withdrawn";
     /// The registry cannot take records now; try later.
     pub const UNAVAILABLE: &str = "unavailable";
     /// The registry failed; try later.

@@ -23,6 +23,12 @@ pub struct HandoffReport {
     pub rejected: Vec<(u64, String)>,
     /// What was wrong with the spool's directories and was put right, in words (logged too).
     pub repaired: Vec<String>,
+    /// The fleet policy taken in this hand-off, its version.
+    pub policy_taken: Option<u64>,
+    /// A policy offered and refused, and why (the running one is kept).
+    pub policy_refused: Option<String>,
+    /// Audit events handed to the uplink.
+    pub audit_exported: u64,
 }
 
 /// Why the hand-off could not run. Nothing stored was lost.
@@ -70,7 +76,110 @@ pub fn handoff(device: &mut Device, at: i64) -> Result<HandoffReport, HandoffErr
     }
     absorb(device, &spool, at, &mut report)?;
     export(device, &spool, &mut report)?;
+    let uplink = UplinkState::load(&spool);
+    take_policies(device, &spool, at, &mut report);
+    if let Some(notice) = &uplink.withdrawn {
+        crate::fleet::note_withdrawal(
+            &device.store,
+            &crate::fleet::Withdrawal {
+                learnt_at: notice.at,
+                detail: Some(notice.detail.clone()),
+            },
+        )?;
+    }
+    report.audit_exported = export_audit(device, &spool, uplink.audit_through)?;
     Ok(report)
+}
+
+/// Takes a newer fleet policy from the provisioning bundle, then from the uplink. Each is
+/// checked against the policy key the bundle pins; one refused is logged and the running
+/// policy kept: a bad policy never stops the hand-off.
+fn take_policies(device: &Device, spool: &Spool, at: i64, report: &mut HandoffReport) {
+    let key = device.bundle.policy_key().ok();
+    let running = crate::fleet::running_version(&device.store);
+    let fetched = match spool.policy() {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            report.policy_refused = Some(format!("policy.json is not readable: {error}"));
+            None
+        }
+    };
+    for (from, signed) in [
+        ("the provisioning bundle", device.bundle.policy_bytes()),
+        ("the registry", fetched),
+    ] {
+        let Some(signed) = signed else { continue };
+        // Seen before and not newer: nothing to do, and nothing to log again.
+        if claimed_version(&signed)
+            .is_some_and(|version| version <= running.max(report.policy_taken.unwrap_or(0)))
+        {
+            continue;
+        }
+        match crate::fleet::take(&device.store, &signed, key.as_ref(), at) {
+            Ok(policy) => {
+                log::info!("took fleet policy version {} from {from}", policy.version);
+                report.policy_taken = Some(policy.version);
+            }
+            Err(error) => {
+                log::warn!("refused a fleet policy from {from}: {error}");
+                report.policy_refused = Some(format!("from {from}: {error}"));
+            }
+        }
+    }
+}
+
+/// The version a signed policy claims, unchecked (to skip one already seen).
+fn claimed_version(signed: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u64,
+    }
+    let signed: sajili_record::policy::SignedPolicy = serde_json::from_slice(signed).ok()?;
+    serde_json::from_str::<Version>(&signed.policy)
+        .ok()
+        .map(|v| v.version)
+}
+
+/// Most audit events in one spool file.
+const AUDIT_PER_FILE: usize = 200;
+
+/// Removes the audit files the registry holds, and signs the events not yet handed over into
+/// new files. The store's mark of what was handed over is raised only once a file is written,
+/// so a power cut between writes one file again (the registry keeps each event once).
+fn export_audit(device: &Device, spool: &Spool, held_through: u64) -> Result<u64, HandoffError> {
+    for last in spool.audit_files()? {
+        if last <= held_through {
+            spool.remove_audit(last)?;
+        }
+    }
+    let mut exported = 0;
+    loop {
+        let after = device.store.audit_exported()?;
+        let events = device.store.audit_after(after, AUDIT_PER_FILE)?;
+        let Some((last, _)) = events.last() else {
+            return Ok(exported);
+        };
+        let last = *last;
+        let batch = crate::uplink::protocol::AuditBatch {
+            device: device.sealer.device_id().to_string(),
+            events: events
+                .into_iter()
+                .map(|(number, event)| crate::uplink::protocol::AuditLine {
+                    number,
+                    at: event.at,
+                    actor: event.actor,
+                    action: event.action,
+                    subject: event.subject,
+                })
+                .collect(),
+        };
+        let count = batch.events.len() as u64;
+        let signed = serde_json::to_vec(&device.sealer.sign_audit(&batch))
+            .map_err(|e| HandoffError::Io(std::io::Error::other(e)))?;
+        spool.put_audit(last, &signed)?;
+        device.store.set_audit_exported(last)?;
+        exported += count;
+    }
 }
 
 fn absorb(

@@ -337,6 +337,18 @@ impl Store {
         Ok(events)
     }
 
+    /// Every audit event up to this number has been handed to the uplink.
+    pub fn audit_exported(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        let settings = txn.open_table(SETTINGS).map_err(|e| self.error(e))?;
+        Ok(read_u64(&settings, SETTING_AUDIT_EXPORTED)?.unwrap_or(0))
+    }
+
+    /// Raises the mark of audit events handed to the uplink.
+    pub fn set_audit_exported(&self, through: u64) -> Result<(), StoreError> {
+        self.put_setting(SETTING_AUDIT_EXPORTED, &through.to_be_bytes())
+    }
+
     /// Records the device id (once, at `init`).
     pub fn set_device_id(&self, device_id: &str) -> Result<(), StoreError> {
         self.write(|txn| {
@@ -415,7 +427,8 @@ impl Store {
     /// Notes that the registry withdrew this device (`notice`: JSON), with an audit event.
     pub fn set_withdrawn(&self, notice: &[u8], audit: &AuditEvent) -> Result<(), StoreError> {
         self.write(|txn| {
-            txn.open_table(SETTINGS)?.insert(SETTING_WITHDRAWN, notice)?;
+            txn.open_table(SETTINGS)?
+                .insert(SETTING_WITHDRAWN, notice)?;
             append_audit(txn, audit)
         })
     }

@@ -47,3 +47,5 @@ pub(crate) fn decode_i64(bytes: &[u8]) -> Option<i64> {
 pub(crate) const SETTING_POLICY: &str = "fleet.policy";
 /// The registry's withdrawal of this device: JSON (`crate::fleet::Withdrawal`).
 pub(crate) const SETTING_WITHDRAWN: &str = "fleet.withdrawn";
+/// Every audit event up to this number has been handed to the uplink: u64 BE.
+pub(crate) const SETTING_AUDIT_EXPORTED: &str = "audit.exported";

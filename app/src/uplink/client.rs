@@ -38,6 +38,9 @@ pub enum CallError {
         /// The registry's answer (boxed: it is large, and errors travel far).
         error: Box<ApiError>,
     },
+    /// The back office withdrew this device: refused at the handshake (`certificate_revoked`)
+    /// or by the API (`device_withdrawn`). Nothing more will be taken from it.
+    Withdrawn(String),
     /// The registry answered something this device cannot read.
     BadAnswer(String),
 }
@@ -57,6 +60,9 @@ impl fmt::Display for CallError {
             }
             Self::Refused { error, .. } => {
                 write!(f, "the registry refused: {} ({})", error.detail, error.code)
+            }
+            Self::Withdrawn(detail) => {
+                write!(f, "the registry has withdrawn this device: {detail}")
             }
             Self::BadAnswer(detail) => write!(f, "the registry's answer is not readable: {detail}"),
         }
@@ -116,6 +122,9 @@ fn describe_transport(error: &ureq::Error) -> CallError {
         _ => None,
     };
     match rustls_error {
+        Some(rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRevoked)) => {
+            CallError::Withdrawn("its certificate was refused as revoked at the handshake".into())
+        }
         Some(rustls::Error::AlertReceived(alert)) => {
             let words = match alert {
                 rustls::AlertDescription::CertificateExpired => "it has expired".to_string(),
@@ -162,11 +171,19 @@ fn refusal(status: u16, body: &[u8]) -> CallError {
         };
     }
     match parsed {
-        Some(error) => CallError::Refused {
-            status,
-            error: Box::new(error),
-        },
+        Some(error) => refused(status, error),
         None => CallError::BadAnswer(format!("HTTP {status} without an error body")),
+    }
+}
+
+/// A refusal the registry sent, as the error it means.
+pub fn refused(status: u16, error: ApiError) -> CallError {
+    if error.code == protocol::codes::DEVICE_WITHDRAWN {
+        return CallError::Withdrawn(error.detail);
+    }
+    CallError::Refused {
+        status,
+        error: Box::new(error),
     }
 }
 
@@ -267,6 +284,28 @@ impl Registry {
                 .call(),
         )?;
         Ok(answer)
+    }
+
+    /// `GET /v1/policy?have=N`: the signed fleet policy of the device's centre (unverified
+    /// bytes), or `None` when the registry holds nothing newer than version `have`.
+    pub fn policy(&self, have: u64) -> Result<Option<Vec<u8>>, CallError> {
+        let (status, answer) = Self::finish(
+            self.agent
+                .get(format!("{}?have={have}", self.url(protocol::PATH_POLICY)))
+                .call(),
+        )?;
+        Ok((status != 204 && !answer.is_empty()).then_some(answer))
+    }
+
+    /// `POST /v1/audit`: signed audit events (a spool file, as the kiosk wrote it).
+    pub fn audit(&self, signed: &[u8]) -> Result<protocol::AuditAnswer, CallError> {
+        let (_, answer) = Self::finish(
+            self.agent
+                .post(self.url(protocol::PATH_AUDIT))
+                .content_type("application/json")
+                .send(signed),
+        )?;
+        Self::json(&answer)
     }
 
     /// `GET /v1/records/{seq}/receipt`: the receipt of a record the registry holds.

@@ -3,6 +3,7 @@
 //! spool's outbox) and never the record-signing key or the kiosk's store.
 
 pub mod client;
+pub mod fleet;
 pub mod identity;
 pub mod nodes;
 pub mod state;

@@ -47,6 +47,26 @@ pub struct UplinkState {
     pub certificate_expires: Option<i64>,
     /// Records set aside.
     pub quarantined: Vec<Quarantined>,
+    /// Every audit event up to this number is held by the registry (the kiosk removes their
+    /// files).
+    #[serde(default)]
+    pub audit_through: u64,
+    /// The version of the newest fleet policy fetched (handed over in `policy.json`).
+    #[serde(default)]
+    pub policy_version: u64,
+    /// Set once the registry has said this device is withdrawn: when (device clock estimate)
+    /// and its words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<WithdrawnNotice>,
+}
+
+/// The registry refused this device as withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawnNotice {
+    /// When the uplink learnt it, Unix seconds.
+    pub at: i64,
+    /// What the registry said.
+    pub detail: String,
 }
 
 impl UplinkState {

@@ -451,6 +451,15 @@ impl Uplink {
                 }
                 Err(error) => error,
             };
+            if let SyncError::Call(CallError::Withdrawn(detail)) = &error
+                && self.state.withdrawn.is_none()
+            {
+                self.state.withdrawn = Some(super::state::WithdrawnNotice {
+                    at: self.now(),
+                    detail: detail.clone(),
+                });
+                self.save()?;
+            }
             let next = match &error {
                 SyncError::Call(call) if node_failed(call) => {
                     failover.failed((report.sent, report.recovered) != before)
@@ -503,6 +512,11 @@ impl Uplink {
         self.state.registry_seq = Some(standing.seq);
         self.save()?;
         let outcome = self.send_all(&registry, Cursor::new(seqs, standing.seq), report);
+        // After the records, which matter more: a withdrawn device whose last records are
+        // still taken sends those before the policy call tells it it is withdrawn.
+        if outcome.is_ok() {
+            super::fleet::exchange(&registry, &self.spool, &mut self.state, &mut report.notes)?;
+        }
         if outcome.as_ref().is_ok_and(|o| *o == PassOutcome::Drained) {
             self.state.last_success = Some(self.now());
             self.state.last_error = None;
@@ -819,10 +833,7 @@ impl Uplink {
                 ..batch
             }));
         }
-        Err(SyncError::Call(CallError::Refused {
-            status: 409,
-            error: Box::new(error),
-        }))
+        Err(SyncError::Call(super::client::refused(409, error)))
     }
 
     /// Sends one record in parts; the outcome if the registry refused it.
@@ -986,6 +997,9 @@ pub struct RunOptions {
     pub max_backoff: Duration,
     /// How often to look for new records when idle.
     pub poll: Duration,
+    /// How often an idle uplink calls the registry anyway: for a newer fleet policy, to send
+    /// audit events, and to learn of a withdrawal.
+    pub fleet_every: Duration,
 }
 
 /// How a `once` run ended without an error.
@@ -1042,7 +1056,7 @@ pub fn run(uplink: &mut Uplink, options: RunOptions) -> Result<RunEnd, SyncError
                         if options.once {
                             return Ok(RunEnd::Drained);
                         }
-                        wait_for_records(uplink, options.poll);
+                        wait_for_records(uplink, options.poll, options.fleet_every);
                     }
                     stopped => {
                         if options.once {
@@ -1096,11 +1110,12 @@ fn wait_for_change(uplink: &Uplink, stopped: &PassOutcome, options: RunOptions) 
     }
 }
 
-/// Sleeps until the outbox holds a record without a receipt, checking every `poll`; wakes at
-/// least every ten minutes so certificate renewal is not missed.
-fn wait_for_records(uplink: &Uplink, poll: Duration) {
+/// Sleeps until the outbox holds a record without a receipt or an audit file is waiting,
+/// checking every `poll`; wakes at least every `fleet_every`, for the fleet policy and
+/// certificate renewal.
+fn wait_for_records(uplink: &Uplink, poll: Duration, fleet_every: Duration) {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(600) {
+    while started.elapsed() < fleet_every {
         let waiting = uplink
             .spool
             .envelope_seqs()

@@ -9,8 +9,11 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+pub use fleet::{AuditEntry, CentreEntry, FleetSnapshot, StaffMember, Withdrawal, WithdrawnDevice};
+
 #[cfg(feature = "test-hooks")]
 pub mod contract;
+pub mod fleet;
 pub mod postgres;
 pub mod redb;
 
@@ -50,6 +53,12 @@ pub struct DeviceEntry {
     /// When its latest certificate expires, Unix seconds.
     #[serde(default)]
     pub certificate_not_after: Option<i64>,
+    /// The centre it serves (from its token, or `device assign`).
+    #[serde(default)]
+    pub centre: Option<String>,
+    /// Set once the back office withdraws it.
+    #[serde(default)]
+    pub withdrawn: Option<Withdrawal>,
 }
 
 /// An enrolment token (kept by the SHA-256 of its text).
@@ -65,6 +74,9 @@ pub struct TokenEntry {
     /// Withdrawn by an operator before use.
     #[serde(default)]
     pub revoked: bool,
+    /// The centre a device provisioned with it serves.
+    #[serde(default)]
+    pub centre: Option<String>,
 }
 
 /// A refusal, recorded for operators.
@@ -129,6 +141,8 @@ pub enum ProvisionRefusal {
     TokenRevoked,
     /// A new device came without a token.
     TokenRequired,
+    /// The device was withdrawn: no certificate is issued to it again.
+    Withdrawn,
 }
 
 /// A record whose envelope parsed, whose seq and device match the call and whose signature is
@@ -288,6 +302,8 @@ pub struct Stats {
     pub chains: Vec<ChainStats>,
     /// The latest incidents (up to 20), newest last.
     pub recent_incidents: Vec<Incident>,
+    /// Devices withdrawn, by device id.
+    pub withdrawn: Vec<WithdrawnDevice>,
 }
 
 /// One device's chain at the registry.
@@ -381,6 +397,43 @@ pub trait Store: Send + Sync {
     fn devices(&self) -> Result<Vec<DeviceOverview>>;
     /// Records received per UTC day over the last `days` days (days without any included as 0).
     fn per_day(&self, days: u32, now: i64) -> Result<PerDay>;
+
+    // The fleet (see [`fleet`]). Each change below raises the fleet version by one in its own
+    // transaction and returns the new version.
+
+    /// Adds a staff member or replaces the one with that number (enabled again).
+    fn put_staff(&self, member: &StaffMember) -> Result<u64>;
+    /// Disables (or enables) a staff member; `None` if no such number.
+    fn set_staff_disabled(&self, number: &str, disabled: bool, at: i64) -> Result<Option<u64>>;
+    /// The whole roster, disabled staff included, by number.
+    fn staff(&self) -> Result<Vec<StaffMember>>;
+    /// Adds or replaces a centre.
+    fn put_centre(&self, centre: &CentreEntry) -> Result<u64>;
+    /// Every centre, by id.
+    fn centres(&self) -> Result<Vec<CentreEntry>>;
+    /// Moves a device to a centre; `None` if no such device.
+    fn assign_device(&self, device: &str, centre: &str) -> Result<Option<u64>>;
+    /// What a policy for a device of `centre` is built from, in one transaction.
+    fn fleet_snapshot(&self, centre: Option<&str>) -> Result<FleetSnapshot>;
+    /// Stores a signed policy for `centre` (`None`: devices of no centre) unless one of the
+    /// same or a higher version is already stored (two back-office commands signing at once:
+    /// the later snapshot wins); whether it was stored. Does not raise the fleet version.
+    fn put_policy(&self, centre: Option<&str>, version: u64, signed: &[u8]) -> Result<bool>;
+    /// The latest signed policy for `centre`: its version and bytes.
+    fn policy(&self, centre: Option<&str>) -> Result<Option<(u64, Vec<u8>)>>;
+
+    /// Withdraws a device (again: replaces the reason and `accept_until`); whether it exists.
+    fn withdraw(&self, device: &str, withdrawal: &Withdrawal) -> Result<bool>;
+    /// Every withdrawn device (for the nodes' handshake check, refreshed every few seconds).
+    fn withdrawn(&self) -> Result<Vec<WithdrawnDevice>>;
+
+    /// Stores a device's audit events, in its own numbering; one already held is skipped.
+    /// Returns the highest number now held for the device.
+    fn add_audit(&self, device: &str, events: &[AuditEntry]) -> Result<u64>;
+    /// The highest audit event number held for a device (0: none).
+    fn audit_head(&self, device: &str) -> Result<u64>;
+    /// A device's audit events, oldest first.
+    fn audit(&self, device: &str) -> Result<Vec<AuditEntry>>;
 }
 
 /// UTC midnight of `at`.
@@ -424,6 +477,7 @@ pub fn token_refusal(
     let Some(token) = token else {
         return Some(ProvisionRefusal::TokenUnknown);
     };
+    // (A withdrawn device is refused before its token is looked at: see the engines.)
     match &token.used_by {
         // The same device again (its first answer was lost): not a reuse.
         Some(used_by) if used_by == request.device => None,

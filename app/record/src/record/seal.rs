@@ -112,6 +112,12 @@ impl Sealer {
             .to_bytes()
     }
 
+    /// Signs a batch of the device's audit events (JSON, which no envelope or proof message
+    /// can be read as: those begin with their own binary header or label).
+    pub fn sign_audit(&self, batch: &crate::protocol::AuditBatch) -> crate::protocol::SignedAudit {
+        crate::protocol::SignedAudit::sign(batch, &self.signing_key)
+    }
+
     /// The registration number a record in `slot` gets.
     pub fn registration_number(&self, slot: ChainSlot) -> RegistrationNumber {
         RegistrationNumber {
