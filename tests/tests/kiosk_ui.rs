@@ -1135,3 +1135,342 @@ fn five_wrong_pins_make_the_staff_number_wait_with_the_countdown_on_screen() {
     assert_eq!(k.screen(), Screen::Login, "the right PIN waits too");
     assert!(k.window.global::<Kiosk>().get_login_wait() > 0);
 }
+
+/// Signs `policy` with a policy key of the test's and has the kiosk's store take it, as the
+/// hand-off does with a policy from the registry; then lets the kiosk's next hand-off tick
+/// (30 s on its clock after the first) read it.
+fn take_policy(k: &Kiosk_, policy: &sajili_record::policy::FleetPolicy) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let signed = policy.sign(&key).unwrap();
+    let mut app = k.app.borrow_mut();
+    // The first tick hands off at once; the policy arrives after it.
+    app.poll_at(0);
+    sajili::fleet::take(
+        &app.device().store,
+        &signed,
+        Some(&key.verifying_key()),
+        sajili::clock::Clock::now(&SystemClock),
+    )
+    .unwrap();
+    assert_eq!(app.policy(), None, "read only at the next hand-off");
+    app.poll_at(30_000);
+    assert_eq!(app.policy(), Some(policy));
+}
+
+impl Kiosk_ {
+    /// Signs in to the staff screen from the first screen, in English.
+    fn open_staff_screen(&self, who: (&str, &str)) {
+        self.press("Staff · Wafanyakazi");
+        self.sign_in("Staff number", who.0, who.1);
+        self.press("Sign in");
+        assert_eq!(self.screen(), Screen::Status);
+    }
+
+    /// How many texts (or buttons) on screen say exactly `text`.
+    fn says(&self, text: &str) -> usize {
+        ElementHandle::find_by_accessible_label(&self.window, text).count()
+    }
+
+    /// An assisted enrolment of an adult Kenyan by `operator`, signed off by the demo's
+    /// supervisor, from the first screen to the next person's.
+    fn enrol_assisted(&self, operator: (&str, &str), document: &str, surname: &str) -> String {
+        self.press("English");
+        self.press("I agree");
+        self.press("With an operator: a member of staff will help me");
+        self.sign_in("Staff number", operator.0, operator.1);
+        self.press("Sign in");
+        self.fill_adult(document, surname);
+        self.photo();
+        self.fingers();
+        self.next(Screen::Login);
+        self.sign_in("Staff number", demo::SUPERVISOR.0, demo::SUPERVISOR.1);
+        self.press("Sign in");
+        assert_eq!(self.screen(), Screen::Review);
+        let number = self.seal();
+        self.press("Finish");
+        assert_eq!(self.screen(), Screen::Language);
+        number
+    }
+}
+
+#[test]
+fn the_staff_screen_names_the_fleet_policy_once_taken_and_a_consent_text_it_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.open_staff_screen(demo::OPERATOR);
+    assert_eq!(
+        k.says("No fleet policy: staff were added on this device"),
+        1
+    );
+    k.press("Close");
+
+    let settings = sajili_record::policy::Settings {
+        consent_version: "niims-consent-2027-1".into(),
+        ..Default::default()
+    };
+    let policy = demo::demo_policy(7, settings).unwrap();
+    take_policy(&k, &policy);
+    // Its staff are the kiosk's now: the demo's operator signs in with the PIN it lists.
+    k.open_staff_screen(demo::OPERATOR);
+    assert_eq!(
+        k.says("Policy version 7 · Kibera Huduma Centre (public office)"),
+        1
+    );
+    assert_eq!(
+        k.says("No fleet policy: staff were added on this device"),
+        0
+    );
+    let warning = format!(
+        "▲ The policy asks for consent text niims-consent-2027-1, but this kiosk shows {}. \
+         Update the device.",
+        sajili::kiosk::CONSENT_TEXT_VERSION
+    );
+    assert_eq!(k.says(&warning), 1);
+    k.press("Kiswahili");
+    assert_eq!(
+        k.says("Sera toleo 7 · Kibera Huduma Centre (ofisi ya umma)"),
+        1
+    );
+}
+
+#[test]
+fn the_end_of_day_counts_two_enrolments_by_one_operator_and_their_sign_offs() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    // Someone else's sign-ins today that went wrong: a lockout.
+    let other = ("OP-3003", "303030");
+    sajili::staff::add(
+        &k.app.borrow().device().store,
+        other.0,
+        sajili::staff::Role::Operator,
+        other.1,
+    )
+    .unwrap();
+    k.press("Staff · Wafanyakazi");
+    k.sign_in("Staff number", other.0, "000000");
+    k.press("Sign in");
+    for _ in 0..4 {
+        k.type_keys("000000");
+        k.press("Sign in");
+    }
+    k.press("‹ Back");
+    k.enrol_assisted(demo::OPERATOR, "27182818", "MUTUA");
+    k.enrol_assisted(demo::OPERATOR, "31415926", "NJOROGE");
+
+    k.open_staff_screen(demo::OPERATOR);
+    k.press("End of day");
+    let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
+    assert_eq!(
+        k.says(&format!("Enrolments today ({today}, East Africa Time): 2")),
+        1
+    );
+    let kiosk = k.window.global::<Kiosk>();
+    let operators: Vec<(String, String)> = kiosk
+        .get_day_operators()
+        .iter()
+        .map(|line| (line.key.to_string(), line.detail.to_string()))
+        .collect();
+    assert_eq!(operators, [(demo::OPERATOR.0.to_owned(), "2".to_owned())]);
+    assert_eq!(k.says(demo::OPERATOR.0), 1);
+    let value = |key: &str| {
+        kiosk
+            .get_day_exceptions()
+            .iter()
+            .chain(kiosk.get_day_sync().iter())
+            .find(|line| line.key == key)
+            .map(|line| line.detail.to_string())
+            .unwrap_or_else(|| panic!("no {key} line"))
+    };
+    assert_eq!(value("signoffs"), "2");
+    assert_eq!(value("lockouts"), "1");
+    assert_eq!(value("records_refused"), "0");
+    // Both records wait for the uplink (no uplink runs here).
+    assert!(value("queue").starts_with("2 ("), "{}", value("queue"));
+    assert_eq!(k.says("Supervisor sign-offs"), 1);
+    assert_eq!(k.says("Waiting to sync"), 1);
+    k.press("Kiswahili");
+    assert_eq!(
+        k.says(&format!(
+            "Usajili wa leo ({today}, saa za Afrika Mashariki): 2"
+        )),
+        1
+    );
+}
+
+#[test]
+fn test_devices_shows_each_check_and_a_sensor_that_does_not_answer() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    let camera = twins::camera_with_plug(15).unwrap().0;
+    let (sensor, sensor_plug) = twins::sensor_with_plug(twins::prints(1)).unwrap();
+    let devices =
+        sajili::ui::devices::Devices::start(Some(camera), Some(sensor)).without_input_list();
+    let k = open_kiosk_with(dir.path(), devices);
+    sensor_plug.store(true, Ordering::SeqCst);
+    k.open_staff_screen(demo::OPERATOR);
+    k.press("Test devices");
+    assert_eq!(
+        k.says("Testing the camera, the fingerprint reader and the other devices…"),
+        1,
+        "the test runs off the screen's thread, and says so"
+    );
+    k.wait("the device test", |app| app.device_checks().is_some());
+    let checks = k.app.borrow().device_checks().unwrap().to_vec();
+    let kinds: Vec<&str> = checks.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, ["camera", "sensor"]);
+    assert!(checks[0].ok, "{:?}", checks[0]);
+    assert!(!checks[1].ok, "the sensor is unplugged: {:?}", checks[1]);
+    assert_eq!(k.says("Camera"), 1);
+    assert_eq!(k.says("Fingerprint reader"), 1);
+    assert_eq!(k.says("● Working (640x480 frame read)"), 1);
+    assert_eq!(k.says(&format!("▲ Not working ({})", checks[1].detail)), 1);
+
+    // Plugged back in, the next test finds it.
+    sensor_plug.store(false, Ordering::SeqCst);
+    k.press("Test again");
+    k.wait("the device test", |app| app.device_checks().is_some());
+    let checks = k.app.borrow().device_checks().unwrap().to_vec();
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    let sensor = format!("● Working ({})", checks[1].detail);
+    assert!(sensor.contains("answered at 57600 baud"), "{sensor}");
+    assert_eq!(k.says(&sensor), 1);
+    k.press("Kiswahili");
+    assert_eq!(k.says("Kisoma alama za vidole"), 1);
+    assert_eq!(k.says("● Inafanya kazi (640x480 frame read)"), 1);
+}
+
+#[test]
+fn a_withdrawn_kiosk_says_so_in_both_languages_and_starts_no_enrolment() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    // Someone is on the document page when the registry's word arrives.
+    k.start_alone_with_a_national_id();
+    k.fill("Document number", "12121212");
+    let session = k.app.borrow().session().id;
+    {
+        let mut app = k.app.borrow_mut();
+        app.poll_at(0);
+        sajili::fleet::note_withdrawal(
+            &app.device().store,
+            &sajili::fleet::Withdrawal {
+                learnt_at: sajili::clock::Clock::now(&SystemClock),
+                detail: Some("reported stolen".into()),
+            },
+        )
+        .unwrap();
+        app.poll_at(30_000);
+    }
+    assert_eq!(k.screen(), Screen::Withdrawn);
+    let shows_withdrawn = |k: &Kiosk_| {
+        assert_eq!(
+            k.says(
+                "This kiosk has been withdrawn from service by the national registry. \
+                 It no longer enrols anyone."
+            ),
+            1
+        );
+        assert_eq!(
+            k.says(
+                "Mashine hii imeondolewa kazini na sajili ya kitaifa. Haisajili mtu yeyote tena."
+            ),
+            1
+        );
+        assert_eq!(
+            k.says(
+                "Staff: contact the county registration office and return this device. \
+                 Records already saved on it are kept."
+            ),
+            1
+        );
+        assert_eq!(k.says("Registry · Sajili: reported stolen"), 1);
+    };
+    shows_withdrawn(&k);
+    // The enrolment under way is kept in the journal as it was, not discarded.
+    let store_holds_it = |k: &Kiosk_| {
+        let app = k.app.borrow();
+        assert_eq!(app.device().store.journal_sessions().unwrap(), [session]);
+    };
+    store_holds_it(&k);
+    let audit = k.app.borrow().device().store.audit_log().unwrap();
+    assert!(audit.iter().any(|e| e.action == "session.set_aside"));
+    assert!(
+        !audit
+            .iter()
+            .any(|e| e.action.starts_with("session.abandoned"))
+    );
+
+    // Nothing on it starts an enrolment: not a touch the screens could send, not a language.
+    let mut in_sight = k.in_sight();
+    in_sight.sort();
+    assert_eq!(in_sight, ["English", "Kiswahili", "Staff · Wafanyakazi"]);
+    let kiosk = k.window.global::<Kiosk>();
+    for (name, value) in [
+        ("agree", "applicant"),
+        ("mode", "self_service"),
+        ("next", ""),
+        ("language", "sw"),
+        ("back", ""),
+    ] {
+        kiosk.invoke_act(name.into(), value.into());
+        assert_eq!(k.screen(), Screen::Withdrawn, "after {name}");
+    }
+    assert_eq!(
+        k.says("Sajili · Imeondolewa kazini"),
+        1,
+        "the title follows the language"
+    );
+    k.press("English");
+
+    // Staff still sign in to the staff screen, and closing it comes back here.
+    k.open_staff_screen(demo::SUPERVISOR);
+    k.press("Close");
+    assert_eq!(k.screen(), Screen::Withdrawn);
+    // Idle, it stays as it is: no countdown, no wipe.
+    k.app.borrow_mut().poll_at(40 * 60_000);
+    assert_eq!(k.screen(), Screen::Withdrawn);
+    assert_eq!(kiosk.get_countdown(), -1);
+
+    // After a restart it is still withdrawn, and the journal entry is still there.
+    drop(kiosk);
+    drop(k);
+    let k = open_kiosk(dir.path());
+    assert_eq!(k.screen(), Screen::Withdrawn);
+    shows_withdrawn(&k);
+    store_holds_it(&k);
+}
+
+#[test]
+fn a_policy_offering_kiswahili_alone_offers_no_english() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    assert!(k.shows("English") && k.shows("Kiswahili"));
+    let settings = sajili_record::policy::Settings {
+        languages: vec!["sw".into()],
+        ..Default::default()
+    };
+    take_policy(&k, &demo::demo_policy(2, settings).unwrap());
+    assert_eq!(k.screen(), Screen::Language);
+    assert_eq!(k.window.global::<Kiosk>().get_language(), "sw");
+    assert!(k.shows("Kiswahili"));
+    assert!(!k.shows("English"), "in sight: {:?}", k.in_sight());
+    // Nor does a touch asking for English get it.
+    k.window
+        .global::<Kiosk>()
+        .invoke_act("language".into(), "en".into());
+    assert_eq!(k.screen(), Screen::Language);
+    k.press("Kiswahili");
+    assert_eq!(k.screen(), Screen::Consent);
+    assert!(k.shows("Ninakubali"));
+    assert!(!k.shows("English") && !k.shows("Kiswahili"), "no switch");
+    // The next person starts in Kiswahili too.
+    k.press("Sikubali");
+    k.press("Anza upya");
+    assert_eq!(k.screen(), Screen::Language);
+    assert_eq!(k.window.global::<Kiosk>().get_language(), "sw");
+}

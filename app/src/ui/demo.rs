@@ -16,6 +16,7 @@ use crate::clock::SystemClock;
 use crate::device::{self, DataDir};
 use crate::kiosk::{Action, Field, IDLE_WARN_MS, Screen};
 use crate::staff::{self, Role};
+use sajili_record::policy::{Centre, CentreKind, FleetPolicy, PolicyStaff, Settings};
 
 /// The demo's operator: staff number and PIN.
 pub const OPERATOR: (&str, &str) = ("OP-1001", "123456");
@@ -24,8 +25,49 @@ pub const SUPERVISOR: (&str, &str) = ("SUP-2001", "567890");
 /// The panel sizes the screens are drawn at: the 10" and the 7" kiosk.
 pub const SIZES: [(u32, u32); 2] = [(1280, 800), (800, 480)];
 
+/// A fleet policy for the demo's centre, the Kibera Huduma Centre, listing the demo's two staff
+/// members (their PINs hashed here as the registry hashes them), at `version`, with `settings`.
+pub fn demo_policy(version: u64, settings: Settings) -> anyhow::Result<FleetPolicy> {
+    let member = |(number, pin): (&str, &str), role| -> anyhow::Result<PolicyStaff> {
+        Ok(PolicyStaff {
+            number: number.into(),
+            role,
+            pin_hash: staff::hash_pin(pin).map_err(anyhow::Error::msg)?,
+        })
+    };
+    Ok(FleetPolicy {
+        format: sajili_record::policy::POLICY_FORMAT,
+        version,
+        issued_at: crate::clock::Clock::now(&SystemClock),
+        centre: Some(Centre {
+            id: "NRB-KIBERA".into(),
+            name: "Kibera Huduma Centre".into(),
+            kind: CentreKind::PublicOffice,
+        }),
+        staff: vec![
+            member(OPERATOR, Role::Operator)?,
+            member(SUPERVISOR, Role::Supervisor)?,
+        ],
+        settings,
+    })
+}
+
+/// Signs `policy` with a policy key made for the occasion and has the kiosk take it, as the
+/// hand-off does with one from the registry.
+pub fn take_policy(device: &device::Device, policy: &FleetPolicy) -> anyhow::Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let signed = policy.sign(&key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = crate::clock::Clock::now(&SystemClock);
+    crate::fleet::take(&device.store, &signed, Some(&key.verifying_key()), now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
 /// Makes a throwaway device in `dir`: keys, a trust bundle for a registry that does not exist
-/// (records stay in the outbox), and the demo's two staff members.
+/// (records stay in the outbox), and the demo's two staff members from a fleet policy for the
+/// demo's centre.
 pub fn throwaway_device(dir: &Path) -> anyhow::Result<device::Device> {
     let registry = age::x25519::Identity::generate();
     let ca = rcgen::generate_simple_self_signed(vec!["sajili-demo-registry".into()])
@@ -40,7 +82,9 @@ pub fn throwaway_device(dir: &Path) -> anyhow::Result<device::Device> {
         "receipt_signing_key": crate::record::hex(receipt_key.verifying_key().as_bytes()),
         "ca_certificate": ca.cert.pem(),
     });
-    device_with_bundle(dir, &bundle.to_string())
+    let device = device_with_bundle(dir, &bundle.to_string())?;
+    take_policy(&device, &demo_policy(1, Settings::default())?)?;
+    Ok(device)
 }
 
 /// Makes a device in `dir/device` pinned to the trust bundle `bundle_json`, with the demo's
@@ -77,6 +121,8 @@ pub struct Walk<'a> {
     out: Option<PathBuf>,
     prefix: String,
     shots: usize,
+    /// Shots taken under each prefix, so a walk taken up again numbers on.
+    taken: std::collections::BTreeMap<String, usize>,
     /// A hash of each picture of this walk so far, with its name: two states drawn alike
     /// mean a shot missed what it was meant to show.
     drawn: Vec<(u64, String)>,
@@ -106,6 +152,7 @@ impl<'a> Walk<'a> {
             out,
             prefix: String::new(),
             shots: 0,
+            taken: Default::default(),
             drawn: Vec::new(),
             inspect: None,
         }
@@ -118,9 +165,10 @@ impl<'a> Walk<'a> {
 
     /// Starts the shots of another language or size: numbered from 1 under `prefix`.
     fn begin(&mut self, size: (u32, u32), language: &str) {
+        self.taken.insert(self.prefix.clone(), self.shots);
         self.size = size;
         self.prefix = format!("{}x{}-{language}", size.0, size.1);
-        self.shots = 0;
+        self.shots = self.taken.get(&self.prefix).copied().unwrap_or(0);
         self.drawn.clear();
     }
 
@@ -401,7 +449,49 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
         .context("sealed without a registration number")?;
     walk.act("finish", "");
     walk.expect(Screen::Language)?;
+    end_of_day(walk, language)?;
     Ok(number)
+}
+
+/// The staff screen after the enrolment: the end of the day, then the device test, running
+/// and done.
+fn end_of_day(walk: &mut Walk<'_>, language: &str) -> anyhow::Result<()> {
+    walk.act("status", "");
+    walk.act("language", language);
+    walk.login(SUPERVISOR);
+    walk.act("next", "");
+    walk.expect(Screen::Status)?;
+    walk.act("staff-tab", "day");
+    walk.shot("end-of-day")?;
+    walk.act("staff-tab", "devices");
+    if walk.app.device_checks().is_some() {
+        bail!("pressing \"Test devices\" did not start the test");
+    }
+    walk.shot("test-devices-running")?;
+    walk.wait(Duration::from_secs(60), |app| app.device_checks().is_some())?;
+    walk.shot("test-devices")?;
+    walk.act("back", "");
+    walk.expect(Screen::Language)
+}
+
+/// The registry withdraws the demo's device: the screen that takes over, at each size and
+/// in each language (the walks have ended: nothing enrols after this).
+fn withdrawn(walk: &mut Walk<'_>) -> anyhow::Result<()> {
+    let notice = crate::fleet::Withdrawal {
+        learnt_at: crate::clock::Clock::now(&SystemClock),
+        detail: Some("reported stolen from the Kibera Huduma Centre".into()),
+    };
+    crate::fleet::note_withdrawal(&walk.app.device().store, &notice)?;
+    walk.app.refresh_fleet();
+    for size in SIZES {
+        for language in ["en", "sw"] {
+            walk.begin(size, language);
+            walk.act("language", language);
+            walk.expect(Screen::Withdrawn)?;
+            walk.shot("withdrawn")?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs the demo headless: every screen, both languages, both sizes, into `out`.
@@ -434,6 +524,7 @@ pub fn walk_everything(
             numbers.push(number);
         }
     }
+    withdrawn(&mut walk)?;
     Ok(numbers)
 }
 
