@@ -383,7 +383,8 @@ pub(crate) mod tests {
     use crate::store::{
         Appended, Arrival, AuditEntry, CentreEntry, Checked, DeviceEntry, DeviceOverview, Flag,
         FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay, Processed, Provision,
-        ProvisionRefusal, Signer, StaffMember, TokenEntry, Withdrawal, WithdrawnDevice,
+        ProvisionRefusal, PublishedUpdate, Signer, StaffMember, TokenEntry, Withdrawal,
+        WithdrawnDevice,
     };
 
     /// A store that answers only what the operators' page and the metrics read.
@@ -527,6 +528,16 @@ pub(crate) mod tests {
         }
         fn audit(&self, _: &str) -> Result<Vec<AuditEntry>> {
             self.answer(Vec::new())
+        }
+        // Nor are updates: nothing published, and publishing keeps nothing.
+        fn publish_update(&self, _: &PublishedUpdate) -> Result<()> {
+            self.answer(())
+        }
+        fn updates(&self) -> Result<Vec<PublishedUpdate>> {
+            self.answer(Vec::new())
+        }
+        fn unpublish_update(&self, _: &str) -> Result<u64> {
+            self.answer(0)
         }
     }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ed25519_dalek::SigningKey;
 use sajili_record::record::{DeviceId, Envelope, hex, sha256};
 
-use super::fleet::{CentreKind, Role, Settings};
+use super::fleet::{CentreKind, PublishedUpdate, Role, Settings, UpdateTarget};
 use super::{
     Appended, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
     DeviceOverview, Hash, Head, Incident, Meta, PartOutcome, Processed, Provision,
@@ -239,6 +239,14 @@ pub fn all(store_factory: &dyn Fn() -> Box<dyn Store>) {
         (
             "concurrent_fleet_changes_get_distinct_versions",
             concurrent_fleet_changes_get_distinct_versions,
+        ),
+        (
+            "updates_are_published_replaced_and_unpublished",
+            updates_are_published_replaced_and_unpublished,
+        ),
+        (
+            "a_bundle_to_two_targets_is_two_publications",
+            a_bundle_to_two_targets_is_two_publications,
         ),
     ];
     for (name, check) in checks {
@@ -1317,4 +1325,122 @@ pub fn concurrent_fleet_changes_get_distinct_versions(store: &dyn Store) {
     let snapshot = store.fleet_snapshot(None).unwrap();
     assert_eq!(snapshot.version, (THREADS * EACH) as u64);
     assert_eq!(snapshot.staff.len(), THREADS * EACH);
+}
+
+/// A publication of the bundle called `name` (its SHA-256 is the name's) to `target` at `at`.
+pub fn published(name: &str, target: UpdateTarget, at: i64) -> PublishedUpdate {
+    PublishedUpdate {
+        version: format!("0.1.{}", name.len()),
+        sha256: hex(&sha256(name.as_bytes())),
+        size: 1_000 + name.len() as u64,
+        target,
+        published_at: at,
+    }
+}
+
+/// Publications come oldest first, those of the same second in the order they were first
+/// made; the same bundle to the same target again replaces its publication (a new time, its
+/// place among the same second kept); unpublishing says how many went. None of it raises the
+/// fleet version.
+pub fn updates_are_published_replaced_and_unpublished(store: &dyn Store) {
+    assert!(store.updates().unwrap().is_empty());
+    let bundle = published("bundle-a", UpdateTarget::All, NOW);
+    assert_eq!(store.unpublish_update(&bundle.sha256).unwrap(), 0);
+
+    let earlier = published(
+        "bundle-b",
+        UpdateTarget::Centre("NRB-KIBERA".into()),
+        NOW - 10,
+    );
+    let same_second = published("bundle-c", UpdateTarget::Device("KIOSK001".into()), NOW);
+    store.publish_update(&bundle).unwrap();
+    store.publish_update(&earlier).unwrap();
+    store.publish_update(&same_second).unwrap();
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![earlier.clone(), bundle.clone(), same_second.clone()],
+        "by time, then in the order published"
+    );
+
+    // Published again later: replaced, not added, and listed at its new time.
+    let again = PublishedUpdate {
+        published_at: NOW + 20,
+        ..bundle.clone()
+    };
+    store.publish_update(&again).unwrap();
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![earlier.clone(), same_second.clone(), again.clone()]
+    );
+
+    // A replacement keeps its place among publications of its new second: `earlier` was
+    // first published before `later`, so it still comes first when both share a time.
+    let later = published("bundle-d", UpdateTarget::All, NOW + 5);
+    store.publish_update(&later).unwrap();
+    let earlier_again = PublishedUpdate {
+        published_at: NOW + 5,
+        ..earlier.clone()
+    };
+    store.publish_update(&earlier_again).unwrap();
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![
+            same_second.clone(),
+            earlier_again.clone(),
+            later.clone(),
+            again.clone()
+        ]
+    );
+
+    assert_eq!(store.unpublish_update(&bundle.sha256).unwrap(), 1);
+    assert_eq!(store.unpublish_update(&bundle.sha256).unwrap(), 0, "gone");
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![same_second, earlier_again, later]
+    );
+    assert_eq!(store.fleet_snapshot(None).unwrap().version, 0);
+}
+
+/// The same bundle to other targets is another publication each (a centre and a device of
+/// the same id are different targets); replacing one leaves the others; unpublishing the
+/// bundle withdraws them all and counts them, and leaves other bundles alone.
+pub fn a_bundle_to_two_targets_is_two_publications(store: &dyn Store) {
+    let to_centre = published("bundle-a", UpdateTarget::Centre("NRB-KIBERA".into()), NOW);
+    let to_device = published(
+        "bundle-a",
+        UpdateTarget::Device("NRB-KIBERA".into()),
+        NOW + 1,
+    );
+    let to_all = published("bundle-a", UpdateTarget::All, NOW + 2);
+    let other = published(
+        "bundle-b",
+        UpdateTarget::Centre("NRB-KIBERA".into()),
+        NOW + 3,
+    );
+    for update in [&to_centre, &to_device, &to_all, &other] {
+        store.publish_update(update).unwrap();
+    }
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![
+            to_centre.clone(),
+            to_device.clone(),
+            to_all.clone(),
+            other.clone()
+        ]
+    );
+
+    let centre_again = PublishedUpdate {
+        published_at: NOW + 10,
+        ..to_centre.clone()
+    };
+    store.publish_update(&centre_again).unwrap();
+    assert_eq!(
+        store.updates().unwrap(),
+        vec![to_device, to_all, other.clone(), centre_again]
+    );
+
+    assert_eq!(store.unpublish_update(&to_centre.sha256).unwrap(), 3);
+    assert_eq!(store.updates().unwrap(), vec![other]);
+    assert_eq!(store.fleet_snapshot(None).unwrap().version, 0);
 }

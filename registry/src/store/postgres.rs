@@ -28,6 +28,7 @@
 //! | `centres`        | centre id              | [`CentreEntry`]                             |
 //! | `audit`          | (device, number)       | [`AuditEntry`]                              |
 //! | `policies`       | centre (or none)       | the latest signed policy and its version    |
+//! | `updates`        | (bundle, target)       | [`PublishedUpdate`]                         |
 //!
 //! A device's centre and withdrawal are columns of `devices`; a token's centre, of `tokens`.
 //! Every change to the roster, a centre or a device's centre first raises the one
@@ -45,7 +46,7 @@ use anyhow::{Context, Result, bail};
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transaction};
 
-use super::fleet::{CentreKind, Role, Settings};
+use super::fleet::{CentreKind, PublishedUpdate, Role, Settings, UpdateTarget};
 use super::{
     Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
     DeviceOverview, Flag, FleetSnapshot, Hash, Head, Incident, Meta, PartOutcome, PerDay,
@@ -192,6 +193,22 @@ CREATE TABLE policies (
     version bigint NOT NULL,
     signed bytea NOT NULL,
     CONSTRAINT policies_centre UNIQUE NULLS NOT DISTINCT (centre)
+);
+"#,
+    // Version 4. Updates published to devices: one row per (bundle, target), the target's id
+    // null for every device. A new table only, so it is added to a populated database in
+    // place. `id` is the order of first publication: a replacement keeps its row and id.
+    r#"
+CREATE TABLE updates (
+    id bigserial PRIMARY KEY,
+    sha256 text COLLATE "C" NOT NULL,
+    target_kind text NOT NULL CHECK (target_kind IN ('all', 'centre', 'device')),
+    target_id text COLLATE "C",
+    version text NOT NULL,
+    size bigint NOT NULL CHECK (size >= 0),
+    published_at bigint NOT NULL,
+    CONSTRAINT updates_target CHECK ((target_kind = 'all') = (target_id IS NULL)),
+    CONSTRAINT updates_publication UNIQUE NULLS NOT DISTINCT (sha256, target_kind, target_id)
 );
 "#,
 ];
@@ -751,6 +768,39 @@ fn audit_entry(row: &Row) -> Result<AuditEntry> {
         action: row.try_get("action")?,
         subject: row.try_get("subject")?,
         received_at: row.try_get("received_at")?,
+    })
+}
+
+/// An update target as the `updates` table's (`target_kind`, `target_id`) columns.
+fn target_columns(target: &UpdateTarget) -> (&'static str, Option<&str>) {
+    match target {
+        UpdateTarget::All => ("all", None),
+        UpdateTarget::Centre(id) => ("centre", Some(id)),
+        UpdateTarget::Device(id) => ("device", Some(id)),
+    }
+}
+
+fn published_update(row: &Row) -> Result<PublishedUpdate> {
+    let sha256: String = row.try_get("sha256")?;
+    let kind: String = row.try_get("target_kind")?;
+    let id: Option<String> = row.try_get("target_id")?;
+    let target = match (kind.as_str(), id) {
+        ("all", None) => UpdateTarget::All,
+        ("centre", Some(id)) => UpdateTarget::Centre(id),
+        ("device", Some(id)) => UpdateTarget::Device(id),
+        // The table's CHECKs forbid it; a damaged row is reported, not guessed at.
+        (kind, id) => bail!(
+            "update {sha256} is published to a target stored as {kind:?} {:?}",
+            id.unwrap_or_default()
+        ),
+    };
+    Ok(PublishedUpdate {
+        version: row.try_get("version")?,
+        size: count(row.try_get("size")?)
+            .with_context(|| format!("update {sha256}'s stored size"))?,
+        target,
+        published_at: row.try_get("published_at")?,
+        sha256,
     })
 }
 
@@ -1717,5 +1767,56 @@ impl Store for PgStore {
                 .map(audit_entry)
                 .collect()
         })
+    }
+
+    /// One statement: the publication's unique (bundle, target) decides between a new row
+    /// and a replacement, also when two commands publish the same bundle to the same target
+    /// at once (the second waits for the first, then replaces it). A replacement keeps its
+    /// row, so its `id` (its place among publications of the same second) stays.
+    fn publish_update(&self, update: &PublishedUpdate) -> Result<()> {
+        let (kind, id) = target_columns(&update.target);
+        let size = int(update.size)?;
+        self.statement(|session| {
+            session.execute(
+                "INSERT INTO updates (sha256, target_kind, target_id, version, size, \
+                 published_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT ON CONSTRAINT updates_publication DO UPDATE SET \
+                 version = EXCLUDED.version, size = EXCLUDED.size, \
+                 published_at = EXCLUDED.published_at",
+                &[
+                    &update.sha256,
+                    &kind,
+                    &id,
+                    &update.version,
+                    &size,
+                    &update.published_at,
+                ],
+            )
+        })
+        .with_context(|| format!("publish update {}", update.sha256))?;
+        Ok(())
+    }
+
+    fn updates(&self) -> Result<Vec<PublishedUpdate>> {
+        self.read(|session| {
+            session
+                .query(
+                    "SELECT sha256, target_kind, target_id, version, size, published_at \
+                     FROM updates ORDER BY published_at, id",
+                    &[],
+                )?
+                .iter()
+                .map(published_update)
+                .collect()
+        })
+    }
+
+    /// One statement, found through the publication constraint's index (it leads with the
+    /// bundle's hash).
+    fn unpublish_update(&self, sha256: &str) -> Result<u64> {
+        self.statement(|session| {
+            session.execute("DELETE FROM updates WHERE sha256 = $1", &[&sha256])
+        })
+        .with_context(|| format!("unpublish update {sha256}"))
     }
 }

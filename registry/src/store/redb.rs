@@ -24,6 +24,7 @@
 //! | `withdrawn`   | device id       | JSON [`Withdrawal`] (also in its entry)     |
 //! | `audit`       | (device, number)| JSON [`AuditEntry`]                         |
 //! | `policies`    | centre (or none)| (version, signed policy bytes)              |
+//! | `updates`     | number          | JSON [`PublishedUpdate`]                    |
 
 use std::path::Path;
 
@@ -36,8 +37,8 @@ use redb::{
 use super::{
     Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
     DeviceOverview, Flag, FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay, Processed,
-    Provision, ProvisionRefusal, Signer, StaffMember, Stats, Store, TokenEntry, Withdrawal,
-    WithdrawnDevice, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
+    Provision, ProvisionRefusal, PublishedUpdate, Signer, StaffMember, Stats, Store, TokenEntry,
+    Withdrawal, WithdrawnDevice, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -60,6 +61,9 @@ const CENTRES: TableDefinition<&str, &[u8]> = TableDefinition::new("centres");
 const WITHDRAWN: TableDefinition<&str, &[u8]> = TableDefinition::new("withdrawn");
 const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 const POLICIES: TableDefinition<Option<&str>, (u64, &[u8])> = TableDefinition::new("policies");
+/// Publications numbered in order of first publication: a replacement keeps its number, so
+/// publications of the same second list in the order they were first made.
+const UPDATES: TableDefinition<u64, &[u8]> = TableDefinition::new("updates");
 
 /// The key of the fleet version in `fleet`.
 const VERSION: &str = "version";
@@ -104,6 +108,8 @@ impl RedbStore {
         txn.open_table(WITHDRAWN)?;
         txn.open_table(AUDIT)?;
         txn.open_table(POLICIES)?;
+        // A database made before updates were published gains the table here, empty.
+        txn.open_table(UPDATES)?;
         txn.commit()?;
         Ok(store)
     }
@@ -176,6 +182,21 @@ fn read_withdrawn(
             device: key.value().to_string(),
             withdrawal: json(value.value())?,
         });
+    }
+    Ok(out)
+}
+
+/// Every publication with its number, in number order.
+fn read_updates(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> Result<Vec<(u64, PublishedUpdate)>> {
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        let number = key.value();
+        let update: PublishedUpdate =
+            json(value.value()).with_context(|| format!("published update {number}"))?;
+        out.push((number, update));
     }
     Ok(out)
 }
@@ -948,5 +969,62 @@ impl Store for RedbStore {
             events.push(json(entry?.1.value())?);
         }
         Ok(events)
+    }
+
+    /// Publications are few (a bundle to a handful of targets, withdrawn once superseded), so
+    /// the one to replace is found by reading them all rather than through a second index.
+    fn publish_update(&self, update: &PublishedUpdate) -> Result<()> {
+        let txn = self.write()?;
+        {
+            let mut table = txn.open_table(UPDATES)?;
+            let held = read_updates(&table)?
+                .into_iter()
+                .find(|(_, held)| held.sha256 == update.sha256 && held.target == update.target)
+                .map(|(number, _)| number);
+            // The same bundle to the same target again keeps its number (its place among
+            // publications of the same second); anything else is a new publication.
+            let number = match held {
+                Some(number) => number,
+                None => next_key(&table)?,
+            };
+            table.insert(number, serde_json::to_vec(update)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Oldest publication first; of the same second, in order of first publication (a stable
+    /// sort of the table's number order).
+    fn updates(&self) -> Result<Vec<PublishedUpdate>> {
+        let txn = self.db.begin_read()?;
+        let mut updates: Vec<PublishedUpdate> = read_updates(&txn.open_table(UPDATES)?)?
+            .into_iter()
+            .map(|(_, update)| update)
+            .collect();
+        updates.sort_by_key(|update| update.published_at);
+        Ok(updates)
+    }
+
+    fn unpublish_update(&self, sha256: &str) -> Result<u64> {
+        let txn = self.write()?;
+        let removed = {
+            let mut table = txn.open_table(UPDATES)?;
+            let numbers: Vec<u64> = read_updates(&table)?
+                .into_iter()
+                .filter(|(_, update)| update.sha256 == sha256)
+                .map(|(number, _)| number)
+                .collect();
+            for number in &numbers {
+                table.remove(number)?;
+            }
+            numbers.len() as u64
+        };
+        if removed > 0 {
+            txn.commit()?;
+        } else {
+            // Nothing was published: no durable commit for nothing.
+            txn.abort()?;
+        }
+        Ok(removed)
     }
 }
