@@ -17,6 +17,7 @@ pub mod staff;
 pub mod store;
 #[cfg(feature = "ui")]
 pub mod ui;
+pub mod update;
 pub mod uplink;
 
 pub mod fixtures;

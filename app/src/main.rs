@@ -4,6 +4,7 @@
 
 mod bio_cli;
 mod kiosk_cli;
+mod update_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,9 @@ enum Command {
     /// Operators and supervisors who may sign in on this device.
     #[command(subcommand)]
     Staff(kiosk_cli::StaffCommand),
+    /// Signed software updates: make a bundle, install one into the inactive slot.
+    #[command(subcommand)]
+    Update(update_cli::UpdateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +164,7 @@ impl Command {
             Self::Bio(_) => "bio",
             Self::Kiosk { .. } | Self::Demo { .. } => "kiosk",
             Self::Staff(_) => "staff",
+            Self::Update(_) => "update",
         }
     }
 }
@@ -218,6 +223,7 @@ fn main() -> ExitCode {
         Command::Kiosk { simulate, camera } => kiosk_cli::kiosk(&data, simulate, camera == "twin"),
         Command::Demo { screenshots } => kiosk_cli::demo(screenshots),
         Command::Staff(command) => kiosk_cli::staff(&data, command),
+        Command::Update(command) => update_cli::run(command),
         Command::Twin(TwinCommand::Sensor {
             link,
             images,

@@ -60,6 +60,8 @@ pub struct AppState {
     pub seen: Mutex<HashMap<String, (i64, Option<u64>)>>,
     /// Withdrawn devices refused at the handshake.
     pub refused: Arc<crate::withdrawn::Refused>,
+    /// Where update bundles are served from (`serve --updates`); none: no update is offered.
+    pub updates: Option<std::path::PathBuf>,
     /// Test builds only: statuses to answer the first record calls with.
     #[cfg(feature = "test-hooks")]
     pub faults: crate::hooks::Faults,
@@ -210,10 +212,10 @@ fn settle(state: &AppState, refusal: &Refusal) {
 }
 
 /// Runs a blocking store call off the async threads, then settles its refusal.
-async fn blocking(
+async fn blocking<T: Send + 'static>(
     state: Shared,
-    work: impl FnOnce(&AppState) -> Result<Response, Refusal> + Send + 'static,
-) -> Result<Response, Refusal> {
+    work: impl FnOnce(&AppState) -> Result<T, Refusal> + Send + 'static,
+) -> Result<T, Refusal> {
     tokio::task::spawn_blocking(move || {
         let result = work(&state);
         if let Err(refusal) = &result {
@@ -234,6 +236,8 @@ pub fn router(state: Shared) -> Router {
         .route(protocol::PATH_RENEW, post(renew).layer(small))
         .route(protocol::PATH_STANDING, get(standing))
         .route(protocol::PATH_POLICY, get(policy))
+        .route(protocol::PATH_UPDATE, get(update_offer))
+        .route("/v1/updates/{sha256}", get(update_bundle))
         .route(
             protocol::PATH_AUDIT,
             post(audit).layer(DefaultBodyLimit::max(protocol::MAX_AUDIT_BODY as usize)),
@@ -302,6 +306,8 @@ fn route_name(path: &str) -> &'static str {
         protocol::PATH_RENEW => "renew",
         protocol::PATH_STANDING => "standing",
         protocol::PATH_POLICY => "policy",
+        protocol::PATH_UPDATE => "update",
+        _ if path.starts_with("/v1/updates/") => "update_bundle",
         protocol::PATH_AUDIT => "audit",
         protocol::PATH_BATCH => "batch",
         "/healthz" => "healthz",
@@ -658,6 +664,100 @@ async fn policy(
         }
     })
     .await
+}
+
+/// Query of `GET /v1/update`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateQuery {
+    /// The version the device runs.
+    running: Option<String>,
+}
+
+/// The newest update published to the caller above the version it runs, or 204.
+async fn update_offer(
+    State(state): State<Shared>,
+    Extension(peer): Extension<Peer>,
+    Query(query): Query<UpdateQuery>,
+) -> Result<Response, Refusal> {
+    blocking(state, move |state| {
+        let caller = require_in_service(state, &peer)?;
+        let Some(dir) = &state.updates else {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        let entry = state
+            .store
+            .device(&caller.device)
+            .map_err(unavailable)?
+            .ok_or_else(|| unavailable(anyhow::anyhow!("the device vanished")))?;
+        let published = state.store.updates().map_err(unavailable)?;
+        match crate::updates::offer_for(
+            &published,
+            &caller.device,
+            &entry,
+            query.running.as_deref(),
+            dir,
+        ) {
+            Some(update) => Ok(axum::Json(protocol::UpdateOffer {
+                version: update.version,
+                sha256: update.sha256,
+                size: update.size,
+            })
+            .into_response()),
+            None => Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    })
+    .await
+}
+
+/// A bundle published to the caller, with Range requests (a cut download resumes).
+async fn update_bundle(
+    State(state): State<Shared>,
+    Extension(peer): Extension<Peer>,
+    Path(sha256): Path<String>,
+    request: Request,
+) -> Result<Response, Refusal> {
+    let path = blocking(state, move |state| {
+        let caller = require_in_service(state, &peer)?;
+        let not_found = || {
+            Refusal::new(
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                "no such update is published to this device",
+            )
+        };
+        let (Some(dir), true) = (&state.updates, crate::updates::is_sha256(&sha256)) else {
+            return Err(not_found());
+        };
+        let entry = state
+            .store
+            .device(&caller.device)
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?;
+        let published = state.store.updates().map_err(unavailable)?;
+        // Only a bundle published to this device (the newest or an older one) is served.
+        let mine = published.iter().any(|update| {
+            update.sha256 == sha256
+                && crate::updates::offer_for(
+                    std::slice::from_ref(update),
+                    &caller.device,
+                    &entry,
+                    None,
+                    dir,
+                )
+                .is_some()
+        });
+        if !mine {
+            return Err(not_found());
+        }
+        Ok(crate::updates::bundle_path(dir, &sha256))
+    })
+    .await?;
+    use tower::ServiceExt;
+    let response = tower_http::services::ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(unavailable)?;
+    Ok(response.map(axum::body::Body::new))
 }
 
 /// Audit events of the caller, signed by its record-signing key: stored once each.
@@ -1096,6 +1196,7 @@ mod tests {
             incidents: IncidentGate::new(),
             seen: Mutex::new(HashMap::new()),
             refused: Default::default(),
+            updates: None,
             #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         })

@@ -17,4 +17,5 @@ pub mod ops;
 pub mod process;
 pub mod server;
 pub mod store;
+pub mod updates;
 pub mod withdrawn;

@@ -91,6 +91,9 @@ enum Command {
     /// Fleet policies: sign again, or write a provisioning bundle carrying one.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Signed software updates: publish a bundle to devices, list, withdraw.
+    #[command(subcommand)]
+    Update(UpdateCommand),
     /// A device's audit events (sign-ins, failures, lockouts, sign-offs, policy changes).
     Audit {
         #[command(flatten)]
@@ -124,6 +127,9 @@ enum Command {
         /// Days refusals are kept for operators.
         #[arg(long, default_value_t = 90)]
         incident_days: i64,
+        /// Where update bundles are (`update publish --updates`): offered to devices.
+        #[arg(long, env = "SAJILI_UPDATES")]
+        updates: Option<PathBuf>,
     },
     /// Decrypt and check what arrived (the back office, with the identity): form rules again,
     /// the payload against its envelope, and documents seen twice. Flags what it finds.
@@ -312,6 +318,38 @@ enum PolicyCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UpdateCommand {
+    /// Check a bundle against the update key and offer it to devices.
+    Publish {
+        #[command(flatten)]
+        db: Db,
+        /// The bundle (`sajili-VERSION.sju`, from image-build).
+        bundle: PathBuf,
+        /// Who gets it: all, centre:ID or device:ID.
+        #[arg(long, value_parser = sajili_registry::updates::parse_target)]
+        to: sajili_registry::store::UpdateTarget,
+        /// The update key's public half (`update-key.pub`, from image-build).
+        #[arg(long, env = "SAJILI_UPDATE_KEY_PUB")]
+        update_key: PathBuf,
+        /// The nodes' update directory (`serve --updates`).
+        #[arg(long, env = "SAJILI_UPDATES")]
+        updates: PathBuf,
+    },
+    /// List what is published.
+    List {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Stop offering a bundle (by its SHA-256).
+    Withdraw {
+        #[command(flatten)]
+        db: Db,
+        /// The bundle's SHA-256.
+        sha256: String,
+    },
+}
+
 fn run_fleet(command: Command) -> Result<()> {
     use sajili_registry::fleet;
     let key = |key: &PolicyKey| keys::load_policy_key(&key.policy_key);
@@ -433,6 +471,35 @@ fn run_fleet(command: Command) -> Result<()> {
             token,
             &out,
         )?,
+        Command::Update(UpdateCommand::Publish {
+            db,
+            bundle,
+            to,
+            update_key,
+            updates,
+        }) => {
+            let key = sajili_registry::updates::read_update_key(&update_key)?;
+            let published = sajili_registry::updates::publish(
+                store::open(&db.db)?.as_ref(),
+                &key,
+                &bundle,
+                &updates,
+                to,
+            )?;
+            println!(
+                "Update {} published ({:.1} MiB, {}).",
+                published.version,
+                published.size as f64 / 1048576.0,
+                published.sha256
+            );
+        }
+        Command::Update(UpdateCommand::List { db }) => {
+            sajili_registry::updates::list(store::open(&db.db)?.as_ref())?;
+        }
+        Command::Update(UpdateCommand::Withdraw { db, sha256 }) => {
+            let count = store::open(&db.db)?.unpublish_update(&sha256)?;
+            println!("{count} publication(s) of {sha256} withdrawn.");
+        }
         Command::Audit { db, device, json } => {
             fleet::audit(store::open(&db.db)?.as_ref(), &device, json)?;
         }
@@ -447,6 +514,7 @@ fn run(command: Command) -> Result<()> {
         | Command::Centre(_)
         | Command::Device(_)
         | Command::Policy(_)
+        | Command::Update(_)
         | Command::Audit { .. }) => run_fleet(command),
         Command::Init {
             keys,
@@ -489,6 +557,7 @@ fn run(command: Command) -> Result<()> {
             device_cert_days,
             max_connections,
             incident_days,
+            updates,
         } => node::run(
             store::open(&db.db)?,
             NodeOptions {
@@ -498,6 +567,7 @@ fn run(command: Command) -> Result<()> {
                 device_cert_days,
                 max_connections,
                 incident_days,
+                updates,
             },
         ),
         Command::Process { db, identity } => {

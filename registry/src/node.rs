@@ -31,6 +31,8 @@ pub struct NodeOptions {
     pub max_connections: usize,
     /// Days refusals are kept.
     pub incident_days: i64,
+    /// Where update bundles are served from.
+    pub updates: Option<std::path::PathBuf>,
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes what is in flight.
@@ -51,6 +53,7 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         incidents: IncidentGate::new(),
         seen: Mutex::new(Default::default()),
         refused: refused.clone(),
+        updates: options.updates.clone(),
         #[cfg(feature = "test-hooks")]
         faults: crate::hooks::Faults::from_env()?,
     });

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use sajili_tests::{sajili_bin, workspace_root};
 
-const UNITS: [&str; 7] = [
+const UNITS: [&str; 9] = [
     "sajili-kiosk.service",
     "sajili-uplink.service",
     "sajili-init.service",
@@ -18,6 +18,8 @@ const UNITS: [&str; 7] = [
     "sajili-bundle.service",
     "sajili-healthy.service",
     "sajili-selftest.service",
+    "sajili-update.service",
+    "sajili-update.path",
 ];
 
 #[test]
@@ -88,6 +90,9 @@ fn the_services_have_a_low_exposure() {
         ("sajili-provision.service", 2.0),
         // The boot-time self-test opens the kiosk's devices, nothing else.
         ("sajili-selftest.service", 1.5),
+        // The installer: root's user id for root's partitions, but no capability, no network,
+        // two devices and two writable paths.
+        ("sajili-update.service", 1.5),
     ] {
         let output = Command::new("systemd-analyze")
             .args(["security", "--offline=true", "--no-pager"])

@@ -17,3 +17,4 @@ pub mod pin;
 pub mod policy;
 pub mod protocol;
 pub mod record;
+pub mod update;

@@ -20,6 +20,27 @@ pub const PATH_POLICY: &str = "/v1/policy";
 /// Audit events of the calling device (mTLS): a [`SignedAudit`]; answers [`AuditAnswer`].
 pub const PATH_AUDIT: &str = "/v1/audit";
 
+/// The update offered to the calling device (mTLS): `?running=V` answers 204 when nothing
+/// newer than version V is published to it; otherwise an [`UpdateOffer`].
+pub const PATH_UPDATE: &str = "/v1/update";
+
+/// Where an offered bundle is fetched (mTLS), by its SHA-256; `Range` requests resume a cut
+/// download.
+pub fn update_path(sha256: &str) -> String {
+    format!("/v1/updates/{sha256}")
+}
+
+/// An update published to the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOffer {
+    /// The version its signed manifest names.
+    pub version: String,
+    /// SHA-256 of the bundle file, hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Most audit events in one call.
 pub const MAX_AUDIT_EVENTS: usize = 500;
 /// The largest audit call, bytes (500 events of some 150 bytes, with room).

@@ -87,8 +87,75 @@ pub fn handoff(device: &mut Device, at: i64) -> Result<HandoffReport, HandoffErr
             },
         )?;
     }
+    report_software(device, at)?;
     report.audit_exported = export_audit(device, &spool, uplink.audit_through)?;
     Ok(report)
+}
+
+/// Audits what the installer last did (once per result), and the version running when it
+/// changes: with the audit events they reach the registry, which so learns whether an update
+/// was installed, refused, kept (the new version runs) or rolled back (the old one still does).
+fn report_software(device: &Device, at: i64) -> Result<(), HandoffError> {
+    let running = env!("CARGO_PKG_VERSION");
+    if device.store.marker("software.version")?.as_deref() != Some(running.as_bytes()) {
+        device.store.set_marker(
+            "software.version",
+            running.as_bytes(),
+            &crate::store::AuditEvent {
+                at,
+                actor: "system".into(),
+                action: "software.running".into(),
+                subject: format!("version {running}"),
+            },
+        )?;
+    }
+    let path = device
+        .data
+        .root()
+        .join("updates")
+        .join(crate::update::RESULT);
+    let Ok(Some(bytes)) = crate::device::read_untrusted(&path, 64 * 1024, "the update result")
+    else {
+        return Ok(());
+    };
+    let Ok(outcome) = serde_json::from_slice::<crate::update::Outcome>(&bytes) else {
+        return Ok(());
+    };
+    let stamp = outcome.at.to_be_bytes();
+    if device.store.marker("update.result")?.as_deref() == Some(&stamp[..]) {
+        return Ok(());
+    }
+    let (action, subject) = match (&outcome.slot, &outcome.refused) {
+        (Some(slot), _) => (
+            "update.installed",
+            format!(
+                "version {} into slot {} in {:.0} s",
+                outcome.version.as_deref().unwrap_or("?"),
+                slot.letter().to_uppercase(),
+                outcome.seconds
+            ),
+        ),
+        (None, refused) => (
+            "update.refused",
+            refused
+                .as_deref()
+                .unwrap_or("refused")
+                .chars()
+                .take(200)
+                .collect(),
+        ),
+    };
+    device.store.set_marker(
+        "update.result",
+        &stamp,
+        &crate::store::AuditEvent {
+            at,
+            actor: "system".into(),
+            action: action.into(),
+            subject,
+        },
+    )?;
+    Ok(())
 }
 
 /// Takes a newer fleet policy from the provisioning bundle, then from the uplink. Each is
@@ -140,6 +207,19 @@ fn claimed_version(signed: &[u8]) -> Option<u64> {
         .map(|v| v.version)
 }
 
+/// `text` cut to at most `bytes` bytes, at a character boundary: the registry refuses longer
+/// fields, and one long subject must not hold back every event after it.
+fn clip(mut text: String, bytes: usize) -> String {
+    if text.len() > bytes {
+        let mut end = bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
 /// Most audit events in one spool file.
 const AUDIT_PER_FILE: usize = 200;
 
@@ -167,9 +247,9 @@ fn export_audit(device: &Device, spool: &Spool, held_through: u64) -> Result<u64
                 .map(|(number, event)| crate::uplink::protocol::AuditLine {
                     number,
                     at: event.at,
-                    actor: event.actor,
-                    action: event.action,
-                    subject: event.subject,
+                    actor: clip(event.actor, 64),
+                    action: clip(event.action, 64),
+                    subject: clip(event.subject, 256),
                 })
                 .collect(),
         };

@@ -349,6 +349,26 @@ impl Store {
         self.put_setting(SETTING_AUDIT_EXPORTED, &through.to_be_bytes())
     }
 
+    /// A small value the hand-off keeps between runs (`marker/<name>` in the settings), with
+    /// an audit event in the same transaction.
+    pub fn set_marker(
+        &self,
+        name: &str,
+        value: &[u8],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(SETTINGS)?
+                .insert(format!("marker/{name}").as_str(), value)?;
+            append_audit(txn, audit)
+        })
+    }
+
+    /// A value kept with [`Store::set_marker`].
+    pub fn marker(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_setting(&format!("marker/{name}"))
+    }
+
     /// Records the device id (once, at `init`).
     pub fn set_device_id(&self, device_id: &str) -> Result<(), StoreError> {
         self.write(|txn| {

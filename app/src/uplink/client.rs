@@ -297,6 +297,42 @@ impl Registry {
         Ok((status != 204 && !answer.is_empty()).then_some(answer))
     }
 
+    /// `GET /v1/update?running=V`: the newest update published to this device above V.
+    pub fn update_offer(&self, running: &str) -> Result<Option<protocol::UpdateOffer>, CallError> {
+        let (status, answer) = Self::finish(
+            self.agent
+                .get(format!("{}?running={running}", self.url(protocol::PATH_UPDATE)))
+                .call(),
+        )?;
+        if status == 204 || answer.is_empty() {
+            return Ok(None);
+        }
+        Self::json(&answer).map(Some)
+    }
+
+    /// `GET /v1/updates/{sha256}` from byte `from` on, appended to `out`; the bytes written.
+    /// The registry answers 206 to a range, 200 with the whole file to a request from 0.
+    pub fn download_update(
+        &self,
+        sha256: &str,
+        from: u64,
+        out: &mut impl std::io::Write,
+    ) -> Result<u64, CallError> {
+        let mut request = self.agent.get(self.url(&protocol::update_path(sha256)));
+        if from > 0 {
+            request = request.header("Range", format!("bytes={from}-"));
+        }
+        let mut response = request.call().map_err(|e| describe_transport(&e))?;
+        let status = response.status().as_u16();
+        if !(status == 206 || (status == 200 && from == 0)) {
+            let body = read_body(&mut response)?;
+            return Err(refusal(status, &body));
+        }
+        let mut reader = response.body_mut().as_reader();
+        std::io::copy(&mut reader, out)
+            .map_err(|e| CallError::Network(format!("the download was cut: {e}")))
+    }
+
     /// `POST /v1/audit`: signed audit events (a spool file, as the kiosk wrote it).
     pub fn audit(&self, signed: &[u8]) -> Result<protocol::AuditAnswer, CallError> {
         let (_, answer) = Self::finish(

@@ -9,6 +9,7 @@ pub mod nodes;
 pub mod state;
 pub mod sync;
 pub mod tls;
+pub mod update;
 
 /// The registry protocol, shared with the registry.
 pub use sajili_record::protocol;

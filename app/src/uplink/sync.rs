@@ -152,6 +152,8 @@ pub struct Uplink {
     pub state: UplinkState,
     part: usize,
     interrupted: HashSet<u64>,
+    /// Where downloaded updates go for the installer.
+    updates: std::path::PathBuf,
 }
 
 /// Records following each other in the chain, laid end to end as one request carries them.
@@ -335,6 +337,7 @@ impl Uplink {
             state,
             part: FIRST_PART,
             interrupted: HashSet::new(),
+            updates: data_root.join("updates"),
         })
     }
 
@@ -516,6 +519,12 @@ impl Uplink {
         // still taken sends those before the policy call tells it it is withdrawn.
         if outcome.is_ok() {
             super::fleet::exchange(&registry, &self.spool, &mut self.state, &mut report.notes)?;
+            match super::update::fetch(&registry, &self.updates) {
+                Ok(Some(note)) => report.notes.push(note),
+                Ok(None) => {}
+                Err(error @ CallError::Withdrawn(_)) => return Err(error.into()),
+                Err(error) => report.notes.push(format!("could not fetch the update: {error}")),
+            }
         }
         if outcome.as_ref().is_ok_and(|o| *o == PassOutcome::Drained) {
             self.state.last_success = Some(self.now());

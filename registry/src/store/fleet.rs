@@ -85,3 +85,31 @@ pub struct AuditEntry {
     /// When the registry took it, Unix seconds.
     pub received_at: i64,
 }
+
+/// Who an update is published to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum UpdateTarget {
+    /// Every device.
+    All,
+    /// The devices of one centre.
+    Centre(String),
+    /// One device.
+    Device(String),
+}
+
+/// An update bundle published to devices. The bundle itself is a file in the nodes' update
+/// directory, named by its SHA-256; the database holds what devices are offered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedUpdate {
+    /// The version its signed manifest names (`0.1.2`).
+    pub version: String,
+    /// SHA-256 of the whole bundle file, hex: its name in the update directory.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Who is offered it.
+    pub target: UpdateTarget,
+    /// When it was published, Unix seconds.
+    pub published_at: i64,
+}

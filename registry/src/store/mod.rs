@@ -9,7 +9,10 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use fleet::{AuditEntry, CentreEntry, FleetSnapshot, StaffMember, Withdrawal, WithdrawnDevice};
+pub use fleet::{
+    AuditEntry, CentreEntry, FleetSnapshot, PublishedUpdate, StaffMember, UpdateTarget,
+    Withdrawal, WithdrawnDevice,
+};
 
 #[cfg(feature = "test-hooks")]
 pub mod contract;
@@ -434,6 +437,14 @@ pub trait Store: Send + Sync {
     fn audit_head(&self, device: &str) -> Result<u64>;
     /// A device's audit events, oldest first.
     fn audit(&self, device: &str) -> Result<Vec<AuditEntry>>;
+
+    /// Publishes an update (another publication of the same bundle to the same target
+    /// replaces it). Does not raise the fleet version.
+    fn publish_update(&self, update: &PublishedUpdate) -> Result<()>;
+    /// Every publication, oldest first.
+    fn updates(&self) -> Result<Vec<PublishedUpdate>>;
+    /// Withdraws every publication of the bundle with this SHA-256; how many there were.
+    fn unpublish_update(&self, sha256: &str) -> Result<u64>;
 }
 
 /// UTC midnight of `at`.
