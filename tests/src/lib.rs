@@ -321,6 +321,27 @@ pub fn write_fuzz_seeds(dir: &Path) {
         },
         &SigningKey::from_bytes(&[3; 32]),
     );
+    // A small update bundle signed by the key the `update` target pins.
+    let parts = dir.join("update-parts");
+    std::fs::create_dir_all(&parts).expect("parts dir");
+    for (name, byte) in [("root", 1u8), ("linux", 2), ("initrd", 3)] {
+        std::fs::write(parts.join(name), vec![byte; 64]).expect("part");
+    }
+    let bundle = parts.join("bundle.sju");
+    sajili_record::update::make_bundle(
+        &SigningKey::from_bytes(&[6; 32]),
+        "0.2.0",
+        1_800_000_000,
+        [&parts.join("root"), &parts.join("linux"), &parts.join("initrd")],
+        &bundle,
+    )
+    .expect("update bundle");
+    write(
+        "update",
+        "small",
+        &std::fs::read(&bundle).expect("bundle"),
+    );
+    std::fs::remove_dir_all(&parts).expect("remove parts");
     write(
         "fleet",
         "audit",

@@ -317,6 +317,32 @@ fn fleet_policies_and_audit_batches_are_taken_only_as_signed() {
     assert!(taken < MUTATIONS / 10, "{taken} mutations taken");
 }
 
+/// Whether a bundle's header verifies under the seed's key and every part has its bytes.
+fn update_whole(bytes: &[u8]) -> bool {
+    use sajili_record::update::{copy_part, read_header};
+    let key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]).verifying_key();
+    let mut reader = bytes;
+    read_header(&mut reader, &key).is_ok_and(|manifest| {
+        manifest
+            .parts
+            .iter()
+            .all(|part| copy_part(&mut reader, &mut std::io::sink(), part, |_| {}).is_ok())
+    })
+}
+
+#[test]
+fn update_bundles_are_taken_only_whole_and_as_signed() {
+    every_seed_parses("update", |_, bytes| update_whole(bytes));
+    let seed = &seeds("update")[0];
+    each_mutation("update", |bytes| {
+        // A mutation can only pass by leaving the signed header and the parts as they were
+        // (a cut or an insertion after the last part).
+        if update_whole(bytes) {
+            assert!(bytes.len() >= seed.len() - 1 && bytes.starts_with(&seed[..seed.len() - 1]));
+        }
+    });
+}
+
 #[test]
 fn seed_corpora_exist_for_every_fuzz_target() {
     let targets = std::fs::read_dir(workspace_root().join("fuzz/fuzz_targets")).unwrap();
