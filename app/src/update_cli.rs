@@ -151,8 +151,32 @@ fn read_seed(key: &Path) -> Result<ed25519_dalek::SigningKey, Failure> {
     Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
 
+/// Whether `path` is a block device (a USB stick the bundle was written onto).
+fn is_block_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|meta| meta.file_type().is_block_device())
+}
+
+/// Whether a stick starts as an update bundle does; any other stick is none of ours.
+fn carries_update(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == sajili_record::update::MAGIC)
+}
+
 fn install(bundle: &Path, key: &Path, updates: &Path, layout: &Layout) -> Result<(), Failure> {
     let now = sajili::clock::Clock::now(&sajili::clock::SystemClock);
+    let stick = is_block_device(bundle);
+    if stick && !carries_update(bundle) {
+        println!("{} carries no update; left alone", bundle.display());
+        // Not a success: the unit's reboot is for an installed update only.
+        return Err(Failure::Input(format!(
+            "{} carries no update",
+            bundle.display()
+        )));
+    }
     let outcome = match update::read_key(key) {
         Ok(key) => update::run(bundle, &key, layout, now),
         Err(error) => Outcome {
@@ -182,8 +206,10 @@ fn install(bundle: &Path, key: &Path, updates: &Path, layout: &Layout) -> Result
                 slot.letter().to_uppercase(),
                 outcome.seconds
             );
-            // Installed: the bundle has done its work.
-            let _ = std::fs::remove_file(bundle);
+            // Installed: a downloaded bundle has done its work (a stick is the staff's).
+            if !stick {
+                let _ = std::fs::remove_file(bundle);
+            }
             Ok(())
         }
         (None, refused) => {

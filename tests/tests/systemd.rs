@@ -10,7 +10,7 @@ use std::process::Command;
 
 use sajili_tests::{sajili_bin, workspace_root};
 
-const UNITS: [&str; 9] = [
+const UNITS: [&str; 10] = [
     "sajili-kiosk.service",
     "sajili-uplink.service",
     "sajili-init.service",
@@ -20,6 +20,7 @@ const UNITS: [&str; 9] = [
     "sajili-selftest.service",
     "sajili-update.service",
     "sajili-update.path",
+    "sajili-update-usb@.service",
 ];
 
 #[test]
