@@ -4,14 +4,12 @@
 //! with Range requests from their update directory (`serve --updates DIR`), where `publish`
 //! puts it under its SHA-256. Several nodes share the directory (or each gets a copy).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use ed25519_dalek::VerifyingKey;
-use sajili_record::record::{hex, parse_hex};
-use sajili_record::update::{parse_version, read_header};
-use sha2::{Digest, Sha256};
+use sajili_record::record::parse_hex;
+use sajili_record::update::{hash_all, parse_version, read_header};
 
 use crate::store::{DeviceEntry, PublishedUpdate, Store, UpdateTarget};
 
@@ -60,18 +58,7 @@ pub fn publish(
         std::fs::File::open(bundle).with_context(|| format!("open {}", bundle.display()))?;
     let manifest = read_header(&mut std::io::BufReader::new(&mut file), key)
         .map_err(|e| anyhow::anyhow!("{}: {e}", bundle.display()))?;
-    let mut file = std::fs::File::open(bundle)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
+    let (size, sha256) = hash_all(&mut std::fs::File::open(bundle)?)?;
     let expected: u64 = manifest.parts.iter().map(|p| p.size).sum();
     if size < expected {
         bail!(
@@ -79,7 +66,6 @@ pub fn publish(
             bundle.display()
         );
     }
-    let sha256 = hex(&hasher.finalize());
     std::fs::create_dir_all(dir).with_context(|| format!("make {}", dir.display()))?;
     let target_path = bundle_path(dir, &sha256);
     if !target_path.exists() {

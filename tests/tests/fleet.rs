@@ -332,20 +332,30 @@ fn a_provisioning_bundle_carries_its_centre_s_staff_before_any_network() {
     assert!(signs_in(&device, "SUP-4", "135791").0, "device {id}");
 }
 
+/// The HTTP status of a call `method path` with the device's certificate (`000`: refused at
+/// the handshake).
+fn status_as(registry: &RegistryProcess, device: &SyncDevice, method: &str, path: &str) -> String {
+    registry
+        .curl_as(
+            device,
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                method,
+                &format!("{}{path}", registry.url()),
+            ],
+        )
+        .trim()
+        .to_string()
+}
+
 /// Whether a TLS call with the device's certificate fails at the handshake.
 fn refused_at_handshake(registry: &RegistryProcess, device: &SyncDevice) -> bool {
-    let answer = registry.curl_as(
-        device,
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &format!("{}/v1/standing", registry.url()),
-        ],
-    );
-    answer.trim() == "000"
+    status_as(registry, device, "GET", "/v1/standing") == "000"
 }
 
 #[test]
@@ -382,20 +392,8 @@ fn a_withdrawn_device_is_refused_at_the_handshake_and_at_renewal_and_learns_it()
         "withdrawal reached the handshake in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let renewal = registry.curl_as(
-        &device,
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            &format!("{}/v1/renew", registry.url()),
-        ],
-    );
-    assert_eq!(renewal.trim(), "000", "renewal refused at the handshake");
+    let renewal = status_as(&registry, &device, "POST", "/v1/renew");
+    assert_eq!(renewal, "000", "renewal refused at the handshake");
 
     device.enrol(&files[1..]);
     let output = uplink_once(&device);
@@ -448,20 +446,8 @@ fn a_device_withdrawn_with_accept_until_sends_its_last_records_and_nothing_after
     assert_eq!(registry.records_of(&device.id), 2, "records 1 and 2, not 3");
     assert!(device.status()["withdrawn"].is_object());
     // The policy and renewal are for devices in service.
-    let renewal = registry.curl_as(
-        &device,
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "POST",
-            &format!("{}/v1/renew", registry.url()),
-        ],
-    );
-    assert_eq!(renewal.trim(), "403");
+    let renewal = status_as(&registry, &device, "POST", "/v1/renew");
+    assert_eq!(renewal, "403");
 }
 
 #[test]

@@ -218,6 +218,21 @@ pub fn copy_part(
     Ok(())
 }
 
+/// The length and SHA-256 (hex) of everything `reader` yields.
+pub fn hash_all(reader: &mut impl Read) -> io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let read = reader.read(&mut buffer)?;
+        if read == 0 {
+            return Ok((size, hex(&hasher.finalize())));
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+}
+
 /// Makes a bundle at `out` from the files of `parts` (root, linux, initrd), signed with `key`.
 pub fn make_bundle(
     key: &SigningKey,
@@ -230,21 +245,11 @@ pub fn make_bundle(
     for (name, path) in PART_NAMES.iter().zip(parts) {
         let mut file = std::fs::File::open(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let read = file.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            size += read as u64;
-        }
+        let (size, sha256) = hash_all(&mut file)?;
         described.push(Part {
             name: (*name).to_string(),
             size,
-            sha256: hex(&hasher.finalize()),
+            sha256,
         });
     }
     let manifest = Manifest {

@@ -8,10 +8,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use super::client::{CallError, Registry};
-use crate::record::hex;
 use crate::update::{READY_EXTENSION, RESULT, parse_version, ready_bundle};
 
 /// What [`fetch`] did, in words, for the log; `None` when there was nothing to do.
@@ -91,17 +88,5 @@ fn installed(dir: &Path, version: &str) -> bool {
 }
 
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok((size, hex(&hasher.finalize())));
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
+    sajili_record::update::hash_all(&mut std::fs::File::open(path)?)
 }
