@@ -48,6 +48,7 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         metrics: metrics.clone(),
         incidents: IncidentGate::new(),
         seen: Mutex::new(Default::default()),
+        bodies: Default::default(),
         #[cfg(feature = "test-hooks")]
         faults: crate::hooks::Faults::from_env()?,
     });

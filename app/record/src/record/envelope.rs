@@ -202,6 +202,55 @@ impl Envelope {
 
     /// Parses an envelope. Checks the layout only: call [`Envelope::verify_signature`] too.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        EnvelopeView::parse(bytes).map(|view| view.to_envelope())
+    }
+
+    /// Whether the signature is the device's over these exact bytes.
+    pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
+        let signature = Signature::from_bytes(&self.signature);
+        key.verify(&self.signed_bytes(), &signature).is_ok()
+    }
+}
+
+/// An envelope read in place: the header parsed, the ciphertext and signature left in the
+/// bytes. What the registry checks each record with: a record is a few hundred KB, and an
+/// [`Envelope`] copies its ciphertext once to parse and again to verify.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeView<'a> {
+    /// The device that sealed it.
+    pub device_id: DeviceId,
+    /// Its place in the device's chain, from 1.
+    pub seq: u64,
+    /// Hash of the envelope before it (zeros for seq 1).
+    pub prev_hash: Hash,
+    /// When it was sealed, Unix seconds.
+    pub created_at: i64,
+    /// SHA-256 of the plaintext payload.
+    pub payload_hash: Hash,
+    /// The payload encrypted to the registry.
+    pub ciphertext: &'a [u8],
+    /// ed25519 signature by the device over [`EnvelopeView::signed`].
+    pub signature: [u8; SIGNATURE_LEN],
+    /// The bytes the signature covers: all but the signature.
+    signed: &'a [u8],
+}
+
+impl fmt::Debug for EnvelopeView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvelopeView")
+            .field("device_id", &self.device_id)
+            .field("seq", &self.seq)
+            .field("prev_hash", &hex(&self.prev_hash))
+            .field("created_at", &self.created_at)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> EnvelopeView<'a> {
+    /// Parses an envelope in place. Checks the layout only: call
+    /// [`EnvelopeView::verify_signature`] too.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() < HEADER_LEN + SIGNATURE_LEN {
             return Err(EnvelopeError::Truncated {
                 needed: HEADER_LEN + SIGNATURE_LEN,
@@ -240,15 +289,29 @@ impl Envelope {
             prev_hash: take(bytes, 20),
             created_at: i64::from_be_bytes(take(bytes, 52)),
             payload_hash: take(bytes, 60),
-            ciphertext: bytes[HEADER_LEN..HEADER_LEN + length].to_vec(),
+            ciphertext: &bytes[HEADER_LEN..HEADER_LEN + length],
             signature: take(bytes, HEADER_LEN + length),
+            signed: &bytes[..HEADER_LEN + length],
         })
     }
 
     /// Whether the signature is the device's over these exact bytes.
     pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
         let signature = Signature::from_bytes(&self.signature);
-        key.verify(&self.signed_bytes(), &signature).is_ok()
+        key.verify(self.signed, &signature).is_ok()
+    }
+
+    /// An owned copy.
+    pub fn to_envelope(&self) -> Envelope {
+        Envelope {
+            device_id: self.device_id,
+            seq: self.seq,
+            prev_hash: self.prev_hash,
+            created_at: self.created_at,
+            payload_hash: self.payload_hash,
+            ciphertext: self.ciphertext.to_vec(),
+            signature: self.signature,
+        }
     }
 }
 
@@ -286,6 +349,18 @@ mod tests {
     }
 
     #[test]
+    fn the_view_reads_what_the_owned_envelope_reads() {
+        let envelope = sample();
+        let bytes = envelope.to_bytes();
+        let view = EnvelopeView::parse(&bytes);
+        assert_eq!(view.as_ref().map(EnvelopeView::to_envelope), Ok(envelope));
+        assert!(view.is_ok_and(|v| v.verify_signature(&key().verifying_key())));
+        for cut in 0..bytes.len() {
+            assert!(EnvelopeView::parse(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
     fn any_flipped_byte_is_caught() {
         let bytes = sample().to_bytes();
         let verifying = key().verifying_key();
@@ -294,6 +369,9 @@ mod tests {
             tampered[index] ^= 0x01;
             if let Ok(envelope) = Envelope::from_bytes(&tampered) {
                 assert!(!envelope.verify_signature(&verifying), "byte {index}");
+            }
+            if let Ok(view) = EnvelopeView::parse(&tampered) {
+                assert!(!view.verify_signature(&verifying), "byte {index}");
             }
         }
     }
