@@ -19,7 +19,7 @@ use super::state::{Quarantined, UplinkState};
 use super::tls::{TrustedTime, estimate_now};
 use crate::clock::BUILD_TIME;
 use crate::record::{DeviceId, Receipt, ReceiptKind, hex, parse_hex, sha256};
-use crate::spool::Spool;
+use crate::spool::{Receipted, Spool};
 
 /// Smallest and largest part sent in one request. Parts are sized to take about
 /// [`PART_SECONDS`] on the link as measured, so a cut loses little and a fast link sends each
@@ -190,6 +190,9 @@ struct InFlight<'scope> {
 /// Where a pass is in the outbox.
 struct Cursor {
     seqs: Vec<u64>,
+    /// The records with a receipt in the spool when the pass began (the kiosk has yet to
+    /// absorb them): not sent again.
+    receipted: Receipted,
     index: usize,
     /// The registry's head when the pass began: the records up to it are held there.
     held: u64,
@@ -203,9 +206,10 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn new(seqs: Vec<u64>, held: u64) -> Self {
+    fn new(seqs: Vec<u64>, receipted: Receipted, held: u64) -> Self {
         Self {
             seqs,
+            receipted,
             index: 0,
             held,
             expected: held + 1,
@@ -222,18 +226,19 @@ impl Cursor {
     }
 }
 
-/// Hands verified receipts to the thread that writes them into the spool: each is a file made
-/// and renamed, which on a busy disk costs more than the network's share of a record, and the
+/// Hands verified receipts to the thread that writes them into the spool, a batch's in one
+/// file: a file made and renamed costs more than the network's share of a record, and the
 /// batches after it need not wait for that.
 struct Filer {
-    queue: mpsc::Sender<(u64, Vec<u8>)>,
+    queue: mpsc::Sender<(u64, Vec<Vec<u8>>)>,
 }
 
 impl Filer {
-    fn file(&self, seq: u64, receipt: Vec<u8>) -> Result<(), SyncError> {
+    /// Files the receipts of records `first` onwards, in order.
+    fn file(&self, first: u64, receipts: Vec<Vec<u8>>) -> Result<(), SyncError> {
         // The writer stops only after a failed write, which the pass then reports.
         self.queue
-            .send((seq, receipt))
+            .send((first, receipts))
             .map_err(|_| SyncError::Spool(std::io::Error::other("the receipt writer stopped")))
     }
 }
@@ -473,10 +478,8 @@ impl Uplink {
         let url = self.nodes.url(node).to_string();
         let mut registry = self.connect(&url, report)?;
         let seqs = self.spool.envelope_seqs()?;
-        let waiting = seqs
-            .iter()
-            .filter(|seq| !self.spool.has_receipt(**seq))
-            .count() as u64;
+        let receipted = self.spool.receipted()?;
+        let waiting = seqs.iter().filter(|seq| !receipted.contains(**seq)).count() as u64;
         let standing = match registry.standing(waiting) {
             Err(CallError::Certificate(why)) => {
                 report.notes.push(format!(
@@ -502,7 +505,8 @@ impl Uplink {
         self.state.saw_registry_time(standing.at);
         self.state.registry_seq = Some(standing.seq);
         self.save()?;
-        let outcome = self.send_all(&registry, Cursor::new(seqs, standing.seq), report);
+        let cursor = Cursor::new(seqs, receipted, standing.seq);
+        let outcome = self.send_all(&registry, cursor, report);
         if outcome.as_ref().is_ok_and(|o| *o == PassOutcome::Drained) {
             self.state.last_success = Some(self.now());
             self.state.last_error = None;
@@ -523,11 +527,11 @@ impl Uplink {
         report: &mut PassReport,
     ) -> Result<PassOutcome, SyncError> {
         std::thread::scope(|scope| {
-            let (queue, filing) = mpsc::channel::<(u64, Vec<u8>)>();
+            let (queue, filing) = mpsc::channel::<(u64, Vec<Vec<u8>>)>();
             let spool = self.spool.clone();
             let writer = scope.spawn(move || -> std::io::Result<()> {
-                for (seq, receipt) in filing {
-                    spool.put_receipt(seq, &receipt)?;
+                for (first, receipts) in filing {
+                    spool.put_receipts(first, &receipts)?;
                 }
                 Ok(())
             });
@@ -640,7 +644,7 @@ impl Uplink {
     ) -> Result<Next, SyncError> {
         while let Some(&seq) = cursor.seqs.get(cursor.index) {
             cursor.index += 1;
-            if self.spool.has_receipt(seq) {
+            if cursor.receipted.contains(seq) {
                 continue;
             }
             let Some(bytes) = cursor.envelope(&self.spool, seq)? else {
@@ -687,7 +691,7 @@ impl Uplink {
                     break;
                 };
                 if next != batch.next_seq()
-                    || self.spool.has_receipt(next)
+                    || cursor.receipted.contains(next)
                     || self.state.quarantined(next).is_some()
                     || self.interrupted.contains(&next)
                 {
@@ -730,7 +734,7 @@ impl Uplink {
             );
             return Ok(Some(self.blocked(seq)));
         }
-        filer.file(seq, receipt.to_bytes())?;
+        filer.file(seq, vec![receipt.to_bytes()])?;
         report.recovered += 1;
         Ok(None)
     }
@@ -779,27 +783,40 @@ impl Uplink {
                 batch.records.len()
             )));
         }
+        let taken = receipts.len();
+        let mut untrusted = None;
+        let mut checked = Vec::with_capacity(taken);
         for (seq, (receipt, (hash, size))) in
-            (batch.first..).zip(receipts.iter().zip(&batch.records))
+            (batch.first..).zip(receipts.into_iter().zip(&batch.records))
         {
-            self.file_receipt(seq, hash, *size, receipt, filer, report)?;
+            if let Err(error) = self.check_receipt(seq, hash, *size, &receipt, report) {
+                untrusted = Some(error);
+                break;
+            }
+            checked.push(receipt);
+        }
+        // Those before a receipt that does not verify are sound: filed all the same.
+        if !checked.is_empty() {
+            filer.file(batch.first, checked)?;
+        }
+        if let Some(error) = untrusted {
+            return Err(error);
         }
         let Some(error) = answer.refusal else {
-            if receipts.len() < batch.records.len() {
+            if taken < batch.records.len() {
                 return Err(SyncError::Untrusted(format!(
-                    "{} receipts for {} records",
-                    receipts.len(),
+                    "{taken} receipts for {} records",
                     batch.records.len()
                 )));
             }
             return Ok(Settled::Taken(batch.body));
         };
-        let Some((hash, _)) = batch.records.get(receipts.len()) else {
+        let Some((hash, _)) = batch.records.get(taken) else {
             return Err(SyncError::Untrusted(
                 "a refusal for a record that was not sent".into(),
             ));
         };
-        let seq = batch.first + receipts.len() as u64;
+        let seq = batch.first + taken as u64;
         if codes::RECORD_REFUSALS.contains(&error.code.as_str()) {
             self.quarantine(seq, hash, &error.code, &error.detail);
             return Ok(Settled::Stop(self.blocked(seq)));
@@ -808,7 +825,7 @@ impl Uplink {
         // that one was answered (the batch ahead failed, or the registry answered before its
         // store had it): every batch ahead of it is settled as taken by now, or the pass stops
         // and sends nothing again, so once more is enough; a second gap is a real one.
-        if error.code == codes::CHAIN_GAP && receipts.is_empty() && !batch.again {
+        if error.code == codes::CHAIN_GAP && taken == 0 && !batch.again {
             log::debug!(
                 "records {} to {} reached the registry before the ones ahead of them; sending them again",
                 batch.first,
@@ -837,7 +854,8 @@ impl Uplink {
     ) -> Result<Option<PassOutcome>, SyncError> {
         match self.send(registry, seq, bytes) {
             Ok(receipt) => {
-                self.file_receipt(seq, hash, bytes.len(), &receipt, filer, report)?;
+                self.check_receipt(seq, hash, bytes.len(), &receipt, report)?;
+                filer.file(seq, vec![receipt])?;
                 Ok(None)
             }
             Err(CallError::Refused { error, .. })
@@ -850,15 +868,14 @@ impl Uplink {
         }
     }
 
-    /// Checks a receipt against the record sent (`hash`, `size` bytes) and files it for the
-    /// kiosk.
-    fn file_receipt(
+    /// Checks a receipt against the record sent (`hash`, `size` bytes) and counts the record
+    /// as sent; the caller files it for the kiosk.
+    fn check_receipt(
         &mut self,
         seq: u64,
         hash: &[u8; 32],
         size: usize,
         answer: &[u8],
-        filer: &Filer,
         report: &mut PassReport,
     ) -> Result<(), SyncError> {
         let receipt = self.verify(answer)?;
@@ -867,7 +884,6 @@ impl Uplink {
                 "the receipt for seq {seq} names another record"
             )));
         }
-        filer.file(seq, answer.to_vec())?;
         if receipt.kind == ReceiptKind::Refused {
             report.refused += 1;
         }
@@ -1101,11 +1117,10 @@ fn wait_for_change(uplink: &Uplink, stopped: &PassOutcome, options: RunOptions) 
 fn wait_for_records(uplink: &Uplink, poll: Duration) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(600) {
-        let waiting = uplink
-            .spool
-            .envelope_seqs()
-            .map(|seqs| seqs.iter().any(|seq| !uplink.spool.has_receipt(*seq)))
-            .unwrap_or(true);
+        let waiting = match (uplink.spool.envelope_seqs(), uplink.spool.receipted()) {
+            (Ok(seqs), Ok(receipted)) => seqs.into_iter().any(|seq| !receipted.contains(seq)),
+            _ => true,
+        };
         if waiting {
             return;
         }
