@@ -32,6 +32,7 @@ use serde::Deserialize;
 use crate::incidents::IncidentGate;
 use crate::keys::{self, Keys};
 use crate::metrics::Metrics;
+use crate::ordering::{ChainOrder, PREDECESSOR_WAIT};
 use crate::store::{ChainRefusal, Checked, PartOutcome, Provision, ProvisionRefusal, Store};
 
 /// Largest provisioning or renewal body: a CSR, a key and a signature.
@@ -60,6 +61,8 @@ pub struct AppState {
     pub seen: Mutex<HashMap<String, (i64, Option<u64>)>>,
     /// Batch bodies answered, to fill again.
     pub bodies: BodyPool,
+    /// Each device's batches in progress, so they are stored in chain order.
+    pub order: Arc<ChainOrder>,
     /// Test builds only: statuses to answer the first record calls with.
     #[cfg(feature = "test-hooks")]
     pub faults: crate::hooks::Faults,
@@ -862,11 +865,17 @@ async fn put_batch(
     Extension(peer): Extension<Peer>,
     request: Request,
 ) -> Result<Response, Refusal> {
+    // In progress from its arrival: the batch after it may come in while it is read.
+    let in_progress = peer
+        .device
+        .as_deref()
+        .map(|device| ChainOrder::begin(&state.order, device));
     let body = read_body(&state, request.into_body()).await?;
     blocking(state, move |state| {
         let caller = admit_record_call(state, &peer);
         let answer = caller.and_then(|caller| batch_blocking(state, &caller, &body));
         state.bodies.give(body);
+        drop(in_progress);
         answer
     })
     .await
@@ -939,6 +948,18 @@ fn check_all<'a>(
     })
 }
 
+/// Waits (see [`crate::ordering`]) while the records before `first` are not stored yet and a
+/// batch of the device that may hold them is in progress on this node.
+fn await_predecessor(state: &AppState, device: &str, first: u64) -> Result<(), Refusal> {
+    let head = state.store.head(device).map_err(unavailable)?.seq;
+    if head.saturating_add(1) < first {
+        state
+            .order
+            .wait_for(device, first - 1, head, PREDECESSOR_WAIT);
+    }
+    Ok(())
+}
+
 /// Takes records in chain order in one transaction: every record before the first refusal is
 /// kept, with one commit for all.
 fn batch_blocking(state: &AppState, caller: &Caller, body: &[u8]) -> Result<Response, Refusal> {
@@ -961,14 +982,19 @@ fn batch_blocking(state: &AppState, caller: &Caller, body: &[u8]) -> Result<Resp
             }
         }
     }
-    let appended = if checked.is_empty() {
-        Default::default()
-    } else {
-        state
-            .store
-            .append(device, &checked, &signer(state, device)?, now())
-            .map_err(unavailable)?
+    let appended = match checked.first() {
+        None => Default::default(),
+        Some(first) => {
+            await_predecessor(state, device, first.seq)?;
+            state
+                .store
+                .append(device, &checked, &signer(state, device)?, now())
+                .map_err(unavailable)?
+        }
     };
+    if let Some(last) = (appended.receipts.len().checked_sub(1)).and_then(|i| checked.get(i)) {
+        state.order.stored(device, last.seq);
+    }
     state
         .metrics
         .records_taken(appended.new as u64, appended.new_bytes);
@@ -1007,6 +1033,7 @@ mod tests {
             incidents: IncidentGate::new(),
             seen: Mutex::new(HashMap::new()),
             bodies: Default::default(),
+            order: Default::default(),
             #[cfg(feature = "test-hooks")]
             faults: Default::default(),
         })

@@ -49,6 +49,7 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         incidents: IncidentGate::new(),
         seen: Mutex::new(Default::default()),
         bodies: Default::default(),
+        order: Default::default(),
         #[cfg(feature = "test-hooks")]
         faults: crate::hooks::Faults::from_env()?,
     });

@@ -128,11 +128,10 @@ pub struct PassReport {
 }
 
 /// Batches on their way at once, each over its own connection. The next batch goes as soon as
-/// the one before has been handed to its connection, but holds back its last bytes until that
-/// one is answered: the registry checks a batch only once it has it whole, and refuses one that
-/// does not follow what it holds, so it must take them in chain order. Meanwhile the bulk of
-/// the next batch travels, and the answer and receipts of the one before come back. Two are
-/// enough: the registry stores one batch of a device at a time.
+/// the one before has been handed to its connection: the registry checks it (hashes,
+/// signatures) while it stores the one before, and a batch that reaches it before the one
+/// ahead is stored waits for it there (a registry from before that answered `chain_gap`, and
+/// the batch is sent again once the one ahead is answered).
 const IN_FLIGHT: usize = 2;
 
 /// Largest batch, in bytes (below the part size on a slow link): large enough that the
@@ -271,39 +270,30 @@ fn system_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Starts sending `batch` on a thread of `scope`. Its end is held until `after` (the batch
-/// before it) is answered, so that the registry stores them in chain order; the receiver it
-/// returns is told when this one is answered.
+/// Starts sending `batch` on a thread of `scope`.
 fn launch<'scope>(
     scope: &'scope Scope<'scope, '_>,
     registry: &'scope Registry,
     batch: Batch,
-    after: Option<mpsc::Receiver<()>>,
-) -> (InFlight<'scope>, mpsc::Receiver<()>) {
+) -> InFlight<'scope> {
     let (handed_over, told) = mpsc::channel();
-    let (answered, done) = mpsc::channel::<()>();
     let sender = scope.spawn(move || {
         let began = Instant::now();
+        // The sender goes with the call: the pipeline waits for the hand-over or the call's end.
         let answer = registry.put_batch_body(&batch.body, move || {
             let _ = handed_over.send(());
-            // An error means the batch before has ended too: answered or failed.
-            if let Some(after) = after {
-                let _ = after.recv();
-            }
         });
-        drop(answered);
         Sent {
             batch,
             answer,
             took: began.elapsed(),
         }
     });
-    let in_flight = InFlight {
+    InFlight {
         handed_over: told,
         uploading: true,
         sender,
-    };
-    (in_flight, done)
+    }
 }
 
 impl Uplink {
@@ -567,8 +557,6 @@ impl Uplink {
         let mut alone: Option<(u64, Vec<u8>, [u8; 32])> = None;
         // The next batch, read while the one before is still being handed over.
         let mut ready: Option<Batch> = None;
-        // Told when the batch sent last is answered: the next one's end waits for it.
-        let mut last_answered: Option<mpsc::Receiver<()>> = None;
         loop {
             if ready.is_none()
                 && planned.is_none()
@@ -591,9 +579,7 @@ impl Uplink {
             if let Some(batch) = ready.take()
                 && settled.is_none()
             {
-                let (sent, answered) = launch(scope, registry, batch, last_answered.take());
-                flight.push_back(sent);
-                last_answered = Some(answered);
+                flight.push_back(launch(scope, registry, batch));
                 continue;
             }
             if let Some(oldest) = flight.pop_front() {
@@ -606,7 +592,7 @@ impl Uplink {
                     Ok(Settled::Taken(body)) => cursor.spare.push(body),
                     Ok(Settled::Again(batch)) if settled.is_none() => {
                         // Every batch before it is answered: nothing to wait for.
-                        flight.push_front(launch(scope, registry, batch, None).0);
+                        flight.push_front(launch(scope, registry, batch));
                     }
                     // A batch after the one that stopped the pass: refused for the gap.
                     Ok(Settled::Again(_)) => {}
@@ -821,10 +807,10 @@ impl Uplink {
             self.quarantine(seq, hash, &error.code, &error.detail);
             return Ok(Settled::Stop(self.blocked(seq)));
         }
-        // Checked before the batch ahead of it was stored, though its end was held back until
-        // that one was answered (the batch ahead failed, or the registry answered before its
-        // store had it): every batch ahead of it is settled as taken by now, or the pass stops
-        // and sends nothing again, so once more is enough; a second gap is a real one.
+        // Checked before the batch ahead of it was stored (the batch ahead failed, went to
+        // another node, or a registry from before waited for nothing): every batch ahead of it
+        // is settled as taken by now, or the pass stops and sends nothing again, so once more
+        // is enough; a second gap is a real one.
         if error.code == codes::CHAIN_GAP && taken == 0 && !batch.again {
             log::debug!(
                 "records {} to {} reached the registry before the ones ahead of them; sending them again",
