@@ -791,18 +791,18 @@ fn check_record<'a>(
             envelope.seq,
         ));
     }
-    if !envelope.verify_signature(key) {
+    let Some(hash) = envelope.verify_and_hash(key) else {
         return Err(refused(
             codes::BAD_SIGNATURE,
             StatusCode::UNPROCESSABLE_ENTITY,
             "the record's signature is not the device's: it was altered or damaged".into(),
             envelope.seq,
         ));
-    }
+    };
     Ok(Checked {
         seq: envelope.seq,
         bytes,
-        hash: sha256(bytes),
+        hash,
         prev_hash: envelope.prev_hash,
         created_at: envelope.created_at,
     })
