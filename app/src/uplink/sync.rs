@@ -158,17 +158,45 @@ pub struct Uplink {
 struct Batch {
     /// The first record's seq; the others follow it without a gap.
     first: u64,
-    /// Each record's SHA-256 and length, in order.
+    /// Each record's SHA-256 (once [`Batch::hashed`]) and length, in order.
     records: Vec<([u8; 32], usize)>,
     /// The records, end to end.
     body: Vec<u8>,
     /// This is its second sending: the registry had it before the batch ahead of it.
     again: bool,
+    /// The hashes in `records` are filled in: by the thread sending the batch, while it waits
+    /// for the answer, so that the next batch is read and sent without waiting for them.
+    hashed: bool,
 }
 
 impl Batch {
     fn next_seq(&self) -> u64 {
         self.first + self.records.len() as u64
+    }
+
+    /// Each record's SHA-256, from the body.
+    fn hashes(&self) -> Vec<[u8; 32]> {
+        let mut start = 0;
+        self.records
+            .iter()
+            .map(|(_, size)| {
+                let end = start + size;
+                let hash = self.body.get(start..end).map(sha256).unwrap_or_default();
+                start = end;
+                hash
+            })
+            .collect()
+    }
+
+    fn fill_hashes(&mut self, hashes: Option<Vec<[u8; 32]>>) {
+        if self.hashed {
+            return;
+        }
+        let hashes = hashes.unwrap_or_else(|| self.hashes());
+        for (record, hash) in self.records.iter_mut().zip(hashes) {
+            record.0 = hash;
+        }
+        self.hashed = true;
     }
 }
 
@@ -279,10 +307,16 @@ fn launch<'scope>(
     let (handed_over, told) = mpsc::channel();
     let sender = scope.spawn(move || {
         let began = Instant::now();
+        let mut hashes = None;
         // The sender goes with the call: the pipeline waits for the hand-over or the call's end.
-        let answer = registry.put_batch_body(&batch.body, move || {
+        let answer = registry.put_batch_body(&batch.body, || {
             let _ = handed_over.send(());
+            if !batch.hashed {
+                hashes = Some(batch.hashes());
+            }
         });
+        let mut batch = batch;
+        batch.fill_hashes(hashes);
         Sent {
             batch,
             answer,
@@ -636,7 +670,14 @@ impl Uplink {
             let Some(bytes) = cursor.envelope(&self.spool, seq)? else {
                 continue;
             };
-            let hash = sha256(&bytes);
+            let limit = self.part.min(MAX_BATCH_BYTES);
+            let alone = bytes.len() > limit || self.interrupted.contains(&seq);
+            // A record that goes in a batch is hashed by the batch's sender, off this thread.
+            let hash = if seq <= cursor.held || alone || self.state.quarantined(seq).is_some() {
+                sha256(&bytes)
+            } else {
+                [0; 32]
+            };
             if seq <= cursor.held {
                 if let Some(stopped) = self.recover(registry, seq, &hash, filer, report)? {
                     return Ok(Next::End(stopped));
@@ -655,8 +696,7 @@ impl Uplink {
                 // Other bytes than those refused: the kiosk replaced a damaged copy.
                 self.state.quarantined.retain(|q| q.seq != seq);
             }
-            let limit = self.part.min(MAX_BATCH_BYTES);
-            if bytes.len() > limit || self.interrupted.contains(&seq) {
+            if alone {
                 cursor.expected = seq + 1;
                 return Ok(Next::Alone { seq, bytes, hash });
             }
@@ -668,9 +708,10 @@ impl Uplink {
             body.extend_from_slice(&bytes);
             let mut batch = Batch {
                 first: seq,
-                records: vec![(hash, bytes.len())],
+                records: vec![([0; 32], bytes.len())],
                 body,
                 again: false,
+                hashed: false,
             };
             while batch.records.len() < MAX_BATCH {
                 let Some(&next) = cursor.seqs.get(cursor.index) else {
@@ -690,7 +731,7 @@ impl Uplink {
                     cursor.peeked = Some((next, more));
                     break;
                 }
-                batch.records.push((sha256(&more), more.len()));
+                batch.records.push(([0; 32], more.len()));
                 batch.body.extend_from_slice(&more);
                 cursor.index += 1;
             }
