@@ -70,7 +70,7 @@ pub struct AppState {
 
 /// Buffers for batch bodies, kept between requests: a body read into fresh memory costs a page
 /// fault every 4 KiB, twice (hyper's read buffers, then the whole body laid end to end), and
-/// that was a quarter of the registry's time per record.
+/// that was about a fifth of the registry's time per record.
 #[derive(Debug, Default)]
 pub struct BodyPool {
     spare: Mutex<Vec<Vec<u8>>>,
