@@ -47,6 +47,11 @@ pub struct UplinkState {
     pub certificate_expires: Option<i64>,
     /// Records set aside.
     pub quarantined: Vec<Quarantined>,
+    /// The part size the link's speed last called for, bytes: the next run starts with it
+    /// rather than with a small first part, which sent the first record of every run alone,
+    /// in three requests and commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_bytes: Option<u64>,
 }
 
 impl UplinkState {

@@ -355,6 +355,9 @@ impl Uplink {
             .ok_or_else(|| SyncError::Untrusted("registry.json: bad device id".into()))?;
         let state = UplinkState::load(&spool);
         let nodes = Nodes::new(link.urls(), state.node.as_deref());
+        let part = state.part_bytes.map_or(FIRST_PART, |bytes| {
+            usize::try_from(bytes).map_or(MAX_PART, |bytes| bytes.clamp(MIN_PART, MAX_PART))
+        });
         Ok(Self {
             spool,
             dir,
@@ -362,7 +365,7 @@ impl Uplink {
             device_id,
             nodes,
             state,
-            part: FIRST_PART,
+            part,
             interrupted: HashSet::new(),
         })
     }
@@ -794,6 +797,7 @@ impl Uplink {
             }
             Err(error) => {
                 self.part = (self.part / 2).max(MIN_PART);
+                self.state.part_bytes = Some(self.part as u64);
                 return Err(error.into());
             }
         };
@@ -975,6 +979,7 @@ impl Uplink {
                 Err(other) => {
                     self.interrupted.insert(seq);
                     self.part = (self.part / 2).max(MIN_PART);
+                    self.state.part_bytes = Some(self.part as u64);
                     return Err(other);
                 }
             }
@@ -985,6 +990,7 @@ impl Uplink {
         let seconds = took.as_secs_f64().max(0.001);
         let rate = sent as f64 / seconds;
         self.part = ((rate * PART_SECONDS) as usize).clamp(MIN_PART, MAX_PART);
+        self.state.part_bytes = Some(self.part as u64);
     }
 }
 
