@@ -14,6 +14,7 @@ pub mod keys;
 pub mod metrics;
 pub mod node;
 pub mod ops;
+pub mod ordering;
 pub mod process;
 pub mod server;
 pub mod store;

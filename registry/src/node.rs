@@ -54,6 +54,8 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         seen: Mutex::new(Default::default()),
         refused: refused.clone(),
         updates: options.updates.clone(),
+        bodies: Default::default(),
+        order: Default::default(),
         #[cfg(feature = "test-hooks")]
         faults: crate::hooks::Faults::from_env()?,
     });

@@ -422,6 +422,15 @@ impl SyncDevice {
         numbers
     }
 
+    /// How many of records 1 to `records` have a receipt filed by the uplink, waiting for
+    /// the kiosk (one file per record or per batch).
+    pub fn receipts_filed(&self, records: u64) -> u64 {
+        let receipted = sajili::spool::Spool::new(&self.data)
+            .receipted()
+            .unwrap_or_default();
+        (1..=records).filter(|seq| receipted.contains(*seq)).count() as u64
+    }
+
     /// Starts `sajili uplink` (for ever) with short back-off, for fault tests.
     pub fn spawn_uplink(&self) -> Child {
         Command::new(crate::sajili_bin())

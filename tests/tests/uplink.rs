@@ -48,11 +48,7 @@ fn stop(mut child: Child) -> String {
 fn sync_until_held(registry: &RegistryProcess, device: &SyncDevice, count: u64) -> String {
     let uplink = device.spawn_uplink();
     let held = wait_until(Duration::from_secs(300), || {
-        registry.records_of(&device.id) == count
-            && std::fs::read_dir(device.data.join("spool/receipts"))
-                .map(|d| d.count() as u64)
-                .unwrap_or(0)
-                >= count
+        registry.records_of(&device.id) == count && device.receipts_filed(count) >= count
     });
     // Let a last receipt be filed, then stop.
     std::thread::sleep(Duration::from_millis(300));
@@ -296,6 +292,70 @@ fn a_thousand_records_reach_the_registry_exactly_once() {
     assert!(!log.contains("refused") && !log.contains("ended:"), "{log}");
 }
 
+/// The receipt files in the device's spool, by name.
+fn receipt_files(device: &SyncDevice) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(device.data.join("spool/receipts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sjb" || e == "sjr"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn batch_receipts_cut_short_by_a_power_cut_are_fetched_again_and_old_receipts_still_read() {
+    let (registry, device, files, surnames) = setup(50);
+    let numbers = device.enrol(&files);
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The first record may have gone alone (a first part is small), its receipt alone too.
+    let batches: Vec<PathBuf> = receipt_files(&device)
+        .into_iter()
+        .filter(|p| p.extension().unwrap() == "sjb")
+        .collect();
+    assert!(
+        batches.len() >= 2,
+        "one receipt file per batch: {batches:?}"
+    );
+    // The first batch's file as an uplink from before batch files left it: one per record.
+    let bytes = std::fs::read(&batches[0]).unwrap();
+    let name = batches[0]
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let first: u64 = name.split('-').next().unwrap().parse().unwrap();
+    for (index, receipt) in bytes.chunks(sajili::record::RECEIPT_LEN).enumerate() {
+        let seq = first + index as u64;
+        let single = device.data.join(format!("spool/receipts/{seq:020}.sjr"));
+        std::fs::write(single, receipt).unwrap();
+    }
+    std::fs::remove_file(&batches[0]).unwrap();
+    // The second as a power cut can leave a file written without waiting for the disk: there,
+    // but empty.
+    std::fs::write(&batches[1], b"").unwrap();
+    let status = device.run(&["status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        stdout(&status).contains("Receipt set aside") && stdout(&status).contains("holds 0 bytes"),
+        "{}",
+        stdout(&status)
+    );
+    let waiting = device.status()["queue_depth"].as_u64().unwrap();
+    assert!(waiting > 0, "the records of the empty file stay queued");
+    // The uplink finds them held by the registry and fetches their receipts again.
+    let output = device.run(&["uplink", "--once"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("receipt(s) recovered"),
+        "{}",
+        stderr(&output)
+    );
+    assert_exactly_once(&registry, &device, &numbers, &surnames);
+}
+
 #[test]
 fn the_registry_killed_mid_sync_loses_and_duplicates_nothing() {
     let mut registry = RegistryProcess::start();
@@ -333,11 +393,7 @@ fn the_registry_killed_mid_sync_loses_and_duplicates_nothing() {
         registry.serve();
     }
     let held = wait_until(Duration::from_secs(180), || {
-        registry.records_of(&device.id) == 120
-            && std::fs::read_dir(device.data.join("spool/receipts"))
-                .map(|d| d.count())
-                .unwrap_or(0)
-                == 120
+        registry.records_of(&device.id) == 120 && device.receipts_filed(120) == 120
     });
     std::thread::sleep(Duration::from_millis(300));
     let log = stop(uplink);
@@ -739,11 +795,7 @@ fn every_command_works_while_the_uplink_runs() {
     }
     let held = wait_until(Duration::from_secs(60), || {
         registry.records_of(&device.id) == 6
-            && std::fs::read_dir(device.data.join("spool/receipts"))
-                .map(|d| d.count())
-                .unwrap_or(0)
-                + device.status()["receipts"].as_u64().unwrap_or(0) as usize
-                >= 6
+            && device.receipts_filed(6) + device.status()["receipts"].as_u64().unwrap_or(0) >= 6
     });
     std::thread::sleep(Duration::from_millis(300));
     let log = stop(uplink);

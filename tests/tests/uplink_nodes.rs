@@ -138,11 +138,7 @@ fn a_node_killed_mid_sync_hands_over_to_the_next_on_the_same_database() {
         "the kill came after the sync had finished ({held} records held)"
     );
     let done = wait_until(Duration::from_secs(180), || {
-        nodes[1].records_of(&device.id) == RECORDS
-            && std::fs::read_dir(device.data.join("spool/receipts"))
-                .map(|d| d.count() as u64)
-                .unwrap_or(0)
-                == RECORDS
+        nodes[1].records_of(&device.id) == RECORDS && device.receipts_filed(RECORDS) == RECORDS
     });
     std::thread::sleep(Duration::from_millis(300));
     let log = stop(uplink);

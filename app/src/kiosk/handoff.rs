@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use ed25519_dalek::VerifyingKey;
+
 use crate::device::Device;
-use crate::record::{Receipt, ReceiptKind, RefusalReason, sha256};
-use crate::spool::Spool;
+use crate::record::{DeviceId, RECEIPT_LEN, Receipt, ReceiptKind, RefusalReason, sha256};
+use crate::spool::{ReceiptFile, Spool};
 use crate::store::{Acknowledgement, StoreError};
 use crate::uplink::state::UplinkState;
 
@@ -274,52 +276,69 @@ fn absorb(
         .map_err(|e| HandoffError::Io(std::io::Error::other(e.to_string())))?;
     let device_id = device.sealer.device_id();
     let mut acks = Vec::new();
-    for seq in spool.receipt_seqs()? {
+    let mut absorbed = Vec::new();
+    for file in spool.receipt_files()? {
         // A file that is not a receipt at all (the uplink's side may be compromised) is set
         // aside like one that does not verify: one bad file never stops the others.
-        let bytes = match spool.receipt(seq) {
+        let bytes = match spool.read_receipts(&file) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => continue,
             // Whatever the reason a receipt cannot be read (planted as a socket, a mode the
             // kiosk may not read, a link), it is set aside and the others go on.
             Err(error) => {
-                set_aside(spool, seq, error.to_string(), report);
+                set_aside(
+                    spool,
+                    &file,
+                    *file.seqs().start(),
+                    error.to_string(),
+                    report,
+                );
                 continue;
             }
         };
-        let checked = Receipt::verify(&bytes, &receipt_key)
-            .map_err(|e| e.to_string())
-            .and_then(|receipt| {
-                let expected = device.store.chain_hash(seq).map_err(|e| e.to_string())?;
-                if receipt.device_id != device_id
-                    || receipt.seq != seq
-                    || receipt.kind == ReceiptKind::Standing
-                {
-                    return Err("the receipt is for another record".to_string());
+        // Cut short (left empty by a power cut) or padded: which bytes are whose is unknown.
+        if bytes.len() as u64 != file.expected_len() {
+            let why = format!(
+                "it holds {} bytes, not the {} of {} receipt(s)",
+                bytes.len(),
+                file.expected_len(),
+                file.count()
+            );
+            set_aside(spool, &file, *file.seqs().start(), why, report);
+            continue;
+        }
+        let mut refused = None;
+        for (seq, bytes) in file.seqs().zip(bytes.chunks(RECEIPT_LEN)) {
+            match check(device, &receipt_key, device_id, seq, bytes) {
+                Ok(receipt) => {
+                    if let Some(reason) = receipt.reason {
+                        report.refused.push((seq, reason));
+                    }
+                    acks.push(Acknowledgement {
+                        seq,
+                        receipt: bytes.to_vec(),
+                        registry_time: receipt.at,
+                    });
                 }
-                if Some(receipt.hash) != expected {
-                    return Err("the receipt names other bytes than this device sealed".into());
+                Err(why) => {
+                    refused = Some((seq, why));
+                    break;
                 }
-                Ok(receipt)
-            });
-        match checked {
-            Ok(receipt) => {
-                if let Some(reason) = receipt.reason {
-                    report.refused.push((seq, reason));
-                }
-                acks.push(Acknowledgement {
-                    seq,
-                    receipt: bytes,
-                    registry_time: receipt.at,
-                });
             }
-            Err(why) => set_aside(spool, seq, why, report),
+        }
+        match refused {
+            // The receipts before it are sound and absorbed; the records from it on stay
+            // queued, and the uplink fetches their receipts again.
+            Some((seq, why)) => set_aside(spool, &file, seq, why, report),
+            None => absorbed.push(file),
         }
     }
     report.acknowledged = device.store.acknowledge(&acks, at)?;
     for ack in &acks {
         spool.remove_envelope(ack.seq)?;
-        spool.remove_receipt(ack.seq)?;
+    }
+    for file in &absorbed {
+        spool.remove_receipts(file)?;
     }
     if report.acknowledged > 0 && device.store.unacknowledged()?.is_empty() {
         device.store.compact()?;
@@ -327,14 +346,35 @@ fn absorb(
     Ok(())
 }
 
-/// Keeps a receipt file aside for an engineer, never absorbed: the envelope stays queued. A
-/// file that cannot even be renamed is reported as such, and the hand-off goes on.
-fn set_aside(spool: &Spool, seq: u64, why: String, report: &mut HandoffReport) {
-    let why = match spool.set_receipt_aside(seq) {
+/// Checks one receipt against the registry's key and the kiosk's own chain index.
+fn check(
+    device: &Device,
+    receipt_key: &VerifyingKey,
+    device_id: DeviceId,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<Receipt, String> {
+    let receipt = Receipt::verify(bytes, receipt_key).map_err(|e| e.to_string())?;
+    let expected = device.store.chain_hash(seq).map_err(|e| e.to_string())?;
+    if receipt.device_id != device_id || receipt.seq != seq || receipt.kind == ReceiptKind::Standing
+    {
+        return Err("the receipt is for another record".to_string());
+    }
+    if Some(receipt.hash) != expected {
+        return Err("the receipt names other bytes than this device sealed".into());
+    }
+    Ok(receipt)
+}
+
+/// Keeps a receipt file aside for an engineer, never absorbed: the envelopes of its records
+/// from `seq` on stay queued. A file that cannot even be renamed is reported as such, and the
+/// hand-off goes on.
+fn set_aside(spool: &Spool, file: &ReceiptFile, seq: u64, why: String, report: &mut HandoffReport) {
+    let why = match spool.set_receipts_aside(file) {
         Ok(()) => why,
         Err(error) => format!("{why} (and it could not be set aside: {error})"),
     };
-    log::warn!(seq; "receipt for record {seq} set aside: {why}");
+    log::warn!(seq; "receipt for record {seq} set aside ({file}): {why}");
     report.rejected.push((seq, why));
 }
 
@@ -361,8 +401,9 @@ fn export(device: &Device, spool: &Spool, report: &mut HandoffReport) -> Result<
             report.exported += 1;
         }
     }
+    let receipted = spool.receipted()?;
     for seq in device.store.unacknowledged()? {
-        if spool.has_envelope(seq) || spool.has_receipt(seq) {
+        if spool.has_envelope(seq) || receipted.contains(seq) {
             continue;
         }
         if let Some(bytes) = device.store.envelope(seq)? {

@@ -187,30 +187,23 @@ pub fn refused(status: u16, error: ApiError) -> CallError {
     }
 }
 
-/// The end of a batch's body held back by [`Registry::put_batch_body`] until its caller lets
-/// it go. The registry checks a batch only once it has the whole body.
-const HELD_TAIL: usize = 1024;
-
-/// A request body read out of a slice that stops before its last [`HELD_TAIL`] bytes until
-/// `at_tail` has returned.
-struct HoldTail<'a, F: FnOnce()> {
+/// A request body read out of a slice that calls `at_end` once its last byte has been read.
+struct Announced<'a, F: FnOnce()> {
     rest: &'a [u8],
-    at_tail: Option<F>,
+    at_end: Option<F>,
 }
 
-impl<F: FnOnce()> Read for HoldTail<'_, F> {
+impl<F: FnOnce()> Read for Announced<'_, F> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        let mut available = self.rest.len();
-        if let Some(at_tail) = self.at_tail.take_if(|_| available <= HELD_TAIL) {
-            at_tail();
-        }
-        if self.at_tail.is_some() {
-            available -= HELD_TAIL;
-        }
-        let count = available.min(buffer.len());
+        let count = self.rest.len().min(buffer.len());
         let (now, later) = self.rest.split_at(count);
         buffer[..count].copy_from_slice(now);
         self.rest = later;
+        if self.rest.is_empty()
+            && let Some(at_end) = self.at_end.take()
+        {
+            at_end();
+        }
         Ok(count)
     }
 }
@@ -367,20 +360,17 @@ impl Registry {
     }
 
     /// `POST /v1/records` of records already laid end to end in chain order (so the sender
-    /// reads each file once, into the body). `at_tail` is called once all but the last bytes
-    /// of the body have been handed to the connection, and the rest goes when it returns: as
-    /// the registry checks a batch only once it has it whole, a caller that holds a batch's
-    /// end until the batch before it is answered has the two stored in chain order, while the
-    /// bulk of the later one travels as the earlier is checked. Not called if the call fails
-    /// before.
+    /// reads each file once, into the body). `handed_over` is called once the whole body has
+    /// been handed to the connection, while the answer is still to come; not called if the
+    /// call fails before.
     pub fn put_batch_body(
         &self,
         body: &[u8],
-        at_tail: impl FnOnce(),
+        handed_over: impl FnOnce(),
     ) -> Result<BatchAnswer, CallError> {
-        let mut reader = HoldTail {
+        let mut reader = Announced {
             rest: body,
-            at_tail: Some(at_tail),
+            at_end: Some(handed_over),
         };
         let (_, answer) = Self::finish(
             self.agent

@@ -19,7 +19,7 @@ use super::state::{Quarantined, UplinkState};
 use super::tls::{TrustedTime, estimate_now};
 use crate::clock::BUILD_TIME;
 use crate::record::{DeviceId, Receipt, ReceiptKind, hex, parse_hex, sha256};
-use crate::spool::Spool;
+use crate::spool::{Receipted, Spool};
 
 /// Smallest and largest part sent in one request. Parts are sized to take about
 /// [`PART_SECONDS`] on the link as measured, so a cut loses little and a fast link sends each
@@ -128,11 +128,10 @@ pub struct PassReport {
 }
 
 /// Batches on their way at once, each over its own connection. The next batch goes as soon as
-/// the one before has been handed to its connection, but holds back its last bytes until that
-/// one is answered: the registry checks a batch only once it has it whole, and refuses one that
-/// does not follow what it holds, so it must take them in chain order. Meanwhile the bulk of
-/// the next batch travels, and the answer and receipts of the one before come back. Two are
-/// enough: the registry stores one batch of a device at a time.
+/// the one before has been handed to its connection: the registry checks it (hashes,
+/// signatures) while it stores the one before, and a batch that reaches it before the one
+/// ahead is stored waits for it there (a registry from before that answered `chain_gap`, and
+/// the batch is sent again once the one ahead is answered).
 const IN_FLIGHT: usize = 2;
 
 /// Largest batch, in bytes (below the part size on a slow link): large enough that the
@@ -161,17 +160,45 @@ pub struct Uplink {
 struct Batch {
     /// The first record's seq; the others follow it without a gap.
     first: u64,
-    /// Each record's SHA-256 and length, in order.
+    /// Each record's SHA-256 (once [`Batch::hashed`]) and length, in order.
     records: Vec<([u8; 32], usize)>,
     /// The records, end to end.
     body: Vec<u8>,
     /// This is its second sending: the registry had it before the batch ahead of it.
     again: bool,
+    /// The hashes in `records` are filled in: by the thread sending the batch, while it waits
+    /// for the answer, so that the next batch is read and sent without waiting for them.
+    hashed: bool,
 }
 
 impl Batch {
     fn next_seq(&self) -> u64 {
         self.first + self.records.len() as u64
+    }
+
+    /// Each record's SHA-256, from the body.
+    fn hashes(&self) -> Vec<[u8; 32]> {
+        let mut start = 0;
+        self.records
+            .iter()
+            .map(|(_, size)| {
+                let end = start + size;
+                let hash = self.body.get(start..end).map(sha256).unwrap_or_default();
+                start = end;
+                hash
+            })
+            .collect()
+    }
+
+    fn fill_hashes(&mut self, hashes: Option<Vec<[u8; 32]>>) {
+        if self.hashed {
+            return;
+        }
+        let hashes = hashes.unwrap_or_else(|| self.hashes());
+        for (record, hash) in self.records.iter_mut().zip(hashes) {
+            record.0 = hash;
+        }
+        self.hashed = true;
     }
 }
 
@@ -192,6 +219,9 @@ struct InFlight<'scope> {
 /// Where a pass is in the outbox.
 struct Cursor {
     seqs: Vec<u64>,
+    /// The records with a receipt in the spool when the pass began (the kiosk has yet to
+    /// absorb them): not sent again.
+    receipted: Receipted,
     index: usize,
     /// The registry's head when the pass began: the records up to it are held there.
     held: u64,
@@ -205,9 +235,10 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn new(seqs: Vec<u64>, held: u64) -> Self {
+    fn new(seqs: Vec<u64>, receipted: Receipted, held: u64) -> Self {
         Self {
             seqs,
+            receipted,
             index: 0,
             held,
             expected: held + 1,
@@ -224,18 +255,19 @@ impl Cursor {
     }
 }
 
-/// Hands verified receipts to the thread that writes them into the spool: each is a file made
-/// and renamed, which on a busy disk costs more than the network's share of a record, and the
+/// Hands verified receipts to the thread that writes them into the spool, a batch's in one
+/// file: a file made and renamed costs more than the network's share of a record, and the
 /// batches after it need not wait for that.
 struct Filer {
-    queue: mpsc::Sender<(u64, Vec<u8>)>,
+    queue: mpsc::Sender<(u64, Vec<Vec<u8>>)>,
 }
 
 impl Filer {
-    fn file(&self, seq: u64, receipt: Vec<u8>) -> Result<(), SyncError> {
+    /// Files the receipts of records `first` onwards, in order.
+    fn file(&self, first: u64, receipts: Vec<Vec<u8>>) -> Result<(), SyncError> {
         // The writer stops only after a failed write, which the pass then reports.
         self.queue
-            .send((seq, receipt))
+            .send((first, receipts))
             .map_err(|_| SyncError::Spool(std::io::Error::other("the receipt writer stopped")))
     }
 }
@@ -268,39 +300,36 @@ fn system_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Starts sending `batch` on a thread of `scope`. Its end is held until `after` (the batch
-/// before it) is answered, so that the registry stores them in chain order; the receiver it
-/// returns is told when this one is answered.
+/// Starts sending `batch` on a thread of `scope`.
 fn launch<'scope>(
     scope: &'scope Scope<'scope, '_>,
     registry: &'scope Registry,
     batch: Batch,
-    after: Option<mpsc::Receiver<()>>,
-) -> (InFlight<'scope>, mpsc::Receiver<()>) {
+) -> InFlight<'scope> {
     let (handed_over, told) = mpsc::channel();
-    let (answered, done) = mpsc::channel::<()>();
     let sender = scope.spawn(move || {
         let began = Instant::now();
-        let answer = registry.put_batch_body(&batch.body, move || {
+        let mut hashes = None;
+        // The sender goes with the call: the pipeline waits for the hand-over or the call's end.
+        let answer = registry.put_batch_body(&batch.body, || {
             let _ = handed_over.send(());
-            // An error means the batch before has ended too: answered or failed.
-            if let Some(after) = after {
-                let _ = after.recv();
+            if !batch.hashed {
+                hashes = Some(batch.hashes());
             }
         });
-        drop(answered);
+        let mut batch = batch;
+        batch.fill_hashes(hashes);
         Sent {
             batch,
             answer,
             took: began.elapsed(),
         }
     });
-    let in_flight = InFlight {
+    InFlight {
         handed_over: told,
         uploading: true,
         sender,
-    };
-    (in_flight, done)
+    }
 }
 
 impl Uplink {
@@ -328,6 +357,9 @@ impl Uplink {
             .ok_or_else(|| SyncError::Untrusted("registry.json: bad device id".into()))?;
         let state = UplinkState::load(&spool);
         let nodes = Nodes::new(link.urls(), state.node.as_deref());
+        let part = state.part_bytes.map_or(FIRST_PART, |bytes| {
+            usize::try_from(bytes).map_or(MAX_PART, |bytes| bytes.clamp(MIN_PART, MAX_PART))
+        });
         Ok(Self {
             spool,
             dir,
@@ -335,7 +367,7 @@ impl Uplink {
             device_id,
             nodes,
             state,
-            part: FIRST_PART,
+            part,
             interrupted: HashSet::new(),
             updates: data_root.join("updates"),
         })
@@ -485,10 +517,8 @@ impl Uplink {
         let url = self.nodes.url(node).to_string();
         let mut registry = self.connect(&url, report)?;
         let seqs = self.spool.envelope_seqs()?;
-        let waiting = seqs
-            .iter()
-            .filter(|seq| !self.spool.has_receipt(**seq))
-            .count() as u64;
+        let receipted = self.spool.receipted()?;
+        let waiting = seqs.iter().filter(|seq| !receipted.contains(**seq)).count() as u64;
         let standing = match registry.standing(waiting) {
             Err(CallError::Certificate(why)) => {
                 report.notes.push(format!(
@@ -514,7 +544,8 @@ impl Uplink {
         self.state.saw_registry_time(standing.at);
         self.state.registry_seq = Some(standing.seq);
         self.save()?;
-        let outcome = self.send_all(&registry, Cursor::new(seqs, standing.seq), report);
+        let cursor = Cursor::new(seqs, receipted, standing.seq);
+        let outcome = self.send_all(&registry, cursor, report);
         // After the records, which matter more: a withdrawn device whose last records are
         // still taken sends those before the policy call tells it it is withdrawn.
         if outcome.is_ok() {
@@ -546,11 +577,11 @@ impl Uplink {
         report: &mut PassReport,
     ) -> Result<PassOutcome, SyncError> {
         std::thread::scope(|scope| {
-            let (queue, filing) = mpsc::channel::<(u64, Vec<u8>)>();
+            let (queue, filing) = mpsc::channel::<(u64, Vec<Vec<u8>>)>();
             let spool = self.spool.clone();
             let writer = scope.spawn(move || -> std::io::Result<()> {
-                for (seq, receipt) in filing {
-                    spool.put_receipt(seq, &receipt)?;
+                for (first, receipts) in filing {
+                    spool.put_receipts(first, &receipts)?;
                 }
                 Ok(())
             });
@@ -586,8 +617,6 @@ impl Uplink {
         let mut alone: Option<(u64, Vec<u8>, [u8; 32])> = None;
         // The next batch, read while the one before is still being handed over.
         let mut ready: Option<Batch> = None;
-        // Told when the batch sent last is answered: the next one's end waits for it.
-        let mut last_answered: Option<mpsc::Receiver<()>> = None;
         loop {
             if ready.is_none()
                 && planned.is_none()
@@ -610,9 +639,7 @@ impl Uplink {
             if let Some(batch) = ready.take()
                 && settled.is_none()
             {
-                let (sent, answered) = launch(scope, registry, batch, last_answered.take());
-                flight.push_back(sent);
-                last_answered = Some(answered);
+                flight.push_back(launch(scope, registry, batch));
                 continue;
             }
             if let Some(oldest) = flight.pop_front() {
@@ -625,7 +652,7 @@ impl Uplink {
                     Ok(Settled::Taken(body)) => cursor.spare.push(body),
                     Ok(Settled::Again(batch)) if settled.is_none() => {
                         // Every batch before it is answered: nothing to wait for.
-                        flight.push_front(launch(scope, registry, batch, None).0);
+                        flight.push_front(launch(scope, registry, batch));
                     }
                     // A batch after the one that stopped the pass: refused for the gap.
                     Ok(Settled::Again(_)) => {}
@@ -663,13 +690,20 @@ impl Uplink {
     ) -> Result<Next, SyncError> {
         while let Some(&seq) = cursor.seqs.get(cursor.index) {
             cursor.index += 1;
-            if self.spool.has_receipt(seq) {
+            if cursor.receipted.contains(seq) {
                 continue;
             }
             let Some(bytes) = cursor.envelope(&self.spool, seq)? else {
                 continue;
             };
-            let hash = sha256(&bytes);
+            let limit = self.part.min(MAX_BATCH_BYTES);
+            let alone = bytes.len() > limit || self.interrupted.contains(&seq);
+            // A record that goes in a batch is hashed by the batch's sender, off this thread.
+            let hash = if seq <= cursor.held || alone || self.state.quarantined(seq).is_some() {
+                sha256(&bytes)
+            } else {
+                [0; 32]
+            };
             if seq <= cursor.held {
                 if let Some(stopped) = self.recover(registry, seq, &hash, filer, report)? {
                     return Ok(Next::End(stopped));
@@ -688,8 +722,7 @@ impl Uplink {
                 // Other bytes than those refused: the kiosk replaced a damaged copy.
                 self.state.quarantined.retain(|q| q.seq != seq);
             }
-            let limit = self.part.min(MAX_BATCH_BYTES);
-            if bytes.len() > limit || self.interrupted.contains(&seq) {
+            if alone {
                 cursor.expected = seq + 1;
                 return Ok(Next::Alone { seq, bytes, hash });
             }
@@ -701,16 +734,17 @@ impl Uplink {
             body.extend_from_slice(&bytes);
             let mut batch = Batch {
                 first: seq,
-                records: vec![(hash, bytes.len())],
+                records: vec![([0; 32], bytes.len())],
                 body,
                 again: false,
+                hashed: false,
             };
             while batch.records.len() < MAX_BATCH {
                 let Some(&next) = cursor.seqs.get(cursor.index) else {
                     break;
                 };
                 if next != batch.next_seq()
-                    || self.spool.has_receipt(next)
+                    || cursor.receipted.contains(next)
                     || self.state.quarantined(next).is_some()
                     || self.interrupted.contains(&next)
                 {
@@ -723,7 +757,7 @@ impl Uplink {
                     cursor.peeked = Some((next, more));
                     break;
                 }
-                batch.records.push((sha256(&more), more.len()));
+                batch.records.push(([0; 32], more.len()));
                 batch.body.extend_from_slice(&more);
                 cursor.index += 1;
             }
@@ -753,7 +787,7 @@ impl Uplink {
             );
             return Ok(Some(self.blocked(seq)));
         }
-        filer.file(seq, receipt.to_bytes())?;
+        filer.file(seq, vec![receipt.to_bytes()])?;
         report.recovered += 1;
         Ok(None)
     }
@@ -786,6 +820,7 @@ impl Uplink {
             }
             Err(error) => {
                 self.part = (self.part / 2).max(MIN_PART);
+                self.state.part_bytes = Some(self.part as u64);
                 return Err(error.into());
             }
         };
@@ -802,36 +837,49 @@ impl Uplink {
                 batch.records.len()
             )));
         }
+        let taken = receipts.len();
+        let mut untrusted = None;
+        let mut checked = Vec::with_capacity(taken);
         for (seq, (receipt, (hash, size))) in
-            (batch.first..).zip(receipts.iter().zip(&batch.records))
+            (batch.first..).zip(receipts.into_iter().zip(&batch.records))
         {
-            self.file_receipt(seq, hash, *size, receipt, filer, report)?;
+            if let Err(error) = self.check_receipt(seq, hash, *size, &receipt, report) {
+                untrusted = Some(error);
+                break;
+            }
+            checked.push(receipt);
+        }
+        // Those before a receipt that does not verify are sound: filed all the same.
+        if !checked.is_empty() {
+            filer.file(batch.first, checked)?;
+        }
+        if let Some(error) = untrusted {
+            return Err(error);
         }
         let Some(error) = answer.refusal else {
-            if receipts.len() < batch.records.len() {
+            if taken < batch.records.len() {
                 return Err(SyncError::Untrusted(format!(
-                    "{} receipts for {} records",
-                    receipts.len(),
+                    "{taken} receipts for {} records",
                     batch.records.len()
                 )));
             }
             return Ok(Settled::Taken(batch.body));
         };
-        let Some((hash, _)) = batch.records.get(receipts.len()) else {
+        let Some((hash, _)) = batch.records.get(taken) else {
             return Err(SyncError::Untrusted(
                 "a refusal for a record that was not sent".into(),
             ));
         };
-        let seq = batch.first + receipts.len() as u64;
+        let seq = batch.first + taken as u64;
         if codes::RECORD_REFUSALS.contains(&error.code.as_str()) {
             self.quarantine(seq, hash, &error.code, &error.detail);
             return Ok(Settled::Stop(self.blocked(seq)));
         }
-        // Checked before the batch ahead of it was stored, though its end was held back until
-        // that one was answered (the batch ahead failed, or the registry answered before its
-        // store had it): every batch ahead of it is settled as taken by now, or the pass stops
-        // and sends nothing again, so once more is enough; a second gap is a real one.
-        if error.code == codes::CHAIN_GAP && receipts.is_empty() && !batch.again {
+        // Checked before the batch ahead of it was stored (the batch ahead failed, went to
+        // another node, or a registry from before waited for nothing): every batch ahead of it
+        // is settled as taken by now, or the pass stops and sends nothing again, so once more
+        // is enough; a second gap is a real one.
+        if error.code == codes::CHAIN_GAP && taken == 0 && !batch.again {
             log::debug!(
                 "records {} to {} reached the registry before the ones ahead of them; sending them again",
                 batch.first,
@@ -857,7 +905,8 @@ impl Uplink {
     ) -> Result<Option<PassOutcome>, SyncError> {
         match self.send(registry, seq, bytes) {
             Ok(receipt) => {
-                self.file_receipt(seq, hash, bytes.len(), &receipt, filer, report)?;
+                self.check_receipt(seq, hash, bytes.len(), &receipt, report)?;
+                filer.file(seq, vec![receipt])?;
                 Ok(None)
             }
             Err(CallError::Refused { error, .. })
@@ -870,15 +919,14 @@ impl Uplink {
         }
     }
 
-    /// Checks a receipt against the record sent (`hash`, `size` bytes) and files it for the
-    /// kiosk.
-    fn file_receipt(
+    /// Checks a receipt against the record sent (`hash`, `size` bytes) and counts the record
+    /// as sent; the caller files it for the kiosk.
+    fn check_receipt(
         &mut self,
         seq: u64,
         hash: &[u8; 32],
         size: usize,
         answer: &[u8],
-        filer: &Filer,
         report: &mut PassReport,
     ) -> Result<(), SyncError> {
         let receipt = self.verify(answer)?;
@@ -887,7 +935,6 @@ impl Uplink {
                 "the receipt for seq {seq} names another record"
             )));
         }
-        filer.file(seq, answer.to_vec())?;
         if receipt.kind == ReceiptKind::Refused {
             report.refused += 1;
         }
@@ -952,6 +999,7 @@ impl Uplink {
                 Err(other) => {
                     self.interrupted.insert(seq);
                     self.part = (self.part / 2).max(MIN_PART);
+                    self.state.part_bytes = Some(self.part as u64);
                     return Err(other);
                 }
             }
@@ -962,6 +1010,7 @@ impl Uplink {
         let seconds = took.as_secs_f64().max(0.001);
         let rate = sent as f64 / seconds;
         self.part = ((rate * PART_SECONDS) as usize).clamp(MIN_PART, MAX_PART);
+        self.state.part_bytes = Some(self.part as u64);
     }
 }
 
@@ -1125,11 +1174,10 @@ fn wait_for_change(uplink: &Uplink, stopped: &PassOutcome, options: RunOptions) 
 fn wait_for_records(uplink: &Uplink, poll: Duration, fleet_every: Duration) {
     let started = Instant::now();
     while started.elapsed() < fleet_every {
-        let waiting = uplink
-            .spool
-            .envelope_seqs()
-            .map(|seqs| seqs.iter().any(|seq| !uplink.spool.has_receipt(*seq)))
-            .unwrap_or(true);
+        let waiting = match (uplink.spool.envelope_seqs(), uplink.spool.receipted()) {
+            (Ok(seqs), Ok(receipted)) => seqs.into_iter().any(|seq| !receipted.contains(seq)),
+            _ => true,
+        };
         if waiting {
             return;
         }

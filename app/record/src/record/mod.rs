@@ -11,7 +11,10 @@ mod seal;
 
 pub use approval::{FingerShown, approval_digest};
 pub use chain::{ChainError, ChainFault, ChainHead, verify_chain, verify_link};
-pub use envelope::{Envelope, EnvelopeError, Hash, MAGIC, MAX_CIPHERTEXT, hex, parse_hex, sha256};
+pub use envelope::{
+    Envelope, EnvelopeError, EnvelopeVersion, EnvelopeView, Hash, MAGIC, MAGIC_V1, MAX_CIPHERTEXT,
+    hex, parse_hex, sha256,
+};
 pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};
 pub use receipt::{RECEIPT_LEN, RECEIPT_MAGIC, Receipt, ReceiptError, ReceiptKind, RefusalReason};
 pub use registration::{DeviceId, RegistrationNumber, RegistrationNumberError};
