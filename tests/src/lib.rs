@@ -332,15 +332,15 @@ pub fn write_fuzz_seeds(dir: &Path) {
         &SigningKey::from_bytes(&[6; 32]),
         "0.2.0",
         1_800_000_000,
-        [&parts.join("root"), &parts.join("linux"), &parts.join("initrd")],
+        [
+            &parts.join("root"),
+            &parts.join("linux"),
+            &parts.join("initrd"),
+        ],
         &bundle,
     )
     .expect("update bundle");
-    write(
-        "update",
-        "small",
-        &std::fs::read(&bundle).expect("bundle"),
-    );
+    write("update", "small", &std::fs::read(&bundle).expect("bundle"));
     std::fs::remove_dir_all(&parts).expect("remove parts");
     write(
         "fleet",

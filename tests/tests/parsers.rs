@@ -308,7 +308,9 @@ fn fleet_policies_and_audit_batches_are_taken_only_as_signed() {
             // string (whitespace, a changed letter in the case of a hex digit) at most.
             taken += 1;
             assert!(
-                seeds.iter().any(|seed| seed.len().abs_diff(bytes.len()) <= 1),
+                seeds
+                    .iter()
+                    .any(|seed| seed.len().abs_diff(bytes.len()) <= 1),
                 "a mutation was taken: {}",
                 String::from_utf8_lossy(bytes)
             );

@@ -294,7 +294,10 @@ impl Registry {
     pub fn update_offer(&self, running: &str) -> Result<Option<protocol::UpdateOffer>, CallError> {
         let (status, answer) = Self::finish(
             self.agent
-                .get(format!("{}?running={running}", self.url(protocol::PATH_UPDATE)))
+                .get(format!(
+                    "{}?running={running}",
+                    self.url(protocol::PATH_UPDATE)
+                ))
                 .call(),
         )?;
         if status == 204 || answer.is_empty() {

@@ -554,7 +554,9 @@ impl Uplink {
                 Ok(Some(note)) => report.notes.push(note),
                 Ok(None) => {}
                 Err(error @ CallError::Withdrawn(_)) => return Err(error.into()),
-                Err(error) => report.notes.push(format!("could not fetch the update: {error}")),
+                Err(error) => report
+                    .notes
+                    .push(format!("could not fetch the update: {error}")),
             }
         }
         if outcome.as_ref().is_ok_and(|o| *o == PassOutcome::Drained) {

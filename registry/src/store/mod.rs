@@ -10,8 +10,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 pub use fleet::{
-    AuditEntry, CentreEntry, FleetSnapshot, PublishedUpdate, StaffMember, UpdateTarget,
-    Withdrawal, WithdrawnDevice,
+    AuditEntry, CentreEntry, FleetSnapshot, PublishedUpdate, StaffMember, UpdateTarget, Withdrawal,
+    WithdrawnDevice,
 };
 
 #[cfg(feature = "test-hooks")]
