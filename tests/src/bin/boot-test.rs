@@ -1,23 +1,35 @@
 //! `sajili-boot-test IMAGE OUT_DIR`: boots the appliance image in QEMU, as a device in the field
-//! would start, and enrols one person on it by touch.
+//! would start, and runs it from the back office: an assisted enrolment by touch, a signed
+//! update over the network, a withdrawal.
 //!
 //! The guest has what a kiosk has: a display (virtio-gpu, read back with QMP `screendump`), a
 //! touchscreen (virtio-multitouch, driven with QMP `input-send-event`), the fingerprint sensor
 //! (the twin, on the host, behind an emulated FTDI USB serial port), the camera (the kiosk's
 //! camera twin: the kernel's vivid camera is loaded too, but shows test patterns, not a face),
 //! and a network (QEMU's user networking) on which the reference registry, on the host's
-//! 127.0.0.1, is 10.0.2.2. The image is provisioned by the field step
-//! (`image-build/provision`), boots, makes its keys, provisions itself with the registry, and the
-//! walk goes through every screen of a self-service enrolment. The power is cut twice: in the
-//! middle of the form (the enrolment resumes where it was) and just after sealing with the
-//! network unplugged (the record is not lost: it reaches the registry once the network is back
-//! after the reboot, and the registry decrypts it). Then the A/B updates: a good one is kept, a
-//! bad one is abandoned after its tries.
+//! 127.0.0.1, is 10.0.2.2.
+//!
+//! The back office makes a centre with an operator and a supervisor, and a provisioning bundle
+//! carrying that centre's signed policy and a one-time token; the field step
+//! (`image-build/provision`) puts it on the image, so the kiosk has its staff before it ever
+//! reaches the network. The walk is an assisted enrolment: the operator signs in on the
+//! on-screen keys, one finger is recorded as missing, the supervisor signs it off. The power is
+//! cut twice: in the middle of the form (the enrolment resumes where it was) and just after
+//! sealing with the network unplugged (the record is not lost: it reaches the registry once the
+//! network is back after the reboot, and the registry decrypts it).
+//!
+//! Then updates, published at the registry and fetched by the device itself: a bundle signed
+//! by another key is downloaded and refused by the installer (the registry hears it, and the
+//! back office withdraws it); a downgrade published to the device is never offered to it, and
+//! on a USB stick its installer refuses it; a newer bundle made from the image's own parts is
+//! downloaded, installed into slot B, booted and kept. The registry withdraws the device, and
+//! its screen says so. Last, the A/B fallback: a root whose kiosk does not come up is abandoned
+//! after its tries.
 //!
 //! Where to touch comes from the same screens drawn on the host at the guest's resolution with
-//! Slint's testing backend: each touch is the centre of the element a person would touch, found
-//! by its accessible label, and is sent only once the guest's journal (forwarded to the serial
-//! console) says it shows the same screen.
+//! Slint's testing backend, on a device with the same staff and policy: each touch is the
+//! centre of the element a person would touch, found by its accessible label, and is sent only
+//! once the guest's journal (forwarded to the serial console) says it shows the same screen.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -37,6 +49,12 @@ const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
 /// Between touches: the guest redraws after each under software emulation.
 const TAP_GAP: Duration = Duration::from_millis(450);
+/// The centre the image is provisioned for, and its staff at the registry: (number, PIN).
+const CENTRE: &str = "KSM-AWASI";
+const OPERATOR: (&str, &str) = ("OP-4401", "27182818");
+const SUPERVISOR: (&str, &str) = ("SUP-4402", "31415926");
+/// The registry's count of update checks it answered with nothing to offer.
+const NOTHING_OFFERED: &str = "sajili_registry_requests_total{route=\"update\",status=\"204\"}";
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -52,6 +70,7 @@ fn main() {
 
 fn run(image: &Path, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)?;
+    let parts = ImageParts::beside(image)?;
     let work = tempfile::tempdir()?;
     let disk = work.path().join("disk.img");
     println!("copying {} (sparse)", image.display());
@@ -64,13 +83,16 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         bail!("cannot copy the image");
     }
 
-    // The registry on the host, named as the guest reaches it.
+    // The registry on the host, named as the guest reaches it, serving updates.
     let mut registry = RegistryProcess::init_for_host("10.0.2.2");
+    let published = work.path().join("published");
+    registry.set_env("SAJILI_UPDATES", &published.to_string_lossy());
     registry.serve();
     println!(
         "registry on 127.0.0.1:{} (10.0.2.2 in the guest)",
         registry.port
     );
+    let centre_bundle = set_up_centre(&registry, work.path())?;
 
     // This copy's boot entry: the journal on the serial console for the test to follow, the
     // camera twin, vivid loaded.
@@ -99,12 +121,11 @@ fn run(image: &Path, out: &Path) -> Result<()> {
         unprovisioned_frame.as_secs_f64()
     );
 
-    // The field step, exactly as field staff run it.
+    // The field step, exactly as field staff run it: the centre's bundle carries its own
+    // one-time token, so none is given.
     let provision = Command::new(workspace_root().join("image-build/provision"))
         .arg("--bundle")
-        .arg(&registry.bundle)
-        .arg("--token")
-        .arg(registry.token())
+        .arg(&centre_bundle)
         .arg(&disk)
         .output()?;
     if !provision.status.success() {
@@ -115,26 +136,26 @@ fn run(image: &Path, out: &Path) -> Result<()> {
     }
     print!("{}", String::from_utf8_lossy(&provision.stdout));
     let mut guest = Guest::start(work.path(), &disk, out, "enrol")?;
-    let result = walk(&mut guest, &registry, out);
+    let result = walk(&mut guest, &registry, &centre_bundle, out).and_then(|device| {
+        let at = Updates {
+            image: &parts,
+            published: &published,
+            work: work.path(),
+        };
+        update_over_the_network(&mut guest, &registry, &at, &device)?;
+        withdraw(&mut guest, &registry, &device)
+    });
     // The power button: the appliance shuts down cleanly (and its journal is complete).
     power_off(guest, result, &registry, out, "the guest")?;
     check_journal(work.path(), &disk)?;
-
-    // A/B: a good new root in slot B is kept; a new root whose kiosk does not come up is
-    // abandoned after its tries, and the device goes back to the root it had.
-    let mut guest = good_update(work.path(), &disk, out)?;
-    let result = guest.wait_for("the boot to be blessed", Duration::from_secs(300), |line| {
-        line.contains("Finished") && line.contains("systemd-bless-boot")
-    });
-    report_failure(&mut guest, &result, &registry, out);
-    guest.stop();
-    result?;
     let entries = boot_entries(&disk)?;
     if !entries.iter().any(|e| e == "sajili-b.conf") {
         bail!("slot B was not marked good: the entries are {entries:?}");
     }
-    println!("a new root in slot B came up healthy and was kept: {entries:?}");
+    println!("the update in slot B came up healthy and was kept: {entries:?}");
 
+    // A/B: a new root whose kiosk does not come up is abandoned after its tries, and the
+    // device goes back to the root it had.
     let mut guest = bad_update(work.path(), &disk, out)?;
     let result = walk_back(&mut guest);
     report_failure(&mut guest, &result, &registry, out);
@@ -153,12 +174,8 @@ fn run(image: &Path, out: &Path) -> Result<()> {
 fn check_journal(work: &Path, disk: &Path) -> Result<()> {
     let (start, _) = partition(disk, "sajili-data")?;
     let dump = work.join("journal");
-    let debugfs = ["debugfs", "/usr/sbin/debugfs", "/sbin/debugfs"]
-        .into_iter()
-        .find(|p| Command::new(p).arg("-V").output().is_ok())
-        .ok_or_else(|| anyhow!("debugfs (e2fsprogs) is missing"))?;
     std::fs::create_dir_all(&dump)?;
-    let output = Command::new(debugfs)
+    let output = Command::new(debugfs()?)
         .arg("-R")
         .arg(format!("rdump /log/journal {}", dump.display()))
         .arg(format!("{}?offset={start}", disk.display()))
@@ -202,8 +219,13 @@ fn check_journal(work: &Path, disk: &Path) -> Result<()> {
             bail!("the journal holds {typed:?}, which the applicant typed");
         }
     }
+    for pin in [OPERATOR.1, SUPERVISOR.1] {
+        if text.contains(pin) {
+            bail!("the journal holds a PIN typed on the kiosk");
+        }
+    }
     println!(
-        "journal on the data partition: {} entries, {} of Sajili's ({screens} with SCREEN=, the uplink's with DEVICE={} SEQ=1); nothing the applicant typed",
+        "journal on the data partition: {} entries, {} of Sajili's ({screens} with SCREEN=, the uplink's with DEVICE={} SEQ=1); nothing the applicant typed, no PIN",
         entries.len(),
         ours.len(),
         sent["DEVICE"].as_str().unwrap_or_default()
@@ -306,70 +328,6 @@ fn write_entry(disk: &Path, work: &Path, name: &str, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// An update as an updater would install it: slot A's root, kernel and initrd copied into
-/// slot B, and a newer entry for it with three tries. Boots it.
-fn good_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
-    let (a, size) = partition(disk, "sajili-root-a")?;
-    let (b, _) = partition(disk, "sajili-root-b")?;
-    let mib = 1024 * 1024;
-    let copied = Command::new("dd")
-        .arg(format!("if={}", disk.display()))
-        .arg(format!("of={}", disk.display()))
-        .args(["bs=1M", "conv=notrunc,sparse", "status=none"])
-        .arg(format!("skip={}", a / mib))
-        .arg(format!("seek={}", b / mib))
-        .arg(format!("count={}", size / mib))
-        .status()?;
-    if !copied.success() {
-        bail!("dd into slot B failed");
-    }
-    for file in ["linux", "initrd"] {
-        let local = work.join(file);
-        mtools(
-            disk,
-            "mcopy",
-            &[
-                "-o",
-                &format!("::/sajili/a/{file}"),
-                &local.to_string_lossy(),
-            ],
-        )?;
-        mtools(
-            disk,
-            "mcopy",
-            &[
-                "-o",
-                &local.to_string_lossy(),
-                &format!("::/sajili/b/{file}"),
-            ],
-        )?;
-    }
-    let entry_a = mtools(disk, "mtype", &["::/loader/entries/sajili-a.conf"])?;
-    let slot_b = entry_a
-        .replace("(root A)", "(root B)")
-        .replace("/sajili/a/", "/sajili/b/")
-        .replace("sajili-root-a", "sajili-root-b");
-    let entry_b = with_lines(&slot_b, |line| {
-        if line.starts_with("version") {
-            "version  0.1.1".to_string()
-        } else {
-            line.to_string()
-        }
-    });
-    write_entry(disk, work, "sajili-b+3.conf", &entry_b)?;
-    println!("update 0.1.1 installed in slot B (entry sajili-b+3.conf); booting it");
-    let mut guest = Guest::start(work, disk, out, "update-good")?;
-    guest.wait_for(
-        "the kiosk starting on slot B",
-        Duration::from_secs(300),
-        |line| line.contains("starting, root") && line.contains("sajili-root-b"),
-    )?;
-    guest.wait_for("the kiosk on slot B", Duration::from_secs(300), |line| {
-        line.contains("first frame drawn")
-    })?;
-    Ok(guest)
-}
-
 /// A bad update: slot A gets a newer entry with two tries whose kiosk never starts (masked
 /// on its command line, as a broken program would fail). Boots it.
 fn bad_update(work: &Path, disk: &Path, out: &Path) -> Result<Guest> {
@@ -415,6 +373,408 @@ fn walk_back(guest: &mut Guest) -> Result<()> {
     Ok(())
 }
 
+/// Runs a back-office command at the registry; its standard output.
+fn office(registry: &RegistryProcess, args: &[&str], stdin: &str) -> Result<String> {
+    let output = registry.back_office(args, stdin);
+    if !output.status.success() {
+        bail!(
+            "sajili-registry {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The back office's part before the device exists: a centre, its operator and supervisor,
+/// and a provisioning bundle carrying the centre's signed policy and a one-time token that
+/// assigns the device to it. Returns the bundle's path.
+fn set_up_centre(registry: &RegistryProcess, work: &Path) -> Result<PathBuf> {
+    office(
+        registry,
+        &[
+            "centre",
+            "set",
+            CENTRE,
+            "--name",
+            "Awasi Chief's Office",
+            "--kind",
+            "public-office",
+        ],
+        "",
+    )?;
+    for (staff, role) in [(OPERATOR, "operator"), (SUPERVISOR, "supervisor")] {
+        office(
+            registry,
+            &[
+                "staff", "add", "--number", staff.0, "--role", role, "--centre", CENTRE,
+            ],
+            &format!("{}\n", staff.1),
+        )?;
+    }
+    let bundle = work.join("centre-bundle.json");
+    let made = office(
+        registry,
+        &[
+            "policy",
+            "bundle",
+            "--trust-bundle",
+            &registry.bundle.to_string_lossy(),
+            "--centre",
+            CENTRE,
+            "--token",
+            "7d",
+            "--out",
+            &bundle.to_string_lossy(),
+        ],
+        "",
+    )?;
+    println!(
+        "centre {CENTRE} at the registry with operator {} and supervisor {}; {}",
+        OPERATOR.0,
+        SUPERVISOR.0,
+        made.trim()
+    );
+    Ok(bundle)
+}
+
+/// The device's audit events as the registry holds them: (action, subject).
+fn audit_actions(registry: &RegistryProcess, device: &str) -> Result<Vec<(String, String)>> {
+    let listed = office(registry, &["audit", "--device", device, "--json"], "")?;
+    Ok(listed
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .map(|event| {
+            (
+                event["action"].as_str().unwrap_or_default().to_string(),
+                event["subject"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+/// Waits until the registry holds an audit event `action` from `device` whose subject says
+/// `saying` (the kiosk audits at a hand-off, the uplink sends at its next pass); its subject.
+fn wait_for_audit(
+    registry: &RegistryProcess,
+    device: &str,
+    action: &str,
+    saying: &str,
+) -> Result<String> {
+    let start = Instant::now();
+    loop {
+        let heard = audit_actions(registry, device)?;
+        let found = heard
+            .into_iter()
+            .find(|(a, subject)| a == action && subject.contains(saying));
+        if let Some((_, subject)) = found {
+            return Ok(subject);
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            bail!("the registry heard no {action} from {device} in 10 minutes");
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    }
+}
+
+/// What image-build wrote beside the image: the parts of an update, and the development
+/// update key whose public half the image pins.
+struct ImageParts {
+    /// Root (erofs), kernel, initrd.
+    parts: [PathBuf; 3],
+    /// The update key's seed.
+    key: PathBuf,
+    /// Its public half (hex), as the registry checks bundles against it.
+    public: PathBuf,
+}
+
+impl ImageParts {
+    fn beside(image: &Path) -> Result<Self> {
+        let dir = image.parent().unwrap_or(Path::new("."));
+        let stem = image
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(".img"))
+            .ok_or_else(|| anyhow!("{} is not a sajili-VERSION.img", image.display()))?;
+        let parts =
+            ["root.erofs", "linux", "initrd"].map(|part| dir.join(format!("{stem}.{part}")));
+        let found = Self {
+            parts,
+            key: dir.join("update-key"),
+            public: dir.join("update-key.pub"),
+        };
+        for path in found.parts.iter().chain([&found.key, &found.public]) {
+            if !path.is_file() {
+                bail!(
+                    "{} is missing: build the image again (scripts/image)",
+                    path.display()
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `sajili update make`: a bundle of `version` from `parts`, signed by the seed in `key`.
+fn make_bundle(key: &Path, version: &str, parts: &[PathBuf; 3], out: &Path) -> Result<()> {
+    let output = Command::new(sajili_tests::sajili_bin())
+        .args(["update", "make", "--key"])
+        .arg(key)
+        .args(["--version", version, "--root"])
+        .arg(&parts[0])
+        .arg("--linux")
+        .arg(&parts[1])
+        .arg("--initrd")
+        .arg(&parts[2])
+        .arg("--out")
+        .arg(out)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "sajili update make {version}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Small parts for bundles that must never be installed: the installer refuses them on their
+/// signed manifest, before it reads a part.
+fn small_parts(work: &Path) -> Result<[PathBuf; 3]> {
+    let dir = work.join("small");
+    std::fs::create_dir_all(&dir)?;
+    let parts = ["root.erofs", "linux", "initrd"].map(|name| dir.join(name));
+    let root: Vec<u8> = (0..1usize << 20).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&parts[0], root)?;
+    std::fs::write(&parts[1], vec![1u8; 4096])?;
+    std::fs::write(&parts[2], vec![2u8; 8192])?;
+    Ok(parts)
+}
+
+/// Publishes `bundle` to `device` at the registry, checked against the update key `public`;
+/// the bundle's SHA-256.
+fn publish(
+    registry: &RegistryProcess,
+    bundle: &Path,
+    device: &str,
+    public: &Path,
+    updates: &Path,
+) -> Result<String> {
+    let said = office(
+        registry,
+        &[
+            "update",
+            "publish",
+            &bundle.to_string_lossy(),
+            "--to",
+            &format!("device:{device}"),
+            "--update-key",
+            &public.to_string_lossy(),
+            "--updates",
+            &updates.to_string_lossy(),
+        ],
+        "",
+    )?;
+    said.split_whitespace()
+        .last()
+        .map(|word| word.trim_end_matches(").").to_string())
+        .filter(|sha| sha.len() == 64)
+        .ok_or_else(|| anyhow!("no SHA-256 in the registry's answer: {said}"))
+}
+
+/// Where the updates of [`update_over_the_network`] come from and go.
+struct Updates<'a> {
+    /// The image's parts and update key.
+    image: &'a ImageParts,
+    /// The registry's update directory (`SAJILI_UPDATES`).
+    published: &'a Path,
+    /// Where bundles are made.
+    work: &'a Path,
+}
+
+/// Updates published at the registry reach the running guest over the network: a bundle
+/// signed by another key is downloaded, refused and withdrawn; a downgrade is never offered;
+/// the image's own parts as a newer version are downloaded, installed into slot B, booted and
+/// blessed. Prints the bundle's size, the download and the install time.
+fn update_over_the_network(
+    guest: &mut Guest,
+    registry: &RegistryProcess,
+    at: &Updates<'_>,
+    device: &str,
+) -> Result<()> {
+    let (image, updates, work) = (at.image, at.published, at.work);
+    let small = small_parts(work)?;
+
+    // Signed by another key: the back office was handed that key's public half, so the
+    // registry publishes it; the device's installer checks against the key pinned in its root.
+    let foreign = ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32]);
+    let foreign_key = work.join("foreign-update-key");
+    let foreign_public = work.join("foreign-update-key.pub");
+    std::fs::write(&foreign_key, foreign.to_bytes())?;
+    std::fs::write(
+        &foreign_public,
+        sajili::record::hex(foreign.verifying_key().as_bytes()),
+    )?;
+    let bundle = work.join("foreign-0.1.1.sju");
+    make_bundle(&foreign_key, "0.1.1", &small, &bundle)?;
+    let sha = publish(registry, &bundle, device, &foreign_public, updates)?;
+    println!("update 0.1.1 signed by another key published to device {device}");
+    let downloaded = guest.wait_for(
+        "the foreign bundle's download",
+        Duration::from_secs(600),
+        |line| line.contains("sajili-uplink") && line.contains("update 0.1.1 downloaded"),
+    )?;
+    println!("  in the guest: {}", message_of(&downloaded));
+    let verdict = guest.wait_for(
+        "the installer's verdict",
+        Duration::from_secs(300),
+        installer_verdict,
+    )?;
+    if !verdict.contains("not signed by the update key") {
+        bail!("the installer did not refuse the foreign bundle: {verdict}");
+    }
+    println!("  in the guest: {}", message_of(&verdict));
+    let heard = wait_for_audit(registry, device, "update.refused", "not signed")?;
+    println!("  the registry's audit of the device: update.refused ({heard})");
+    let withdrawn = office(registry, &["update", "withdraw", &sha], "")?;
+    println!("  at the registry: {}", withdrawn.trim());
+
+    // A downgrade signed by the right key: the registry offers nothing older than what runs,
+    // and the device's checks since it was published say so.
+    let downgrade = work.join("published-0.0.1.sju");
+    make_bundle(&image.key, "0.0.1", &small, &downgrade)?;
+    let before = registry.metric(NOTHING_OFFERED).unwrap_or(0.0);
+    publish(registry, &downgrade, device, &image.public, updates)?;
+    let asked_twice = wait_until(Duration::from_secs(600), || {
+        registry.metric(NOTHING_OFFERED).unwrap_or(0.0) >= before + 2.0
+    });
+    if !asked_twice {
+        bail!("the device asked for no update in 10 minutes");
+    }
+    println!(
+        "update 0.0.1 (a downgrade, signed by the update key) published to the device: its next two update checks were answered with nothing to offer"
+    );
+    // The same downgrade on a USB stick, as a site without a network gets its updates: the
+    // installer itself refuses it.
+    let stick = work.join("stick.img");
+    let mut written = std::fs::read(&downgrade)?;
+    written.resize(written.len().next_multiple_of(1 << 20), 0);
+    std::fs::write(&stick, written)?;
+    guest.plug_stick(&stick)?;
+    let verdict = guest.wait_for(
+        "the installer's verdict on the stick",
+        Duration::from_secs(300),
+        installer_verdict,
+    )?;
+    if !verdict.contains("no downgrade") {
+        bail!("the installer did not refuse the downgrade on the stick: {verdict}");
+    }
+    println!(
+        "  on a USB stick, the installer in the guest: {}",
+        message_of(&verdict)
+    );
+    let heard = wait_for_audit(registry, device, "update.refused", "no downgrade")?;
+    println!("  the registry's audit of the device: update.refused ({heard})");
+    guest.unplug_stick()?;
+
+    // The update: the image's own parts as 0.1.1, signed by the development update key.
+    let bundle = work.join("sajili-0.1.1.sju");
+    make_bundle(&image.key, "0.1.1", &image.parts, &bundle)?;
+    let size = std::fs::metadata(&bundle)?.len();
+    let published = Instant::now();
+    publish(registry, &bundle, device, &image.public, updates)?;
+    println!(
+        "update 0.1.1 ({size} bytes, {:.1} MiB: the image's root, kernel and initrd) published to the device",
+        size as f64 / 1048576.0
+    );
+    let downloaded =
+        guest.wait_for("the update's download", Duration::from_secs(1200), |line| {
+            line.contains("sajili-uplink") && line.contains("update 0.1.1 downloaded")
+        })?;
+    let download_time = published.elapsed();
+    println!("  in the guest: {}", message_of(&downloaded));
+    let verdict = guest.wait_for(
+        "the installer's verdict",
+        Duration::from_secs(1200),
+        installer_verdict,
+    )?;
+    if !verdict.contains("update 0.1.1 installed into slot B") {
+        bail!("the installer did not install the update: {verdict}");
+    }
+    let install_seconds = message_of(&verdict)
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("?")
+        .to_string();
+    println!("  in the guest: {}", message_of(&verdict));
+    // The installer's unit reboots once it has installed (SuccessAction=reboot).
+    let reboot = guest.wait_for("the reboot", Duration::from_secs(300), |line| {
+        line.contains("Reached target reboot.target") || line.contains("reboot: Restarting system")
+    })?;
+    println!("  in the guest: {}", message_of(&reboot));
+    guest.screen = None;
+    guest.wait_for(
+        "the kiosk starting on slot B",
+        Duration::from_secs(600),
+        |line| line.contains("starting, root") && line.contains("sajili-root-b"),
+    )?;
+    guest.wait_for("the kiosk on slot B", Duration::from_secs(300), |line| {
+        line.contains("first frame drawn")
+    })?;
+    guest.wait_for("the boot to be blessed", Duration::from_secs(300), |line| {
+        line.contains("Finished") && line.contains("systemd-bless-boot")
+    })?;
+    let heard = wait_for_audit(registry, device, "update.installed", "0.1.1")?;
+    println!(
+        "  slot B booted, its kiosk came up, the boot was blessed; the registry's audit: update.installed ({heard})"
+    );
+    println!(
+        "update figures: bundle {size} bytes ({:.1} MiB); published to downloaded {:.0} s; install in the guest {install_seconds} s (under TCG)",
+        size as f64 / 1048576.0,
+        download_time.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Whether `line` is the installer's verdict, from its journal logger (its failure is also
+/// printed on its standard error, a second line that must not count as the next verdict).
+fn installer_verdict(line: &str) -> bool {
+    line.contains("sajili-update[")
+        && (line.contains("update refused") || line.contains("installed into slot"))
+}
+
+/// The registry withdraws the device: its kiosk says so on its screen.
+fn withdraw(guest: &mut Guest, registry: &RegistryProcess, device: &str) -> Result<()> {
+    guest.wait_screen("language", Duration::from_secs(120))?;
+    office(
+        registry,
+        &[
+            "device",
+            "withdraw",
+            device,
+            "--reason",
+            "reported stolen from the Awasi office",
+        ],
+        "",
+    )?;
+    let withdrawn = Instant::now();
+    guest.wait_screen("withdrawn", Duration::from_secs(600))?;
+    println!(
+        "device {device} withdrawn at the registry: its kiosk shows the withdrawn screen {:.0} s later",
+        withdrawn.elapsed().as_secs_f64()
+    );
+    guest.shot("withdrawn")
+}
+
+/// e2fsprogs' debugfs, wherever this host keeps it.
+fn debugfs() -> Result<&'static str> {
+    ["debugfs", "/usr/sbin/debugfs", "/sbin/debugfs"]
+        .into_iter()
+        .find(|p| Command::new(p).arg("-V").output().is_ok())
+        .ok_or_else(|| anyhow!("debugfs (e2fsprogs) is missing"))
+}
+
 /// The boot-time self-test (`sajili-selftest.service`, `sajili doctor`) ran before the kiosk:
 /// its camera check opened the guest's vivid camera through `V4lSource`, so V4L2's ioctls and
 /// mmap streaming ran for real, as no test on the host can (the kiosk itself uses the camera
@@ -442,8 +802,14 @@ fn check_selftest(guest: &mut Guest) -> Result<()> {
     }
 }
 
-/// The boot test proper, on a running guest.
-fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()> {
+/// The enrolment, on a running guest provisioned with `centre_bundle`: an assisted enrolment
+/// with one missing finger, through two power cuts, to the registry. Returns the device's id.
+fn walk(
+    guest: &mut Guest,
+    registry: &RegistryProcess,
+    centre_bundle: &Path,
+    out: &Path,
+) -> Result<String> {
     let booted = guest.wait_for(
         "the kiosk's first frame",
         Duration::from_secs(600),
@@ -455,11 +821,25 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
         power_on_to_frame.as_secs_f64(),
         message_of(&booted)
     );
+    // The staff come with the bundle, before any network: the first hand-off takes them.
+    let policy = guest.wait_for_any(
+        "the kiosk to take the bundle's policy",
+        Duration::from_secs(120),
+        |line| {
+            line.contains("fleet policy")
+                && line.contains("the provisioning bundle")
+                && line.contains("sajili-kiosk")
+        },
+    )?;
+    if !message_of(&policy).starts_with("took") {
+        bail!("the kiosk did not take the bundle's policy: {policy}");
+    }
+    println!("in the guest: {}", message_of(&policy));
     guest.wait_screen("language", Duration::from_secs(60))?;
     guest.shot("language")?;
     check_selftest(guest)?;
 
-    let planner = Planner::open()?;
+    let planner = Planner::open(&std::fs::read_to_string(centre_bundle)?)?;
     let mut touch = |label: &str, guest: &mut Guest| -> Result<()> {
         let screen = planner.screen().id();
         let (x, y) = planner.locate(label)?;
@@ -467,6 +847,18 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
         guest.touch(x, y)?;
         planner.press(label)?;
         std::thread::sleep(TAP_GAP);
+        Ok(())
+    };
+    let keys = |text: &str,
+                guest: &mut Guest,
+                touch: &mut dyn FnMut(&str, &mut Guest) -> Result<()>|
+     -> Result<()> {
+        for c in text.chars() {
+            match c {
+                ' ' => touch("Space", guest)?,
+                c => touch(&c.to_string(), guest)?,
+            }
+        }
         Ok(())
     };
     let fill = |field: &str,
@@ -480,21 +872,41 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
             touch("Hide keyboard", guest)?;
         }
         touch(field, guest)?;
-        for c in text.chars() {
-            match c {
-                ' ' => touch("Space", guest)?,
-                c => touch(&c.to_string(), guest)?,
-            }
+        keys(text, guest, touch)
+    };
+    // A staff member signs in on the on-screen keys; `who` names them in the journal
+    // (`staff sign-in for Operator: …`), which says whether the kiosk let them in.
+    let sign_in = |staff: (&str, &str),
+                   who: &str,
+                   guest: &mut Guest,
+                   touch: &mut dyn FnMut(&str, &mut Guest) -> Result<()>|
+     -> Result<()> {
+        touch("Staff number", guest)?;
+        keys(staff.0, guest, touch)?;
+        touch("PIN", guest)?;
+        keys(staff.1, guest, touch)?;
+        guest.shot(&format!("{}-sign-in", who.to_lowercase()))?;
+        touch("Sign in", guest)?;
+        let said = guest.wait_for(
+            "the sign-in to be checked",
+            Duration::from_secs(120),
+            |line| line.contains(&format!("staff sign-in for {who}:")),
+        )?;
+        if !message_of(&said).ends_with(": staff.login") {
+            bail!("{} was not let in: {}", staff.0, message_of(&said));
         }
         Ok(())
     };
 
     touch("English", guest)?;
     touch("I agree", guest)?;
-    touch(
-        "On my own: I will type my details and follow the screen",
-        guest,
-    )?;
+    touch("With an operator: a member of staff will help me", guest)?;
+    guest.wait_screen("login", Duration::from_secs(60))?;
+    sign_in(OPERATOR, "Operator", guest, &mut touch)?;
+    println!(
+        "operator {} signed in on the on-screen keys (staff from the bundle's policy)",
+        OPERATOR.0
+    );
     touch("Kenyan citizen", guest)?;
     touch("National ID card", guest)?;
     fill("Document number", "23456789", guest, &mut touch)?;
@@ -554,17 +966,27 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     })?;
     touch("Next ›", guest)?;
 
-    // Every finger, as often as the guest's kiosk asks; the host's copy follows its own twin.
+    // The right ring finger is missing: recorded on the hand diagram with its reason, then
+    // every other finger, as often as the guest's kiosk asks; the host's copy follows its own
+    // twin.
     guest.wait_screen("fingers", Duration::from_secs(60))?;
+    // The choices open over the diagram: each is drawn before the next touch.
+    touch("Right ring finger", guest)?;
+    std::thread::sleep(Duration::from_secs(1));
+    touch("This finger cannot be printed", guest)?;
+    std::thread::sleep(Duration::from_secs(1));
+    touch("Amputated", guest)?;
+    guest.shot("finger-missing")?;
+    touch("Right thumb", guest)?;
     let take = planner.locate("Take print")?;
     let mut prints = 0;
     loop {
-        let left = guest.fingers_left.unwrap_or(10);
+        let left = guest.fingers_left.unwrap_or(9);
         if left == 0 {
             break;
         }
         if prints >= 40 {
-            bail!("ten fingers took more than 40 prints in the guest");
+            bail!("nine fingers took more than 40 prints in the guest");
         }
         let seen = guest.prints;
         guest.touch(take.0, take.1)?;
@@ -576,11 +998,15 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
             std::thread::sleep(Duration::from_secs(1));
         }
     }
-    println!("{prints} print(s) taken in the guest");
+    println!("{prints} print(s) taken in the guest for nine fingers, one recorded as amputated");
     guest.shot("fingers")?;
     planner.fingers("Take print")?;
+    // An assisted enrolment, and a finger exception: a supervisor signs it off.
     touch("Next ›", guest)?;
-    guest.wait_screen("review", Duration::from_secs(60))?;
+    guest.wait_screen("login", Duration::from_secs(60))?;
+    sign_in(SUPERVISOR, "Supervisor", guest, &mut touch)?;
+    println!("supervisor {} signed the enrolment off", SUPERVISOR.0);
+    guest.wait_screen("review", Duration::from_secs(120))?;
     guest.shot("review")?;
     // The network cable comes out before sealing: the record must wait on the device, through
     // the power cut below, and leave when the cable is back.
@@ -646,14 +1072,25 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
     if names["surname"] != "OTIENO" || names["first_name"] != "JOSEPH" {
         bail!("the registry decrypted something else: {record}");
     }
-    let printed = record["enrolment"]["fingerprints"]
+    let fingers = record["enrolment"]["fingerprints"]
         .as_array()
-        .map_or(0, |fingers| {
-            fingers.iter().filter(|f| f.get("image").is_some()).count()
-        });
+        .cloned()
+        .unwrap_or_default();
+    let printed = fingers.iter().filter(|f| f.get("image").is_some()).count();
+    let missing: Vec<&Value> = fingers
+        .iter()
+        .filter(|f| f.get("exception").is_some())
+        .collect();
     let photo_bytes = record["enrolment"]["photo"]["bytes"].as_u64().unwrap_or(0);
-    if printed != 10 || photo_bytes == 0 {
+    if printed != 9 || photo_bytes == 0 {
         bail!("the record lacks biometrics: {printed} print(s), photo {photo_bytes} bytes");
+    }
+    if missing.len() != 1 || missing[0]["position"] != "right_ring" {
+        bail!("the record does not hold the right ring finger as missing: {missing:?}");
+    }
+    let staff = &record["enrolment"]["staff"];
+    if staff["operator"] != OPERATOR.0 || staff["supervisor"] != SUPERVISOR.0 {
+        bail!("the record names other staff: {staff}");
     }
     if record["registration_number"] != sealed_number {
         bail!(
@@ -662,8 +1099,12 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
         );
     }
     println!(
-        "the registry received and decrypted record {} of device {device}: OTIENO JOSEPH, 10 prints, a {photo_bytes}-byte photo",
-        record["registration_number"]
+        "the registry received and decrypted record {} of device {device}: OTIENO JOSEPH, 9 prints and the right ring finger {} ({}), operator {}, signed off by {}, a {photo_bytes}-byte photo",
+        record["registration_number"],
+        missing[0]["exception"],
+        missing[0]["position"],
+        OPERATOR.0,
+        SUPERVISOR.0
     );
     println!(
         "kiosk memory in the guest (VmRSS): {} MB at the first frame, {} MB just after sealing",
@@ -671,7 +1112,7 @@ fn walk(guest: &mut Guest, registry: &RegistryProcess, out: &Path) -> Result<()>
         megabytes_in(&sealed)
     );
     println!("screenshots in {}", out.display());
-    Ok(())
+    Ok(device)
 }
 
 /// Appends `options` to the boot entry's kernel command line on the image's EFI partition.
@@ -889,6 +1330,21 @@ impl Guest {
         }
     }
 
+    /// As [`Guest::wait_for`], but a line from before the cursor counts too: for what comes in
+    /// its own time beside the steps being followed.
+    fn wait_for_any(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        test: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        self.poll();
+        if let Some(line) = self.lines.iter().find(|l| test(l)) {
+            return Ok(line.clone());
+        }
+        self.wait_for(what, timeout, test)
+    }
+
     /// Waits until the guest's kiosk says it shows `screen`.
     fn wait_screen(&mut self, screen: &str, timeout: Duration) -> Result<()> {
         let start = Instant::now();
@@ -948,6 +1404,25 @@ impl Guest {
             return false;
         }
         wait_until(patience, || matches!(self.qemu.try_wait(), Ok(Some(_))))
+    }
+
+    /// Plugs a USB stick holding `image` (its raw bytes) into the running guest.
+    fn plug_stick(&mut self, image: &Path) -> Result<()> {
+        self.qmp.command(
+            "blockdev-add",
+            json!({"driver": "raw", "node-name": "stick", "file": {"driver": "file", "filename": image.to_string_lossy()}}),
+        )?;
+        self.qmp.command(
+            "device_add",
+            json!({"driver": "usb-storage", "id": "stick0", "drive": "stick", "bus": "xhci.0"}),
+        )?;
+        Ok(())
+    }
+
+    /// Pulls the stick out.
+    fn unplug_stick(&mut self) -> Result<()> {
+        self.qmp.command("device_del", json!({"id": "stick0"}))?;
+        Ok(())
     }
 
     fn power_cut(&mut self) -> Result<()> {
@@ -1033,9 +1508,19 @@ impl std::ops::Deref for Planner {
 }
 
 impl Planner {
-    fn open() -> Result<Self> {
+    /// The screens of a device provisioned with `bundle_json` (the guest's own bundle), running
+    /// the policy it carries: the same staff, settings and languages as the guest.
+    fn open(bundle_json: &str) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let device = demo::throwaway_device(dir.path())?;
+        let device = demo::device_with_bundle(dir.path(), bundle_json)?;
+        let policy = device
+            .bundle
+            .policy_bytes()
+            .ok_or_else(|| anyhow!("the centre's bundle carries no policy"))?;
+        let key = device.bundle.policy_key().map_err(|e| anyhow!("{e}"))?;
+        let now = sajili::clock::Clock::now(&sajili::clock::SystemClock);
+        sajili::fleet::take(&device.store, &policy, Some(&key), now)
+            .map_err(|e| anyhow!("the host's copy refused the centre's policy: {e}"))?;
         let devices = twins::devices(4).map_err(|e| anyhow!(e))?;
         Ok(Self {
             driver: KioskDriver::open(device, devices, WIDTH, HEIGHT)?,
