@@ -116,7 +116,22 @@ pub fn run(command: UpdateCommand) -> Result<(), Failure> {
                     running: Slot::A,
                     running_version: env!("CARGO_PKG_VERSION").into(),
                 }),
-                None => Err(Failure::Failed(error.to_string())),
+                None => {
+                    // Recorded like a refusal, so the kiosk reports it and the registry hears
+                    // why nothing was installed.
+                    let why = format!("the device's boot layout: {error}");
+                    record(
+                        &updates,
+                        &Outcome {
+                            version: None,
+                            slot: None,
+                            refused: Some(why.clone()),
+                            at: sajili::clock::Clock::now(&sajili::clock::SystemClock),
+                            seconds: 0.0,
+                        },
+                    );
+                    Err(Failure::Failed(why))
+                }
             })?;
             if let Some(esp) = esp {
                 layout.esp = esp;
@@ -166,6 +181,16 @@ fn carries_update(path: &Path) -> bool {
         .is_ok_and(|()| &magic == sajili_record::update::MAGIC)
 }
 
+/// Leaves the installer's result for the kiosk (which audits it, so the registry hears it).
+fn record(updates: &Path, outcome: &Outcome) {
+    let written = serde_json::to_vec(outcome)
+        .map_err(std::io::Error::other)
+        .and_then(|json| sajili::device::write_atomic(&updates.join(update::RESULT), &json, 0o640));
+    if let Err(error) = written {
+        log::warn!("could not record the update's result: {error}");
+    }
+}
+
 fn install(bundle: &Path, key: &Path, updates: &Path, layout: &Layout) -> Result<(), Failure> {
     let now = sajili::clock::Clock::now(&sajili::clock::SystemClock);
     let stick = is_block_device(bundle);
@@ -187,10 +212,7 @@ fn install(bundle: &Path, key: &Path, updates: &Path, layout: &Layout) -> Result
             seconds: 0.0,
         },
     };
-    let json = serde_json::to_vec(&outcome).map_err(|e| Failure::Failed(e.to_string()))?;
-    if let Err(error) = sajili::device::write_atomic(&updates.join(update::RESULT), &json, 0o640) {
-        log::warn!("could not record the update's result: {error}");
-    }
+    record(updates, &outcome);
     match (&outcome.slot, &outcome.refused) {
         (Some(slot), _) => {
             log::info!(
