@@ -66,7 +66,12 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         .enable_all()
         .build()
         .context("start the runtime")?;
-    runtime.block_on(async move {
+    // The store's last handle is dropped here, on this thread, after the runtime: the
+    // PostgreSQL client closes its connections with a runtime of its own, which may not be
+    // started on one of tokio's threads (where a background task's handle would otherwise be
+    // the last to go, and abort the process at shutdown).
+    let last_handle = store.clone();
+    let served = runtime.block_on(async move {
         let listener = server::bind(options.listen).await?;
         let ops_listener = server::bind(options.ops_listen).await?;
         info!(
@@ -106,7 +111,10 @@ pub fn run(store: Box<dyn Store>, options: NodeOptions) -> Result<()> {
         }
         info!("stopped");
         served
-    })
+    });
+    drop(runtime);
+    drop(last_handle);
+    served
 }
 
 /// Drops refusals older than `days`, now and every hour.
