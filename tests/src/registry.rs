@@ -14,8 +14,22 @@ pub fn registry_bin() -> &'static Path {
     BIN.get_or_init(|| crate::workspace_bin("sajili-registry"))
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; another process could take it, rarely).
+/// A free TCP port on 127.0.0.1 (bound and released), below the kernel's ephemeral range
+/// (32768-60999): a port the kernel hands out for `bind(0)` is also one it gives the next
+/// outgoing connection of any test running alongside, which took it before a registry
+/// started (seen in CI as "Address already in use"). Picked at random, so parallel tests
+/// rarely pick the same one.
 pub fn free_port() -> u16 {
+    let mut seed = [0u8; 2];
+    for _ in 0..200 {
+        if getrandom::fill(&mut seed).is_err() {
+            break;
+        }
+        let port = 20_000 + u16::from_le_bytes(seed) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
