@@ -170,6 +170,14 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// The installer's last result left in `dir` (the update directory), if there is one to read.
+pub fn last_outcome(dir: &Path) -> Option<Outcome> {
+    let bytes = crate::device::read_untrusted(&dir.join(RESULT), 64 * 1024, "the update result")
+        .ok()
+        .flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Reads the pinned update key (64 hex digits).
 pub fn read_key(path: &Path) -> Result<VerifyingKey, UpdateError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -243,17 +251,7 @@ pub fn install(
 ) -> Result<(Manifest, Slot), UpdateError> {
     let mut reader = BufReader::with_capacity(1 << 20, File::open(bundle)?);
     let manifest = read_header(&mut reader, key)?;
-    let newer = match (
-        parse_version(&manifest.version),
-        parse_version(&layout.running_version),
-    ) {
-        (Some(offered), Some(running)) => offered > running,
-        // A running version that is not MAJOR.MINOR.PATCH (a development build): any signed
-        // update is newer.
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    if !newer {
+    if !sajili_record::update::newer(&manifest.version, Some(&layout.running_version)) {
         return Err(UpdateError::NotNewer {
             offered: manifest.version.clone(),
             running: layout.running_version.clone(),

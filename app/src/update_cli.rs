@@ -53,11 +53,11 @@ pub enum UpdateCommand {
         #[arg(long, default_value = update::UPDATES_DIR)]
         updates: PathBuf,
         /// Test layouts: the EFI partition, the slots and the running slot and version.
-        #[arg(long, hide = true)]
+        #[arg(long, hide = true, requires = "slots")]
         esp: Option<PathBuf>,
-        #[arg(long, hide = true, num_args = 2)]
+        #[arg(long, hide = true, num_args = 2, requires = "esp")]
         slots: Option<Vec<PathBuf>>,
-        #[arg(long, hide = true)]
+        #[arg(long, hide = true, value_parser = ["a", "b"])]
         running: Option<String>,
         #[arg(long, hide = true)]
         running_version: Option<String>,
@@ -108,15 +108,24 @@ pub fn run(command: UpdateCommand) -> Result<(), Failure> {
             running,
             running_version,
         } => {
-            let mut layout = Layout::on_device().or_else(|error| match &esp {
+            let Some(bundle) = bundle.or_else(|| update::ready_bundle(&updates)) else {
+                println!("no update is waiting in {}", updates.display());
+                return Ok(());
+            };
+            let layout = match (esp, slots.and_then(|s| <[PathBuf; 2]>::try_from(s).ok())) {
                 // Off the device, a test names the whole layout.
-                Some(_) => Ok(Layout {
-                    esp: PathBuf::new(),
-                    slots: [PathBuf::new(), PathBuf::new()],
-                    running: Slot::A,
-                    running_version: env!("CARGO_PKG_VERSION").into(),
-                }),
-                None => {
+                (Some(esp), Some(slots)) => Layout {
+                    esp,
+                    slots,
+                    running: if running.as_deref() == Some("b") {
+                        Slot::B
+                    } else {
+                        Slot::A
+                    },
+                    running_version: running_version
+                        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+                },
+                _ => Layout::on_device().map_err(|error| {
                     // Recorded like a refusal, so the kiosk reports it and the registry hears
                     // why nothing was installed.
                     let why = format!("the device's boot layout: {error}");
@@ -130,24 +139,8 @@ pub fn run(command: UpdateCommand) -> Result<(), Failure> {
                             seconds: 0.0,
                         },
                     );
-                    Err(Failure::Failed(why))
-                }
-            })?;
-            if let Some(esp) = esp {
-                layout.esp = esp;
-            }
-            if let Some([a, b]) = slots.and_then(|s| <[PathBuf; 2]>::try_from(s).ok()) {
-                layout.slots = [a, b];
-            }
-            if let Some(running) = running {
-                layout.running = if running == "b" { Slot::B } else { Slot::A };
-            }
-            if let Some(version) = running_version {
-                layout.running_version = version;
-            }
-            let Some(bundle) = bundle.or_else(|| update::ready_bundle(&updates)) else {
-                println!("no update is waiting in {}", updates.display());
-                return Ok(());
+                    Failure::Failed(why)
+                })?,
             };
             install(&bundle, &key, &updates, &layout)
         }

@@ -383,6 +383,8 @@ struct Caller {
     /// Withdrawn by the back office: only records up to this seq are still taken (a device
     /// withdrawn without `--accept-until` never gets this far).
     accept_until: Option<u64>,
+    /// The centre it serves, for its policy and updates.
+    centre: Option<String>,
 }
 
 impl Caller {
@@ -408,21 +410,21 @@ fn require_device(state: &AppState, peer: &Peer) -> Result<Caller, Refusal> {
         )));
     };
     match state.store.device(device).map_err(unavailable)? {
-        Some(entry) => match entry.withdrawn {
-            None => Ok(Caller {
+        Some(entry) => {
+            let accept_until = match &entry.withdrawn {
+                None => None,
+                Some(withdrawal) => match withdrawal.accept_until {
+                    Some(limit) => Some(limit),
+                    None => return Err(withdrawn(device, &withdrawal.reason)),
+                },
+            };
+            Ok(Caller {
                 device: device.clone(),
                 signing_key: entry.signing_key,
-                accept_until: None,
-            }),
-            Some(withdrawal) => match withdrawal.accept_until {
-                Some(limit) => Ok(Caller {
-                    device: device.clone(),
-                    signing_key: entry.signing_key,
-                    accept_until: Some(limit),
-                }),
-                None => Err(withdrawn(device, &withdrawal.reason)),
-            },
-        },
+                accept_until,
+                centre: entry.centre,
+            })
+        }
         None => Err(against(
             device,
             None,
@@ -692,12 +694,11 @@ async fn policy(
 ) -> Result<Response, Refusal> {
     blocking(state, move |state| {
         let caller = require_in_service(state, &peer)?;
-        let centre = state
+        match state
             .store
-            .device(&caller.device)
+            .policy(caller.centre.as_deref())
             .map_err(unavailable)?
-            .and_then(|entry| entry.centre);
-        match state.store.policy(centre.as_deref()).map_err(unavailable)? {
+        {
             Some((version, signed)) if version > query.have.unwrap_or(0) => Ok((
                 [(
                     header::CONTENT_TYPE,
@@ -730,16 +731,11 @@ async fn update_offer(
         let Some(dir) = &state.updates else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
-        let entry = state
-            .store
-            .device(&caller.device)
-            .map_err(unavailable)?
-            .ok_or_else(|| unavailable(anyhow::anyhow!("the device vanished")))?;
         let published = state.store.updates().map_err(unavailable)?;
         match crate::updates::offer_for(
             &published,
             &caller.device,
-            &entry,
+            caller.centre.as_deref(),
             query.running.as_deref(),
             dir,
         ) {
@@ -771,26 +767,22 @@ async fn update_bundle(
                 "no such update is published to this device",
             )
         };
-        let (Some(dir), true) = (&state.updates, crate::updates::is_sha256(&sha256)) else {
+        let (Some(dir), true) = (
+            &state.updates,
+            sajili_record::update::is_sha256_hex(&sha256),
+        ) else {
             return Err(not_found());
         };
-        let entry = state
-            .store
-            .device(&caller.device)
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?;
         let published = state.store.updates().map_err(unavailable)?;
         // Only a bundle published to this device (the newest or an older one) is served.
         let mine = published.iter().any(|update| {
             update.sha256 == sha256
-                && crate::updates::offer_for(
-                    std::slice::from_ref(update),
+                && crate::updates::published_to(
+                    update,
                     &caller.device,
-                    &entry,
-                    None,
+                    caller.centre.as_deref(),
                     dir,
                 )
-                .is_some()
         });
         if !mine {
             return Err(not_found());

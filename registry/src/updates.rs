@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use ed25519_dalek::VerifyingKey;
 use sajili_record::record::parse_hex;
-use sajili_record::update::{hash_all, parse_version, read_header};
+use sajili_record::update::{hash_all, newer, parse_version, read_header};
 
-use crate::store::{DeviceEntry, PublishedUpdate, Store, UpdateTarget};
+use crate::store::{PublishedUpdate, Store, UpdateTarget};
 
 /// Parses `all`, `centre:ID` or `device:ID`.
 pub fn parse_target(text: &str) -> std::result::Result<UpdateTarget, String> {
@@ -35,14 +35,6 @@ pub fn read_update_key(path: &Path) -> Result<VerifyingKey> {
 /// The file a bundle is served from.
 pub fn bundle_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(format!("{sha256}.sju"))
-}
-
-/// Whether `text` is a SHA-256 in lower-case hex (and so a safe file name).
-pub fn is_sha256(text: &str) -> bool {
-    text.len() == 64
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Checks `bundle` against the update key, copies it into `dir` under its SHA-256 and
@@ -85,27 +77,34 @@ pub fn publish(
     Ok(update)
 }
 
+/// Whether `update` is published to `device` (of `centre`), and this node holds it.
+pub fn published_to(
+    update: &PublishedUpdate,
+    device: &str,
+    centre: Option<&str>,
+    dir: &Path,
+) -> bool {
+    let targeted = match &update.target {
+        UpdateTarget::All => true,
+        UpdateTarget::Centre(id) => centre == Some(id.as_str()),
+        UpdateTarget::Device(id) => id == device,
+    };
+    targeted && bundle_path(dir, &update.sha256).is_file()
+}
+
 /// The newest update published to `device` (by itself, its centre, or all) above `running`,
 /// whose bundle this node holds.
 pub fn offer_for(
     published: &[PublishedUpdate],
     device: &str,
-    entry: &DeviceEntry,
+    centre: Option<&str>,
     running: Option<&str>,
     dir: &Path,
 ) -> Option<PublishedUpdate> {
-    let running = running.and_then(parse_version);
     published
         .iter()
-        .filter(|update| match &update.target {
-            UpdateTarget::All => true,
-            UpdateTarget::Centre(id) => entry.centre.as_deref() == Some(id.as_str()),
-            UpdateTarget::Device(id) => id == device,
-        })
-        .filter(|update| {
-            parse_version(&update.version).is_some_and(|v| running.is_none_or(|r| v > r))
-        })
-        .filter(|update| bundle_path(dir, &update.sha256).is_file())
+        .filter(|update| published_to(update, device, centre, dir))
+        .filter(|update| newer(&update.version, running))
         .max_by_key(|update| parse_version(&update.version))
         .cloned()
 }

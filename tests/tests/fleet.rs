@@ -40,6 +40,23 @@ fn fleet() -> (RegistryProcess, SyncDevice) {
     (registry, device)
 }
 
+/// `sajili-registry staff add` for a centre, the PIN (with its newline) on standard input;
+/// what it printed.
+fn add_staff(
+    registry: &RegistryProcess,
+    number: &str,
+    role: &str,
+    centre: &str,
+    pin: &str,
+) -> String {
+    registry.back_office_ok(
+        &[
+            "staff", "add", "--number", number, "--role", role, "--centre", centre,
+        ],
+        pin,
+    )
+}
+
 /// `sajili staff check`: whether `number` signs in with `pin`, and what it printed.
 fn signs_in(device: &SyncDevice, number: &str, pin: &str) -> (bool, String) {
     let mut child = std::process::Command::new(sajili_tests::sajili_bin())
@@ -77,35 +94,11 @@ fn a_supervisor_added_at_the_registry_signs_in_after_one_uplink_pass_and_not_onc
     // The fixture's staff were added on the device; the back office's roster replaces them.
     let (local, local_pin) = sajili::fixtures::FIXTURE_SUPERVISOR;
     assert!(signs_in(&device, local, local_pin).0);
-    let added = registry.back_office_ok(
-        &[
-            "staff",
-            "add",
-            "--number",
-            "SUP-7",
-            "--role",
-            "supervisor",
-            "--centre",
-            CENTRE,
-        ],
-        "135790\n",
-    );
+    let added = add_staff(&registry, "SUP-7", "supervisor", CENTRE, "135790\n");
     assert!(added.contains("fleet policy version"), "{added}");
     // Another centre's operator never reaches this kiosk.
     registry.back_office_ok(&["centre", "set", "MSA-LIKONI", "--name", "Likoni"], "");
-    registry.back_office_ok(
-        &[
-            "staff",
-            "add",
-            "--number",
-            "OP-9",
-            "--role",
-            "operator",
-            "--centre",
-            "MSA-LIKONI",
-        ],
-        "246801\n",
-    );
+    add_staff(&registry, "OP-9", "operator", "MSA-LIKONI", "246801\n");
     let (before, _) = signs_in(&device, "SUP-7", "135790");
     assert!(!before, "not before the uplink has fetched the policy");
 
@@ -201,19 +194,7 @@ fn key_of(registry: &RegistryProcess) -> SigningKey {
 #[test]
 fn a_tampered_an_older_and_a_foreign_policy_are_refused_and_the_last_good_one_kept() {
     let (registry, device) = fleet();
-    registry.back_office_ok(
-        &[
-            "staff",
-            "add",
-            "--number",
-            "SUP-7",
-            "--role",
-            "supervisor",
-            "--centre",
-            CENTRE,
-        ],
-        "135790\n",
-    );
+    add_staff(&registry, "SUP-7", "supervisor", CENTRE, "135790\n");
     let output = uplink_once(&device);
     assert!(output.status.success(), "uplink: {}", stderr(&output));
     assert!(signs_in(&device, "SUP-7", "135790").0);
@@ -269,12 +250,7 @@ fn a_tampered_an_older_and_a_foreign_policy_are_refused_and_the_last_good_one_ke
 fn a_provisioning_bundle_carries_its_centre_s_staff_before_any_network() {
     let mut registry = RegistryProcess::init();
     registry.back_office_ok(&["centre", "set", CENTRE, "--name", "Kibera"], "");
-    registry.back_office_ok(
-        &[
-            "staff", "add", "--number", "OP-3", "--role", "operator", "--centre", CENTRE,
-        ],
-        "482193\n",
-    );
+    add_staff(&registry, "OP-3", "operator", CENTRE, "482193\n");
     let bundle = registry.dir.path().join("kibera.json");
     let made = registry.back_office_ok(
         &[
@@ -314,19 +290,7 @@ fn a_provisioning_bundle_carries_its_centre_s_staff_before_any_network() {
     let output = device.provision_with(&registry, &token);
     assert!(output.status.success(), "provision: {}", stderr(&output));
     let id = device.status()["device_id"].as_str().unwrap().to_string();
-    registry.back_office_ok(
-        &[
-            "staff",
-            "add",
-            "--number",
-            "SUP-4",
-            "--role",
-            "supervisor",
-            "--centre",
-            CENTRE,
-        ],
-        "135791\n",
-    );
+    add_staff(&registry, "SUP-4", "supervisor", CENTRE, "135791\n");
     let output = uplink_once(&device);
     assert!(output.status.success(), "uplink: {}", stderr(&output));
     assert!(signs_in(&device, "SUP-4", "135791").0, "device {id}");
@@ -465,19 +429,7 @@ fn staff_reach_a_running_kiosk_within_the_fleet_interval() {
     // The uplink's first pass, then an idle wait.
     std::thread::sleep(Duration::from_secs(1));
     let started = Instant::now();
-    registry.back_office_ok(
-        &[
-            "staff",
-            "add",
-            "--number",
-            "SUP-9",
-            "--role",
-            "supervisor",
-            "--centre",
-            CENTRE,
-        ],
-        "135792\n",
-    );
+    add_staff(&registry, "SUP-9", "supervisor", CENTRE, "135792\n");
     let reached = wait_until(Duration::from_secs(30), || {
         signs_in(&device, "SUP-9", "135792").0
     });

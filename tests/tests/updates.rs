@@ -46,6 +46,18 @@ fn make_bundle(dir: &Path, key: &Path, version: &str, root_len: usize) -> PathBu
     out
 }
 
+/// The SHA-256 `update publish` printed (`Update V published (N MiB, SHA).`).
+fn published_sha(output: &std::process::Output) -> String {
+    let sha = stdout(output)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .trim_end_matches(").")
+        .to_string();
+    assert_eq!(sha.len(), 64, "{}", stdout(output));
+    sha
+}
+
 struct Fleet {
     registry: RegistryProcess,
     device: SyncDevice,
@@ -173,13 +185,7 @@ fn a_published_update_reaches_its_device_resumes_after_a_cut_and_installs_into_s
     // To this device: the uplink has half of it already (a cut download), and fetches the rest.
     let output = fleet.publish(&bundle, &format!("device:{}", fleet.device.id), &public);
     assert!(output.status.success(), "publish: {}", stderr(&output));
-    let sha = stdout(&output)
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches(").")
-        .to_string();
-    assert_eq!(sha.len(), 64, "{}", stdout(&output));
+    let sha = published_sha(&output);
     let partial = fleet.device.data.join(format!("updates/{sha}.part"));
     std::fs::write(&partial, &bytes[..bytes.len() / 2]).unwrap();
     let output = fleet.device.run(&["uplink", "--once"]);
@@ -254,6 +260,7 @@ fn a_bundle_signed_by_another_key_and_a_downgrade_are_refused_and_reported() {
     // Published by a back office holding the wrong public key, it still fails on the device.
     let output = fleet.publish(&foreign, "all", &foreign_public);
     assert!(output.status.success(), "publish: {}", stderr(&output));
+    let foreign_sha = published_sha(&output);
     let output = fleet.device.run(&["uplink", "--once"]);
     assert!(output.status.success(), "uplink: {}", stderr(&output));
     let output = fleet.install(&fleet.ready(), &public);
@@ -285,9 +292,36 @@ fn a_bundle_signed_by_another_key_and_a_downgrade_are_refused_and_reported() {
         "{}",
         stderr(&output)
     );
-    // The registry does not even offer what is not newer than what the device runs.
+    // The registry does not even offer what is not newer than what the device runs (the
+    // foreign bundle withdrawn first: it would be offered, as the newest).
+    fleet
+        .registry
+        .back_office_ok(&["update", "withdraw", &foreign_sha], "");
     let output = fleet.publish(&older, "all", &public);
     assert!(output.status.success(), "publish: {}", stderr(&output));
+    let offer = |running: &str| {
+        fleet.registry.curl_as(
+            &fleet.device,
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("{}/v1/update?running={running}", fleet.registry.url()),
+            ],
+        )
+    };
+    assert_eq!(
+        offer(env!("CARGO_PKG_VERSION")).trim(),
+        "204",
+        "not newer: not offered"
+    );
+    assert_eq!(
+        offer("0.0.0").trim(),
+        "200",
+        "offered to a device running less"
+    );
 
     let actions = fleet.audit_actions();
     let refused: Vec<&String> = actions

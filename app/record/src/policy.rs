@@ -352,6 +352,20 @@ pub fn verify(bytes: &[u8], key: &VerifyingKey) -> Result<FleetPolicy, PolicyErr
     Ok(policy)
 }
 
+/// The version a signed policy says it is, read without checking its signature: only to tell
+/// a policy already seen from a newer one before the work of checking it (whoever takes it
+/// checks it with [`verify_newer`]).
+pub fn claimed_version(signed: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Version {
+        version: u64,
+    }
+    let signed: SignedPolicy = serde_json::from_slice(signed).ok()?;
+    serde_json::from_str::<Version>(&signed.policy)
+        .ok()
+        .map(|v| v.version)
+}
+
 /// [`verify`], and the version above `running` (the version in use; 0 for none).
 pub fn verify_newer(
     bytes: &[u8],

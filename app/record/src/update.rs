@@ -115,6 +115,26 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     numbers.next().is_none().then_some(version)
 }
 
+/// Whether `offered` is a version above `running`. A running version that is not
+/// `MAJOR.MINOR.PATCH` (a development build), or none known, is below any offered one; an
+/// offered one that is not is never newer.
+pub fn newer(offered: &str, running: Option<&str>) -> bool {
+    match (parse_version(offered), running.and_then(parse_version)) {
+        (Some(offered), Some(running)) => offered > running,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Whether `text` is a SHA-256 in lower-case hex, as bundles are named by (and so a safe file
+/// name).
+pub fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 impl Manifest {
     /// Checks what the signature cannot: the version's form, and the parts' names, order and
     /// sizes.

@@ -77,8 +77,9 @@ pub fn handoff(device: &mut Device, at: i64) -> Result<HandoffReport, HandoffErr
         log::warn!("the uplink spool: {repair}");
     }
     absorb(device, &spool, at, &mut report)?;
-    export(device, &spool, &mut report)?;
+    // Read once: what the uplink set aside (export), withdrew (the withdrawal) and sent.
     let uplink = UplinkState::load(&spool);
+    export(device, &spool, &uplink, &mut report)?;
     take_policies(device, &spool, at, &mut report);
     if let Some(notice) = &uplink.withdrawn {
         crate::fleet::note_withdrawal(
@@ -111,16 +112,7 @@ fn report_software(device: &Device, at: i64) -> Result<(), HandoffError> {
             },
         )?;
     }
-    let path = device
-        .data
-        .root()
-        .join("updates")
-        .join(crate::update::RESULT);
-    let Ok(Some(bytes)) = crate::device::read_untrusted(&path, 64 * 1024, "the update result")
-    else {
-        return Ok(());
-    };
-    let Ok(outcome) = serde_json::from_slice::<crate::update::Outcome>(&bytes) else {
+    let Some(outcome) = crate::update::last_outcome(&device.data.root().join("updates")) else {
         return Ok(());
     };
     let stamp = outcome.at.to_be_bytes();
@@ -179,7 +171,7 @@ fn take_policies(device: &Device, spool: &Spool, at: i64, report: &mut HandoffRe
     ] {
         let Some(signed) = signed else { continue };
         // Seen before and not newer: nothing to do, and nothing to log again.
-        if claimed_version(&signed)
+        if sajili_record::policy::claimed_version(&signed)
             .is_some_and(|version| version <= running.max(report.policy_taken.unwrap_or(0)))
         {
             continue;
@@ -195,18 +187,6 @@ fn take_policies(device: &Device, spool: &Spool, at: i64, report: &mut HandoffRe
             }
         }
     }
-}
-
-/// The version a signed policy claims, unchecked (to skip one already seen).
-fn claimed_version(signed: &[u8]) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Version {
-        version: u64,
-    }
-    let signed: sajili_record::policy::SignedPolicy = serde_json::from_slice(signed).ok()?;
-    serde_json::from_str::<Version>(&signed.policy)
-        .ok()
-        .map(|v| v.version)
 }
 
 /// `text` cut to at most `bytes` bytes, at a character boundary: the registry refuses longer
@@ -378,11 +358,16 @@ fn set_aside(spool: &Spool, file: &ReceiptFile, seq: u64, why: String, report: &
     report.rejected.push((seq, why));
 }
 
-fn export(device: &Device, spool: &Spool, report: &mut HandoffReport) -> Result<(), HandoffError> {
+fn export(
+    device: &Device,
+    spool: &Spool,
+    uplink: &UplinkState,
+    report: &mut HandoffReport,
+) -> Result<(), HandoffError> {
     // A record the registry refused as damaged is compared with the store's copy: if the
     // outbox copy differs from what was sealed, the sealed bytes replace it and the uplink
     // tries again.
-    for quarantined in UplinkState::load(spool).quarantined {
+    for quarantined in &uplink.quarantined {
         let seq = quarantined.seq;
         let Some(sealed) = device.store.envelope(seq)? else {
             continue;

@@ -7,19 +7,6 @@ use super::client::{CallError, Registry};
 use super::state::UplinkState;
 use crate::spool::Spool;
 
-/// The version a signed policy says it is, read without checking its signature: only to ask
-/// the registry for something newer (the kiosk checks the signature before taking it).
-fn claimed_version(signed: &[u8]) -> Option<u64> {
-    let signed: sajili_record::policy::SignedPolicy = serde_json::from_slice(signed).ok()?;
-    #[derive(serde::Deserialize)]
-    struct Version {
-        version: u64,
-    }
-    serde_json::from_str::<Version>(&signed.policy)
-        .ok()
-        .map(|v| v.version)
-}
-
 /// Fetches a newer policy into the spool and sends the audit files waiting; notes in words
 /// what it did or why a step failed. Returns an error only for a withdrawal.
 pub fn exchange(
@@ -29,7 +16,7 @@ pub fn exchange(
     notes: &mut Vec<String>,
 ) -> Result<(), CallError> {
     match registry.policy(state.policy_version) {
-        Ok(Some(signed)) => match claimed_version(&signed) {
+        Ok(Some(signed)) => match sajili_record::policy::claimed_version(&signed) {
             Some(version) if version > state.policy_version => match spool.put_policy(&signed) {
                 Ok(()) => {
                     state.policy_version = version;

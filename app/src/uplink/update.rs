@@ -1,7 +1,7 @@
 //! Downloading updates: the uplink asks for the newest update published to this device above
 //! the version it runs, downloads it into the update directory (resuming a cut download where
 //! it stopped, with a Range request), checks the whole file's SHA-256 against the offer, and
-//! renames it `ready.sju` for the installer's unit, which checks the signature. The uplink
+//! renames it `<sha256>.sju` for the installer's unit, which checks the signature. The uplink
 //! never installs anything.
 
 use std::fs::OpenOptions;
@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::client::{CallError, Registry};
-use crate::update::{READY_EXTENSION, RESULT, parse_version, ready_bundle};
+use crate::update::{READY_EXTENSION, last_outcome, ready_bundle};
+use sajili_record::update::{is_sha256_hex, newer};
 
 /// What [`fetch`] did, in words, for the log; `None` when there was nothing to do.
 pub fn fetch(registry: &Registry, dir: &Path) -> Result<Option<String>, CallError> {
@@ -21,12 +22,8 @@ pub fn fetch(registry: &Registry, dir: &Path) -> Result<Option<String>, CallErro
     let Some(offer) = registry.update_offer(running)? else {
         return Ok(None);
     };
-    let newer = match (parse_version(&offer.version), parse_version(running)) {
-        (Some(offered), Some(running)) => offered > running,
-        _ => false,
-    };
     let refused = dir.join(format!("{}.refused", offer.sha256));
-    if !newer || !safe_name(&offer.sha256) || refused.exists() {
+    if !newer(&offer.version, Some(running)) || !is_sha256_hex(&offer.sha256) || refused.exists() {
         return Ok(None);
     }
     // Installed and waiting for its reboot, or downloaded and waiting for the installer.
@@ -72,19 +69,11 @@ pub fn fetch(registry: &Registry, dir: &Path) -> Result<Option<String>, CallErro
     )))
 }
 
-/// Whether `name` is a SHA-256 in hex, and so a safe file name.
-pub fn safe_name(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Whether the installer's last result is `version` installed (a reboot away from running).
 fn installed(dir: &Path, version: &str) -> bool {
-    std::fs::read(dir.join(RESULT))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<crate::update::Outcome>(&bytes).ok())
-        .is_some_and(|outcome| {
-            outcome.slot.is_some() && outcome.version.as_deref() == Some(version)
-        })
+    last_outcome(dir).is_some_and(|outcome| {
+        outcome.slot.is_some() && outcome.version.as_deref() == Some(version)
+    })
 }
 
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {

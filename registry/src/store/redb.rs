@@ -162,6 +162,47 @@ fn read_version(table: &impl ReadableTable<&'static str, u64>) -> Result<u64> {
 /// Raises the fleet version inside `txn` and returns the new one. redb lets one write
 /// transaction run at a time (across processes too), so two changes never get the same
 /// version, and the one that commits later has the higher.
+/// Every JSON value of a table keyed by text, in key order.
+fn read_rows<T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<&str, &[u8]>,
+) -> Result<Vec<T>> {
+    let mut rows = Vec::new();
+    for entry in txn.open_table(table)?.iter()? {
+        rows.push(json(entry?.1.value())?);
+    }
+    Ok(rows)
+}
+
+/// Rewrites the JSON value at `key` with `change` (which may write elsewhere in the same
+/// transaction) and commits; with no value there, writes nothing and aborts. Returns what
+/// `change` returned, or `None`.
+fn change_row<T, R>(
+    txn: WriteTransaction,
+    table: TableDefinition<&str, &[u8]>,
+    key: &str,
+    change: impl FnOnce(&WriteTransaction, T) -> Result<(T, R)>,
+) -> Result<Option<R>>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let known: Option<T> = txn
+        .open_table(table)?
+        .get(key)?
+        .map(|v| json(v.value()))
+        .transpose()?;
+    let Some(known) = known else {
+        // Nothing changed: nothing (no fleet version either) is written.
+        txn.abort()?;
+        return Ok(None);
+    };
+    let (changed, result) = change(&txn, known)?;
+    txn.open_table(table)?
+        .insert(key, serde_json::to_vec(&changed)?.as_slice())?;
+    txn.commit()?;
+    Ok(Some(result))
+}
+
 fn raise_version(txn: &WriteTransaction) -> Result<u64> {
     let mut fleet = txn.open_table(FLEET)?;
     let version = read_version(&fleet)?
@@ -755,41 +796,18 @@ impl Store for RedbStore {
     }
 
     fn set_staff_disabled(&self, number: &str, disabled: bool, at: i64) -> Result<Option<u64>> {
-        let txn = self.write()?;
-        let version = {
-            let mut staff = txn.open_table(STAFF)?;
-            let known: Option<StaffMember> =
-                staff.get(number)?.map(|v| json(v.value())).transpose()?;
-            match known {
-                Some(member) => {
-                    let member = StaffMember {
-                        disabled,
-                        changed_at: at,
-                        ..member
-                    };
-                    staff.insert(number, serde_json::to_vec(&member)?.as_slice())?;
-                    Some(raise_version(&txn)?)
-                }
-                None => None,
-            }
-        };
-        if version.is_some() {
-            txn.commit()?;
-        } else {
-            // Nothing changed: the version stays where it was.
-            txn.abort()?;
-        }
-        Ok(version)
+        change_row(self.write()?, STAFF, number, |txn, member: StaffMember| {
+            let member = StaffMember {
+                disabled,
+                changed_at: at,
+                ..member
+            };
+            Ok((member, raise_version(txn)?))
+        })
     }
 
     fn staff(&self) -> Result<Vec<StaffMember>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(STAFF)?;
-        let mut staff = Vec::new();
-        for entry in table.iter()? {
-            staff.push(json(entry?.1.value())?);
-        }
-        Ok(staff)
+        read_rows(&self.db.begin_read()?, STAFF)
     }
 
     fn put_centre(&self, centre: &CentreEntry) -> Result<u64> {
@@ -805,39 +823,17 @@ impl Store for RedbStore {
     }
 
     fn centres(&self) -> Result<Vec<CentreEntry>> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(CENTRES)?;
-        let mut centres = Vec::new();
-        for entry in table.iter()? {
-            centres.push(json(entry?.1.value())?);
-        }
-        Ok(centres)
+        read_rows(&self.db.begin_read()?, CENTRES)
     }
 
     fn assign_device(&self, device: &str, centre: &str) -> Result<Option<u64>> {
-        let txn = self.write()?;
-        let version = {
-            let mut devices = txn.open_table(DEVICES)?;
-            let known: Option<DeviceEntry> =
-                devices.get(device)?.map(|v| json(v.value())).transpose()?;
-            match known {
-                Some(entry) => {
-                    let entry = DeviceEntry {
-                        centre: Some(centre.to_string()),
-                        ..entry
-                    };
-                    devices.insert(device, serde_json::to_vec(&entry)?.as_slice())?;
-                    Some(raise_version(&txn)?)
-                }
-                None => None,
-            }
-        };
-        if version.is_some() {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
-        Ok(version)
+        change_row(self.write()?, DEVICES, device, |txn, entry: DeviceEntry| {
+            let entry = DeviceEntry {
+                centre: Some(centre.to_string()),
+                ..entry
+            };
+            Ok((entry, raise_version(txn)?))
+        })
     }
 
     /// One read transaction: the version, the centre and the staff agree with each other.
@@ -903,33 +899,18 @@ impl Store for RedbStore {
     }
 
     fn withdraw(&self, device: &str, withdrawal: &Withdrawal) -> Result<bool> {
-        let txn = self.write()?;
-        let found = {
-            let mut devices = txn.open_table(DEVICES)?;
-            let known: Option<DeviceEntry> =
-                devices.get(device)?.map(|v| json(v.value())).transpose()?;
-            match known {
-                Some(entry) => {
-                    let entry = DeviceEntry {
-                        withdrawn: Some(withdrawal.clone()),
-                        ..entry
-                    };
-                    devices.insert(device, serde_json::to_vec(&entry)?.as_slice())?;
-                    // Also kept apart, so the nodes' frequent list reads only withdrawn
-                    // devices, not every entry.
-                    txn.open_table(WITHDRAWN)?
-                        .insert(device, serde_json::to_vec(withdrawal)?.as_slice())?;
-                    true
-                }
-                None => false,
-            }
-        };
-        if found {
-            txn.commit()?;
-        } else {
-            txn.abort()?;
-        }
-        Ok(found)
+        let found = change_row(self.write()?, DEVICES, device, |txn, entry: DeviceEntry| {
+            // Also kept apart, so the nodes' frequent list reads only withdrawn devices, not
+            // every entry.
+            txn.open_table(WITHDRAWN)?
+                .insert(device, serde_json::to_vec(withdrawal)?.as_slice())?;
+            let entry = DeviceEntry {
+                withdrawn: Some(withdrawal.clone()),
+                ..entry
+            };
+            Ok((entry, ()))
+        })?;
+        Ok(found.is_some())
     }
 
     fn withdrawn(&self) -> Result<Vec<WithdrawnDevice>> {
