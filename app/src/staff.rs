@@ -249,8 +249,8 @@ pub fn check(store: &Store, number: &str, pin: &str, now: i64) -> Result<Option<
 }
 
 /// Checks the staff a record names against this device's roster at sealing: the operator
-/// (unless self-service) and the supervisor enabled here, the supervisor a supervisor, and
-/// two different people. Each problem names its field.
+/// (unless self-service), the supervisor and an institution's official enabled here, the
+/// supervisor a supervisor, and two different people. Each problem names its field.
 pub fn roster_problems(store: &Store, staff: &Staff) -> Result<Vec<Problem>, StoreError> {
     let mut problems = Vec::new();
     let operator = staff.operator.trim();
@@ -273,6 +273,17 @@ pub fn roster_problems(store: &Store, staff: &Staff) -> Result<Vec<Problem>, Sto
                 "staff.supervisor",
                 ProblemKind::StaffNotSupervisor,
             )),
+            Some(_) => {}
+        }
+    }
+    // The institution's official is any member of the roster: a prison's or hospital's own
+    // staff are given the kiosk's roster to sign off its references.
+    if let Some(official) = staff.official.as_deref().map(str::trim) {
+        match credential(store, official)? {
+            None => problems.push(Problem::new("staff.official", ProblemKind::StaffUnknown)),
+            Some(c) if c.disabled => {
+                problems.push(Problem::new("staff.official", ProblemKind::StaffDisabled));
+            }
             Some(_) => {}
         }
     }
@@ -391,6 +402,7 @@ mod tests {
                     operator: operator.into(),
                     supervisor: supervisor.map(Into::into),
                     approval: None,
+                    official: None,
                 },
             )
             .expect("roster")

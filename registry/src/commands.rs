@@ -179,6 +179,8 @@ pub fn stats(store: &dyn Store, json: bool) -> Result<()> {
     if json {
         let mut value = serde_json::to_value(&stats)?;
         value["flagged"] = serde_json::to_value(&flags)?;
+        let returns: Vec<_> = flags.iter().filter(|f| f.code == "finger_return").collect();
+        value["come_back"] = serde_json::to_value(&returns)?;
         println!("{value}");
         return Ok(());
     }
@@ -194,10 +196,40 @@ pub fn stats(store: &dyn Store, json: bool) -> Result<()> {
     );
     println!("Uploads      {} in progress", stats.uploads_in_progress);
     println!("Incidents    {}", stats.incidents);
+    // Assisted routes are flagged to be seen, not judged: they are listed apart, the fingers
+    // to come back for first, each with its day.
+    let (notices, flags): (Vec<_>, Vec<_>) = flags
+        .iter()
+        .partition(|flag| crate::process::is_notice(&flag.code));
     println!("Flags        {} waiting for adjudication", flags.len());
     for flag in &flags {
         println!(
             "  Flag {} record {}: {} ({})",
+            flag.device, flag.seq, flag.detail, flag.code
+        );
+    }
+    let returns: Vec<_> = notices
+        .iter()
+        .filter(|flag| flag.code == "finger_return")
+        .collect();
+    println!(
+        "Come back    {} fingers to print on a later visit",
+        returns.len()
+    );
+    for flag in &returns {
+        println!(
+            "  Device {} record {}: {}",
+            flag.device, flag.seq, flag.detail
+        );
+    }
+    let routes: Vec<_> = notices
+        .iter()
+        .filter(|flag| flag.code != "finger_return")
+        .collect();
+    println!("Assisted     {} routes and overrides taken", routes.len());
+    for flag in &routes {
+        println!(
+            "  Device {} record {}: {} ({})",
             flag.device, flag.seq, flag.detail, flag.code
         );
     }
@@ -235,6 +267,13 @@ fn image_summary(image: &sajili_record::biometrics::Image) -> serde_json::Value 
         "bytes": image.data.len(),
         "sha256": hex(&sha256(&image.data)),
     })
+}
+
+/// A linked record as `show` names it: device, seq and the registration number they make.
+fn record_link(device: &str, seq: u64) -> serde_json::Value {
+    let number = sajili_record::record::DeviceId::parse(device)
+        .map(|device| sajili_record::record::RegistrationNumber { device, seq }.to_string());
+    serde_json::json!({"device": device, "seq": seq, "registration_number": number})
 }
 
 /// Standard files `show` writes besides its JSON.
@@ -289,6 +328,17 @@ pub fn show(
             .filter(|f| f.device == device && f.seq == seq)
             .collect();
         line["flags"] = serde_json::to_value(&own)?;
+        // The chain of amendments, both ways, as the registry linked it when processing.
+        let amendments = store.amendments(device, seq)?;
+        line["amends"] = amendments
+            .amends
+            .as_ref()
+            .map_or(serde_json::Value::Null, |(d, s)| record_link(d, *s));
+        line["amended_by"] = amendments
+            .amended_by
+            .iter()
+            .map(|(d, s)| record_link(d, *s))
+            .collect();
         match age::decrypt(identity, &envelope.ciphertext) {
             Err(_) => line["contents"] = "undecryptable with this identity".into(),
             Ok(plaintext) => {
@@ -316,6 +366,9 @@ pub fn show(
                     "photo": image_summary(&enrolment.photo),
                     "fingerprints": fingers,
                 });
+                if let Some(photo) = &enrolment.photo_override {
+                    line["enrolment"]["photo_override"] = serde_json::to_value(photo)?;
+                }
                 if let Some(path) = &exports.ansi_nist {
                     let transaction =
                         sajili_record::export::ansi_nist(&sajili_record::export::Transaction {

@@ -9,15 +9,29 @@
 //!   a kiosk clock pushed years ahead cannot make a child an adult;
 //! - the identity document against every document seen before (a keyed hash, so the database
 //!   alone cannot be searched for a number): the same document twice is flagged for
-//!   adjudication.
+//!   adjudication;
+//! - the assisted routes against the kind of centre the device serves (a prison's number only
+//!   from a prison, a hospital's file number and a bedside photo only from a hospital).
+//!
+//! Records that took an assisted route are flagged for visibility too, not as faults: an
+//! institution's reference or an introducer in place of a document (`document_stand_in`), a
+//! photo whose checks were overridden (`photo_override`, with the checks and the reason), a
+//! finger to come back for (`finger_return`, with the finger and the day). These
+//! [`NOTICE_CODES`] are listed apart from the flags waiting for adjudication.
 //!
 //! Flags name the rule, never the applicant's data.
+
+use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use hmac::{KeyInit, Mac};
 use log::info;
-use sajili_record::form::{self, Demographics};
-use sajili_record::record::{Envelope, RegistrationNumber, decode_payload, sha256};
+use sajili_record::form::{self, Demographics, FingerException};
+use sajili_record::policy::CentreKind;
+use sajili_record::record::FingerCapture;
+use sajili_record::record::{
+    Envelope, PLACE_OF_BIRTH_FORMAT, RegistrationNumber, decode_payload, sha256,
+};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -26,6 +40,15 @@ use crate::store::{Arrival, Flag, Processed, Store};
 /// A capture time this far past the registry's receipt of the record means the kiosk's clock
 /// runs ahead (seconds; a little slack for clocks that drift).
 const CLOCK_AHEAD_SLACK_S: i64 = 10 * 60;
+
+/// Flags raised for visibility of an assisted route, not for a fault: `stats` lists them
+/// apart from those waiting for adjudication.
+pub const NOTICE_CODES: [&str; 3] = ["document_stand_in", "photo_override", "finger_return"];
+
+/// Whether a flag's code is one of [`NOTICE_CODES`].
+pub fn is_notice(code: &str) -> bool {
+    NOTICE_CODES.contains(&code)
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,8 +86,13 @@ impl DocumentKeyer {
     }
 
     /// The key of a document: its type and number, compared without spaces, dashes or case.
+    /// An institution's reference or an introducer's number is no document of the applicant's
+    /// (two prisons may number alike; one introducer vouches for many): it has no key.
     pub fn key_of(&self, demographics: &Demographics) -> Option<String> {
         let document = &demographics.document;
+        if document.kind.stands_in() {
+            return None;
+        }
         let number: String = document
             .number
             .chars()
@@ -93,19 +121,22 @@ fn flag(arrival: &Arrival, code: &str, detail: impl Into<String>, at: i64) -> Fl
     }
 }
 
-/// Checks one record; the flags it raises and its document key.
+/// Checks one record from a device of a centre of kind `centre` (a public office when the
+/// device has no centre, as the kiosk assumes without a policy); the flags it raises and its
+/// document key.
 pub fn examine(
     arrival: &Arrival,
     identity: &age::x25519::Identity,
     keyer: &DocumentKeyer,
+    centre: CentreKind,
     now: i64,
-) -> (Vec<Flag>, Option<String>) {
+) -> (Vec<Flag>, Option<String>, Option<(String, u64)>) {
     let mut flags = Vec::new();
     let envelope = match Envelope::from_bytes(&arrival.bytes) {
         Ok(envelope) => envelope,
         Err(error) => {
             flags.push(flag(arrival, "bad_envelope", error.to_string(), now));
-            return (flags, None);
+            return (flags, None, None);
         }
     };
     let plaintext = match age::decrypt(identity, &envelope.ciphertext) {
@@ -117,7 +148,7 @@ pub fn examine(
                 "the record is not encrypted to this registry's identity",
                 now,
             ));
-            return (flags, None);
+            return (flags, None, None);
         }
     };
     if sha256(&plaintext) != envelope.payload_hash {
@@ -127,13 +158,13 @@ pub fn examine(
             "the payload is not the one the device signed",
             now,
         ));
-        return (flags, None);
+        return (flags, None, None);
     }
     let payload = match decode_payload(&plaintext) {
         Ok(payload) => payload,
         Err(error) => {
             flags.push(flag(arrival, "payload_unreadable", error.to_string(), now));
-            return (flags, None);
+            return (flags, None, None);
         }
     };
     match RegistrationNumber::parse(&payload.registration_number) {
@@ -178,8 +209,19 @@ pub fn examine(
     match OffsetDateTime::from_unix_timestamp(checked_on) {
         Ok(day) => {
             let statuses = enrolment.finger_statuses();
-            if let Err(problems) = form::validate(&enrolment.application(&statuses), day.date()) {
+            let application = enrolment.application(&statuses);
+            let found = [
+                form::validate(&application, day.date()),
+                form::check_centre(&application, centre),
+            ];
+            for problems in found.into_iter().filter_map(Result::err) {
                 for problem in &problems.0 {
+                    // A record sealed before the place of birth was asked has none.
+                    if payload.format < PLACE_OF_BIRTH_FORMAT
+                        && problem.field.starts_with("place_of_birth")
+                    {
+                        continue;
+                    }
                     flags.push(flag(
                         arrival,
                         "form_rule",
@@ -191,7 +233,129 @@ pub fn examine(
         }
         Err(_) => flags.push(flag(arrival, "capture_time_invalid", "out of range", now)),
     }
-    (flags, keyer.key_of(&enrolment.demographics))
+    flags.extend(notices(arrival, enrolment, now));
+    let amends = amended_record(arrival, enrolment, &mut flags, now);
+    (flags, keyer.key_of(&enrolment.demographics), amends)
+}
+
+/// The flags that make an assisted route visible (see [`NOTICE_CODES`]). They name the route,
+/// a check, a reason, a finger and a day: nothing that identifies the applicant.
+fn notices(arrival: &Arrival, enrolment: &sajili_record::record::Enrolment, now: i64) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    let kind = enrolment.demographics.document.kind;
+    if kind.stands_in() {
+        let kind = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let signed = enrolment
+            .staff
+            .official
+            .as_ref()
+            .map_or_else(String::new, |official| {
+                format!(", signed off by {official}")
+            });
+        flags.push(flag(
+            arrival,
+            "document_stand_in",
+            format!("{kind} in place of a document{signed}"),
+            now,
+        ));
+    }
+    if let Some(photo) = &enrolment.photo_override {
+        let name = |value: serde_json::Result<serde_json::Value>| {
+            value
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "none".into())
+        };
+        let failed: Vec<String> = photo
+            .failed
+            .iter()
+            .map(|check| name(serde_json::to_value(check)))
+            .collect();
+        flags.push(flag(
+            arrival,
+            "photo_override",
+            format!(
+                "photo taken although {} failed: {}, approved by {}",
+                failed.join(", "),
+                name(serde_json::to_value(photo.reason)),
+                enrolment.staff.supervisor.as_deref().unwrap_or("nobody")
+            ),
+            now,
+        ));
+    }
+    for finger in &enrolment.fingerprints {
+        if let FingerCapture::Exception(FingerException::TemporarilyUnable { return_on }) =
+            finger.capture
+        {
+            flags.push(flag(
+                arrival,
+                "finger_return",
+                format!(
+                    "{} temporarily unable: to come back on {return_on}",
+                    finger.position.name()
+                ),
+                now,
+            ));
+        }
+    }
+    flags
+}
+
+/// The kind of each centre, by id, and each device's centre: what [`examine`] checks the
+/// assisted routes against. A device of no centre, or of one no longer listed, is a public
+/// office's, as the kiosk itself behaves without a policy.
+struct Centres {
+    kinds: HashMap<String, CentreKind>,
+    devices: HashMap<String, CentreKind>,
+}
+
+impl Centres {
+    fn read(store: &dyn Store) -> Result<Self> {
+        let kinds = store
+            .centres()?
+            .into_iter()
+            .map(|centre| (centre.id, centre.kind))
+            .collect();
+        Ok(Self {
+            kinds,
+            devices: HashMap::new(),
+        })
+    }
+
+    fn of(&mut self, store: &dyn Store, device: &str) -> Result<CentreKind> {
+        if let Some(kind) = self.devices.get(device) {
+            return Ok(*kind);
+        }
+        let kind = store
+            .device(device)?
+            .and_then(|entry| entry.centre)
+            .and_then(|centre| self.kinds.get(&centre).copied())
+            .unwrap_or_default();
+        self.devices.insert(device.to_owned(), kind);
+        Ok(kind)
+    }
+}
+
+/// The record an amendment names, as (device, seq); flagged when it names itself. Whether
+/// the registry holds it is for [`run`], which has the store.
+fn amended_record(
+    arrival: &Arrival,
+    enrolment: &sajili_record::record::Enrolment,
+    flags: &mut Vec<Flag>,
+    now: i64,
+) -> Option<(String, u64)> {
+    let amendment = enrolment.demographics.amendment.as_ref()?;
+    // The rules already flagged a number that does not parse.
+    let number = RegistrationNumber::parse(&amendment.amends).ok()?;
+    let amended = (number.device.to_string(), number.seq);
+    if (amended.0.as_str(), amended.1) == (arrival.device.as_str(), arrival.seq) {
+        flags.push(flag(arrival, "amends_itself", "the record names itself as amended", now));
+        return None;
+    }
+    Some(amended)
 }
 
 /// Processes every record not yet processed, `batch` at a time; `progress` hears the count so
@@ -203,6 +367,7 @@ pub fn run(
     mut progress: impl FnMut(&ProcessReport),
 ) -> Result<ProcessReport> {
     let keyer = DocumentKeyer::new(identity);
+    let mut centres = Centres::read(store).context("read the centres")?;
     let mut report = ProcessReport::default();
     loop {
         let arrivals = store.unprocessed(batch.max(1))?;
@@ -211,13 +376,28 @@ pub fn run(
         }
         for arrival in &arrivals {
             let now = OffsetDateTime::now_utc().unix_timestamp();
-            let (flags, document_key) = examine(arrival, identity, &keyer, now);
+            let centre = centres
+                .of(store, &arrival.device)
+                .with_context(|| format!("read device {}", arrival.device))?;
+            let (mut flags, document_key, amends) =
+                examine(arrival, identity, &keyer, centre, now);
+            if let Some((device, seq)) = &amends {
+                if store.record(device, *seq)?.is_none() {
+                    flags.push(flag(
+                        arrival,
+                        "amends_unknown",
+                        format!("amends device {device} record {seq}, which is not held"),
+                        now,
+                    ));
+                }
+            }
             let stored = store
                 .processed(&Processed {
                     device: &arrival.device,
                     seq: arrival.seq,
                     flags,
                     document_key,
+                    amends,
                     at: now,
                 })
                 .with_context(|| {

@@ -119,6 +119,60 @@ impl Kiosk_ {
         self.press(reason);
     }
 
+    /// Chooses the county of birth from its list (born in Kenya).
+    fn born_in(&self, county: &str) {
+        self.press_hidden(self.tr("Born in Kenya: county  ▾", "Alizaliwa Kenya: kaunti  ▾"));
+        self.press(county);
+    }
+
+    /// Presses a button the keyboard may hide, as a person does: hide the keyboard first.
+    fn press_hidden(&self, label: &str) {
+        if !self.shows(label) {
+            self.press(self.tr("Hide keyboard", "Ficha kibodi"));
+        }
+        self.press(label);
+    }
+
+    /// Opens a country list with `opener`, types `typed` to find the country and chooses the
+    /// one called `name`: the list holds only what the typing matches.
+    fn pick_country(&self, opener: &str, typed: &str, name: &str) {
+        self.press_hidden(opener);
+        let all = self.window.global::<Kiosk>().get_countries().row_count();
+        assert!(all > 240, "the whole list before typing: {all}");
+        self.type_keys(typed);
+        let found: Vec<String> = self
+            .window
+            .global::<Kiosk>()
+            .get_countries()
+            .iter()
+            .map(|c| c.label.to_string())
+            .collect();
+        assert!(
+            found.len() < 5 && found.iter().any(|c| c == name),
+            "typing {typed:?} found {found:?}"
+        );
+        self.press(name);
+    }
+
+    /// Presses the `n`th (from 0) button labelled `label`: a page with two parents has two
+    /// "Mother" buttons, the second parent's second.
+    fn press_nth(&self, label: &str, n: usize) {
+        let nth = || {
+            ElementHandle::find_by_accessible_label(&self.window, label)
+                .filter(|e| {
+                    e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Button)
+                        && e.size().width > 0.0
+                })
+                .nth(n)
+        };
+        if nth().is_none() {
+            self.press(self.tr("Hide keyboard", "Ficha kibodi"));
+        }
+        let button = nth().unwrap_or_else(|| panic!("no button {label:?} number {n}"));
+        button.invoke_accessible_default_action();
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1));
+    }
+
     /// Types a staff number and PIN; `staff_label` is the staff number box's label in the
     /// screen's language.
     fn sign_in(&self, staff_label: &str, staff: &str, pin: &str) {
@@ -277,6 +331,19 @@ fn an_adult_citizen_enrols_alone_and_the_record_holds_what_was_entered() {
     let (typed, dob) = born_years_ago(41);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Male");
+    // The place of birth is required: a county for one born in Kenya.
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Birth));
+    let fields = k.window.global::<Kiosk>().get_fields();
+    assert_eq!(
+        fields
+            .row_data(sajili::kiosk::Field::BirthCounty.index())
+            .unwrap()
+            .error
+            .as_str(),
+        "This is required."
+    );
+    k.born_in("Kisumu");
     // Adults skip the guardian page.
     k.next(Screen::Form(sajili::kiosk::Page::About));
     k.answer_life(&Life {
@@ -316,6 +383,14 @@ fn an_adult_citizen_enrols_alone_and_the_record_holds_what_was_entered() {
     assert_eq!(d.names.other_names, None);
     assert_eq!(d.date_of_birth, dob);
     assert_eq!(d.sex, Sex::Male);
+    assert_eq!(
+        d.place_of_birth,
+        Some(sajili::form::PlaceOfBirth {
+            county: Some(42),
+            country: None
+        })
+    );
+    assert_eq!(d.amendment, None);
     assert!(d.guardians.is_empty());
     assert_eq!(d.marital_status, sajili::form::MaritalStatus::Married);
     assert_eq!(d.disability, sajili::form::Disability::None);
@@ -363,7 +438,8 @@ fn a_foreign_resident_enrols_with_an_operator_in_kiswahili() {
     k.press("Mkazi wa kigeni");
     k.press("Kitambulisho cha mgeni");
     k.fill("Nambari ya hati", "7654321");
-    k.fill("Utaifa (herufi 3, mfano UGA)", "UGA");
+    // The nationality is chosen from the list, found by typing.
+    k.pick_country("Chagua nchi  ▾", "UGA", "Uganda");
     k.press("Endelea ›");
     k.fill("Jina la ukoo", "NAKATO");
     k.fill("Jina la kwanza", "SARAH");
@@ -372,6 +448,7 @@ fn a_foreign_resident_enrols_with_an_operator_in_kiswahili() {
     let (typed, dob) = born_years_ago(29);
     k.fill("Tarehe ya kuzaliwa (siku/mwezi/mwaka)", &typed);
     k.press("Kike");
+    k.pick_country("Alizaliwa nje ya Kenya: nchi  ▾", "UGA", "Uganda");
     k.press("Endelea ›");
     k.answer_life(&Life {
         marital: "Sijaoa / sijaolewa",
@@ -412,6 +489,10 @@ fn a_foreign_resident_enrols_with_an_operator_in_kiswahili() {
     assert_eq!(d.document.kind, DocumentType::AlienId);
     assert_eq!(d.document.number, "7654321");
     assert_eq!(d.document.nationality.as_deref(), Some("UGA"));
+    assert_eq!(
+        d.place_of_birth.as_ref().and_then(|p| p.country.as_deref()),
+        Some("UGA")
+    );
     assert_eq!(d.names.other_names.as_deref(), Some("BABIRYE"));
     assert_eq!(d.date_of_birth, dob);
     assert_eq!(d.residence.county, 47);
@@ -442,13 +523,14 @@ fn a_seven_year_old_enrols_with_a_guardian_who_consents() {
     let (typed, dob) = born_years_ago(7);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Male");
+    k.born_in("Nyeri");
     k.next(Screen::Form(sajili::kiosk::Page::Guardian));
     // A child cannot go on without a parent or guardian named.
     k.press("Next ›");
     assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Guardian));
     k.press("Father");
     k.fill("Parent's or guardian's full name", "PETER MWANGI");
-    k.fill("Their national ID number (if any)", "11223344");
+    k.fill("Their national ID or registration number (if any)", "11223344");
     k.next(Screen::Form(sajili::kiosk::Page::About));
     k.answer_life(&Life {
         marital: "Never married",
@@ -502,6 +584,7 @@ fn two_missing_fingers_are_recorded_with_a_reason_and_a_supervisors_sign_off() {
     let (typed, _) = born_years_ago(55);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Female");
+    k.born_in("Nandi");
     k.next(Screen::Form(sajili::kiosk::Page::About));
     k.answer_life(&Life {
         marital: "Widowed",
@@ -722,6 +805,7 @@ fn an_unplugged_camera_and_sensor_are_explained_and_the_session_survives() {
     let (typed, _) = born_years_ago(30);
     k.fill("Date of birth (day/month/year)", &typed);
     k.press("Male");
+    k.born_in("Bungoma");
     k.next(Screen::Form(sajili::kiosk::Page::About));
     k.answer_life(&Life {
         marital: "Never married",
@@ -872,12 +956,19 @@ impl Kiosk_ {
         self.press("National ID card");
         self.fill("Document number", document);
         self.press("Next ›");
+        self.fill_from_names(surname);
+    }
+
+    /// The form's pages for an adult Kenyan, from the names page to the photo.
+    fn fill_from_names(&self, surname: &str) {
+        assert_eq!(self.screen(), Screen::Form(sajili::kiosk::Page::Names));
         self.fill("Surname", surname);
         self.fill("First name", "ANNE");
         self.press("Next ›");
         let (typed, _) = born_years_ago(40);
         self.fill("Date of birth (day/month/year)", &typed);
         self.press("Female");
+        self.born_in("Machakos");
         self.next(Screen::Form(sajili::kiosk::Page::About));
         self.answer_life(&Life {
             marital: "Married",
@@ -1473,4 +1564,772 @@ fn a_policy_offering_kiswahili_alone_offers_no_english() {
     k.press("Anza upya");
     assert_eq!(k.screen(), Screen::Language);
     assert_eq!(k.window.global::<Kiosk>().get_language(), "sw");
+}
+
+#[test]
+fn larger_text_and_high_contrast_are_one_persons_and_end_with_their_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    let theme = k.window.global::<ui::Theme>();
+    let usual = (theme.get_text(), theme.get_ink(), theme.get_touch());
+    // From the first screen, before anything is read: the "Aa" button in the top bar.
+    k.press("Text size and contrast");
+    k.press("Larger text");
+    k.press("High contrast");
+    k.press("Done");
+    assert!(!k.shows("Larger text"), "the settings closed");
+    assert_eq!(theme.get_text(), usual.0 * 1.25);
+    assert_eq!(theme.get_ink(), slint::Color::from_rgb_u8(0, 0, 0));
+    assert!(theme.get_touch() > usual.2, "buttons grow with the text");
+    // They stay on through the session's screens, in the other language too.
+    k.press("Kiswahili");
+    k.press("Ninakubali");
+    assert_eq!(theme.get_text(), usual.0 * 1.25);
+    // Switched off again from any screen, and on again.
+    k.press("Ukubwa wa herufi na rangi");
+    k.press("Herufi kubwa zaidi");
+    k.press("Tayari");
+    assert_eq!(theme.get_text(), usual.0);
+    assert_eq!(theme.get_ink(), slint::Color::from_rgb_u8(0, 0, 0));
+    k.press("Ukubwa wa herufi na rangi");
+    k.press("Herufi kubwa zaidi");
+    k.press("Tayari");
+    // The person leaves: the next one finds the usual display.
+    k.press("Anza upya");
+    k.press("Ndiyo, kifute na uanze upya");
+    assert_eq!(k.screen(), Screen::Language);
+    assert_eq!((theme.get_text(), theme.get_ink(), theme.get_touch()), usual);
+}
+
+/// A registration number as a parent would carry it (another device's, seq `seq`).
+fn someones_registration_number(seq: u64) -> String {
+    sajili::record::RegistrationNumber {
+        device: sajili::record::DeviceId::from_digest(&[0x5A; 32]),
+        seq,
+    }
+    .to_string()
+}
+
+/// `number` with its check symbol replaced: one mistyped symbol.
+fn mistyped(number: &str) -> String {
+    let mut text = number.to_owned();
+    let last = text.pop().unwrap();
+    text.push(if last == '7' { '8' } else { '7' });
+    text
+}
+
+impl Kiosk_ {
+    /// The message next to `field`, as shown.
+    fn error_of(&self, field: sajili::kiosk::Field) -> String {
+        self.window
+            .global::<Kiosk>()
+            .get_fields()
+            .row_data(field.index())
+            .unwrap()
+            .error
+            .to_string()
+    }
+
+    /// Deletes the last `count` characters of the field being typed into.
+    fn delete(&self, count: usize) {
+        for _ in 0..count {
+            self.press(self.tr("⌫ Delete", "⌫ Futa"));
+        }
+    }
+}
+
+#[test]
+fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught() {
+    use sajili::kiosk::{Field, Page};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree as the parent or guardian of the child");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Kenyan citizen");
+    k.press("Birth certificate");
+    k.fill("Document number", "200300400");
+    k.next(Screen::Form(Page::Names));
+    k.fill("Surname", "ODHIAMBO");
+    k.fill("First name", "ALICE");
+    k.next(Screen::Form(Page::Birth));
+    let (typed, dob) = born_years_ago(10);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Female");
+    k.born_in("Kisumu");
+    k.next(Screen::Form(Page::Guardian));
+    // The mother with her national ID, the father with his registration number.
+    k.press_nth("Mother", 0);
+    k.fill("Parent's or guardian's full name", "GRACE ATIENO");
+    k.fill(
+        "Their national ID or registration number (if any)",
+        "22334455",
+    );
+    k.press_nth("Father", 1);
+    k.fill("Second parent's or guardian's full name", "PETER ODHIAMBO");
+    let father = someones_registration_number(77);
+    k.fill(
+        "Second parent's ID or registration number (if any)",
+        &mistyped(&father),
+    );
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(Page::Guardian));
+    assert_eq!(
+        k.error_of(Field::Guardian2Id),
+        "This registration number does not check out: a letter or digit is mistyped."
+    );
+    k.delete(1);
+    k.type_keys(&father[father.len() - 1..]);
+    k.next(Screen::Form(Page::About));
+    k.answer_life(&Life {
+        marital: "Never married",
+        disability: "None",
+        education: "Primary",
+        work: "Student",
+        ethnic_group: "LUO",
+        county: "Kisumu",
+        sub_county: "Nyando",
+        location: "AWASI",
+    });
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let number = k.seal();
+
+    let (sealed, enrolment) = k.record(&registry, 1);
+    assert_eq!(sealed, number);
+    let d = &enrolment.demographics;
+    assert_eq!(d.date_of_birth, dob);
+    assert_eq!(
+        d.guardians,
+        [
+            sajili::form::Guardian {
+                relationship: Relationship::Mother,
+                full_name: "GRACE ATIENO".into(),
+                id_number: Some("22334455".into()),
+                registration_number: None,
+            },
+            sajili::form::Guardian {
+                relationship: Relationship::Father,
+                full_name: "PETER ODHIAMBO".into(),
+                id_number: None,
+                registration_number: Some(father),
+            },
+        ]
+    );
+    assert_eq!(
+        d.place_of_birth.as_ref().and_then(|p| p.county),
+        Some(42)
+    );
+    assert_eq!(enrolment.consent.given_by, ConsentGiver::Guardian);
+}
+
+#[test]
+fn a_refugee_enrols_with_a_unhcr_document_and_a_nationality_picked_from_the_list() {
+    use sajili::kiosk::{Field, Page};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Foreign resident");
+    k.press("UNHCR proof of registration or asylum-seeker pass");
+    // The UNHCR number has its office, a hyphen, then the individual number.
+    k.fill("Document number", "KAK18C01234");
+    // No box takes a nationality typed in: it is chosen from the list.
+    assert!(!k.shows("Nationality"));
+    k.pick_country("Choose the country  ▾", "SOMAL", "Somalia");
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(Page::Document));
+    assert_eq!(
+        k.error_of(Field::DocumentNumber),
+        "This number is not in the right form, e.g. KAK-18C01234."
+    );
+    k.press("Document number");
+    k.delete(11);
+    k.type_keys("KAK-18C01234");
+    let fields = k.window.global::<Kiosk>().get_fields();
+    let nationality = fields.row_data(Field::Nationality.index()).unwrap();
+    assert_eq!(
+        (nationality.value.as_str(), nationality.shown.as_str()),
+        ("SOM", "Somalia (SOM)")
+    );
+    k.next(Screen::Form(Page::Names));
+    k.fill("Surname", "HASSAN");
+    k.fill("First name", "AMINA");
+    k.next(Screen::Form(Page::Birth));
+    let (typed, _) = born_years_ago(31);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Female");
+    k.pick_country("Born abroad: country  ▾", "SOM", "Somalia");
+    k.next(Screen::Form(Page::About));
+    k.answer_life(&Life {
+        marital: "Married",
+        disability: "None",
+        education: "Secondary",
+        work: "Self-employed",
+        ethnic_group: "SOMALI",
+        county: "Nairobi",
+        sub_county: "Kamukunji",
+        location: "EASTLEIGH",
+    });
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    k.seal();
+
+    let (_, enrolment) = k.record(&registry, 1);
+    let d = &enrolment.demographics;
+    assert_eq!(d.citizenship, Citizenship::Foreigner);
+    assert_eq!(d.document.kind, DocumentType::UnhcrDocument);
+    assert_eq!(d.document.number, "KAK-18C01234");
+    assert_eq!(d.document.nationality.as_deref(), Some("SOM"));
+    assert_eq!(
+        d.place_of_birth,
+        Some(sajili::form::PlaceOfBirth {
+            county: None,
+            country: Some("SOM".into())
+        })
+    );
+}
+
+#[test]
+fn an_amendment_names_its_original_and_the_registry_shows_them_linked() {
+    use sajili::kiosk::{Field, Page};
+    use sajili_tests::registry::{RegistryProcess, SyncDevice};
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let k = open_kiosk(device.dir.path());
+    // The original: an adult with her national ID.
+    k.walk_alone_to_photo("31415926", "ACHIENG");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let original = k.seal();
+    k.press("Finish");
+
+    // The correction: the same document, the earlier number, what changes and why.
+    k.start_alone_with_a_national_id();
+    k.fill("Document number", "31415926");
+    k.press_hidden("A correction of an earlier one");
+    k.next(Screen::Form(Page::Amendment));
+    k.fill(
+        "Registration number of the earlier enrolment",
+        &mistyped(&original),
+    );
+    k.press_hidden("Names");
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(Page::Amendment));
+    assert_eq!(
+        k.error_of(Field::Amends),
+        "This registration number does not check out: a letter or digit is mistyped."
+    );
+    assert_eq!(k.error_of(Field::AmendReason), "This is required.");
+    k.press("Registration number of the earlier enrolment");
+    k.delete(1);
+    k.type_keys(&original[original.len() - 1..]);
+    k.press_hidden("A mistake in the record");
+    k.next(Screen::Form(Page::Names));
+    k.fill("Surname", "ACHIENG'");
+    k.fill("First name", "ANNE");
+    k.next(Screen::Form(Page::Birth));
+    let (typed, _) = born_years_ago(40);
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Female");
+    k.born_in("Machakos");
+    k.next(Screen::Form(Page::About));
+    k.answer_life(&Life {
+        marital: "Married",
+        disability: "None",
+        education: "Secondary",
+        work: "Self-employed",
+        ethnic_group: "KAMBA",
+        county: "Machakos",
+        sub_county: sajili::form::county(16).unwrap().sub_counties[0],
+        location: "MUTITUNI",
+    });
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let amendment = k.seal();
+
+    // To the registry; its back office links the two.
+    let output = device.run(&["uplink", "--once"]);
+    assert!(
+        output.status.success(),
+        "uplink: {}",
+        sajili_tests::stderr(&output)
+    );
+    registry.process();
+    let shown = registry.show(&device.id);
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    let (first, second) = (&shown[0], &shown[1]);
+    assert_eq!(first["registration_number"], original.as_str());
+    assert_eq!(second["registration_number"], amendment.as_str());
+    assert_eq!(second["amends"]["registration_number"], original.as_str());
+    assert_eq!(second["amends"]["seq"], 1);
+    assert_eq!(first["amends"], serde_json::Value::Null);
+    assert_eq!(
+        first["amended_by"][0]["registration_number"],
+        amendment.as_str()
+    );
+    let said = &second["enrolment"]["demographics"]["amendment"];
+    assert_eq!(said["amends"], original.as_str());
+    assert_eq!(said["fields"], serde_json::json!(["names"]));
+    assert_eq!(said["reason"], "clerical_error");
+    // The same document as the record it corrects is no duplicate; nothing else is flagged.
+    assert_eq!(second["flags"], serde_json::json!([]), "{second}");
+}
+
+// Issue 19: assisted routes by the centre's kind.
+
+/// The prison's official who vouches for its numbers in the tests: staff number and PIN.
+const OFFICIAL: (&str, &str) = ("OFF-3001", "246813");
+
+/// A registry serving with a centre of `kind` (`prison`, `hospital`) whose roster holds the
+/// demo's operator and supervisor and [`OFFICIAL`], and a device of that centre that has
+/// fetched the centre's policy.
+fn institution(
+    kind: &str,
+) -> (
+    sajili_tests::registry::RegistryProcess,
+    sajili_tests::registry::SyncDevice,
+) {
+    use sajili_tests::registry::{RegistryProcess, SyncDevice};
+    let mut registry = RegistryProcess::init();
+    registry.serve();
+    let centre = "KBU-KAMITI";
+    registry.back_office_ok(
+        &["centre", "set", centre, "--name", "Kamiti", "--kind", kind],
+        "",
+    );
+    for ((number, pin), role) in [
+        (demo::OPERATOR, "operator"),
+        (demo::SUPERVISOR, "supervisor"),
+        (OFFICIAL, "operator"),
+    ] {
+        registry.back_office_ok(
+            &[
+                "staff", "add", "--number", number, "--role", role, "--centre", centre,
+            ],
+            &format!("{pin}\n"),
+        );
+    }
+    let token = registry
+        .back_office_ok(&["token", "--centre", centre], "")
+        .trim()
+        .to_string();
+    let device = SyncDevice::init(&registry);
+    let output = device.provision_with(&registry, &token);
+    assert!(
+        output.status.success(),
+        "provision: {}",
+        sajili_tests::stderr(&output)
+    );
+    let output = device.run(&["uplink", "--once"]);
+    assert!(
+        output.status.success(),
+        "uplink: {}",
+        sajili_tests::stderr(&output)
+    );
+    (registry, device)
+}
+
+impl Kiosk_ {
+    /// Takes the policy the uplink fetched, as the first hand-off does, and checks its kind;
+    /// the policy's version.
+    fn runs_centre_of(&self, kind: sajili_record::policy::CentreKind) -> u64 {
+        let mut app = self.app.borrow_mut();
+        app.poll_at(0);
+        let centre = app.policy().and_then(|p| p.centre.clone());
+        assert_eq!(centre.map(|c| c.kind), Some(kind));
+        app.policy().map_or(0, |p| p.version)
+    }
+
+    /// An assisted enrolment in English up to the document page, by the demo's operator.
+    fn start_assisted(&self) {
+        self.press("English");
+        self.press("I agree");
+        self.press("With an operator: a member of staff will help me");
+        self.sign_in("Staff number", demo::OPERATOR.0, demo::OPERATOR.1);
+        self.press("Sign in");
+        assert_eq!(self.screen(), Screen::Form(sajili::kiosk::Page::Document));
+    }
+
+    /// From the fingers on: the supervisor signs off, the record is sealed.
+    fn supervisor_seals(&self) -> String {
+        self.next(Screen::Login);
+        self.sign_in("Staff number", demo::SUPERVISOR.0, demo::SUPERVISOR.1);
+        self.press("Sign in");
+        assert_eq!(self.screen(), Screen::Review);
+        self.seal()
+    }
+}
+
+#[test]
+fn a_prisoner_whose_document_the_prison_holds_enrols_on_its_number_and_an_officials_sign_off() {
+    use sajili_record::policy::CentreKind;
+    let (registry, device) = institution("prison");
+    let k = open_kiosk(device.dir.path());
+    let version = k.runs_centre_of(CentreKind::Prison);
+    // The staff screen names the kind of centre, which decides the routes offered.
+    k.open_staff_screen(demo::OPERATOR);
+    assert_eq!(
+        k.says(&format!("Policy version {version} · Kamiti (prison)")),
+        1
+    );
+    k.press("Close");
+
+    k.start_assisted();
+    // A prison offers its own number in place of the document, and no hospital's.
+    assert_eq!(k.says("Held by the hospital, or none: file number"), 0);
+    k.press("Kenyan citizen");
+    k.press("Held by the prison, or none: prison number");
+    k.fill("Document number", "KAM-2026-0142");
+    k.next(Screen::Login);
+    // The operator cannot vouch for the number; another member of the roster does.
+    k.sign_in("Staff number", demo::OPERATOR.0, demo::OPERATOR.1);
+    k.press("Sign in");
+    assert_eq!(k.screen(), Screen::Login);
+    k.press("Staff number");
+    for _ in 0..demo::OPERATOR.0.len() {
+        k.press("⌫ Delete");
+    }
+    k.sign_in("Staff number", OFFICIAL.0, OFFICIAL.1);
+    k.press("Sign in");
+    k.fill_from_names("KAMAU");
+    k.photo();
+    k.fingers();
+    let number = k.supervisor_seals();
+    drop(k);
+
+    // To the registry, whose back office checks the route against the centre and shows it.
+    let output = device.run(&["uplink", "--once"]);
+    assert!(
+        output.status.success(),
+        "uplink: {}",
+        sajili_tests::stderr(&output)
+    );
+    registry.process();
+    let shown = registry.show(&device.id);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let record = &shown[0];
+    assert_eq!(record["registration_number"], number.as_str());
+    let enrolment = &record["enrolment"];
+    assert_eq!(
+        enrolment["demographics"]["document"]["kind"],
+        "prison_number"
+    );
+    assert_eq!(
+        enrolment["demographics"]["document"]["number"],
+        "KAM-2026-0142"
+    );
+    assert_eq!(enrolment["staff"]["official"], OFFICIAL.0);
+    assert_eq!(enrolment["staff"]["operator"], demo::OPERATOR.0);
+    let codes: Vec<&str> = record["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["document_stand_in"], "{record}");
+    let stats = registry.run(&["stats"]);
+    let said = sajili_tests::stdout(&stats);
+    assert!(
+        said.contains("Flags        0 waiting for adjudication"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "record 1: prison_number in place of a document, signed off by {}",
+            OFFICIAL.0
+        )),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_finger_in_a_cast_is_recorded_with_the_day_to_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.walk_alone_to_photo("40506070", "WAFULA");
+    k.photo();
+    k.press("Left index finger");
+    k.press("This finger cannot be printed");
+    k.press("4 weeks");
+    let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
+    let back = today + time::Duration::weeks(4);
+    k.press("Left index finger");
+    let day = format!(
+        "{:02}/{:02}/{}",
+        back.day(),
+        u8::from(back.month()),
+        back.year()
+    );
+    assert_eq!(k.says("Not printed: Cannot be pressed for now"), 1);
+    assert_eq!(
+        k.says(&format!("Come back on {day} to print this finger.")),
+        1
+    );
+    k.press("Right thumb");
+    k.fingers();
+    k.supervisor_seals();
+
+    let (_, enrolment) = k.record(&registry, 1);
+    assert_biometrics(
+        &enrolment,
+        &[(
+            FingerPosition::LeftIndex,
+            FingerException::TemporarilyUnable { return_on: back },
+        )],
+    );
+}
+
+/// The QR codes on a slip the printer twin printed, read with a decoder of their own.
+fn qr_codes_on(page: &sajili_drivers::printer::Page) -> Vec<String> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(page.png.clone()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut grey = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut grey).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (width, height) = (info.width as usize, info.height as usize);
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| grey[y * width + x]);
+    image
+        .detect_grids()
+        .into_iter()
+        .map(|grid| grid.decode().map(|(_, text)| text).unwrap())
+        .collect()
+}
+
+/// A kiosk on every twin, the printer's among them.
+fn kiosk_with_printer(dir: &Path, registry: &TestRegistry) -> (Kiosk_, PrinterTwin) {
+    demo::device_with_bundle(dir, &registry.bundle_json).unwrap();
+    let (devices, printer) = twins::devices_with_printer(4).unwrap();
+    (open_kiosk_with(dir, devices), printer)
+}
+
+use sajili_drivers::printer::PrinterTwin;
+
+impl Kiosk_ {
+    /// What the done screen says of the slip's printing, once it is `code`.
+    fn wait_printer(&self, code: &str) {
+        let kiosk = self.window.global::<Kiosk>();
+        self.wait(&format!("the printer: {code}"), |_| {
+            kiosk.get_printer() == code
+        });
+    }
+}
+
+#[test]
+fn the_slip_prints_when_sealed_its_qr_code_reads_as_the_number_and_a_reprint_is_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let (k, printer) = kiosk_with_printer(dir.path(), &registry);
+    take_policy(&k, &demo::demo_policy(3, Default::default()).unwrap());
+    k.walk_alone_to_photo("27182818", "NDUNGU");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let number = k.seal();
+    k.wait_printer("printed");
+    assert_eq!(k.says("Take your slip from the printer."), 1);
+    let pages = printer.wait_for_pages(1, Duration::from_secs(10));
+    assert_eq!(pages.len(), 1, "one slip");
+    assert_eq!(qr_codes_on(&pages[0]), [number.clone()]);
+    let text = &pages[0].text;
+    for said in [
+        "REPUBLIC OF KENYA",
+        "Registration number",
+        number.as_str(),
+        "Name:   ANNE NDUNGU",
+        "Centre: Kibera Huduma Centre",
+        "Keep this slip",
+    ] {
+        assert!(text.contains(said), "{said:?} not on the slip:\n{text}");
+    }
+    let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
+    let date = format!("Date:   {:02}/{:02}/{}", today.day(), u8::from(today.month()), today.year());
+    assert!(text.contains(&date), "{date:?} not on the slip:\n{text}");
+
+    k.press("Print again");
+    k.wait_printer("printed");
+    let pages = printer.wait_for_pages(2, Duration::from_secs(10));
+    assert_eq!(pages.len(), 2);
+    assert!(pages[0] == pages[1], "the reprint differs from the slip");
+    k.press("Finish");
+    assert_eq!(k.screen(), Screen::Language);
+    assert_eq!(k.window.global::<Kiosk>().get_printer(), "");
+    assert_eq!(k.says("Print again"), 0);
+}
+
+#[test]
+fn a_kiswahili_enrolment_gets_a_kiswahili_slip() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let (k, printer) = kiosk_with_printer(dir.path(), &registry);
+    k.walk_alone_to_photo("31415926", "OTIENO");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    k.press("Kiswahili");
+    k.press("Hifadhi usajili wangu");
+    k.wait("sealing", |app| app.session().screen() == Screen::Done);
+    k.wait_printer("printed");
+    assert_eq!(k.says("Chukua karatasi yako kutoka kwenye printa."), 1);
+    assert!(k.element("Chapisha tena").is_ok());
+    let pages = printer.wait_for_pages(1, Duration::from_secs(10));
+    let text = &pages[0].text;
+    for said in [
+        "JAMHURI YA KENYA",
+        "Uthibitisho wa usajili",
+        "Nambari ya usajili",
+        "Jina:",
+        "Tarehe:",
+        "Hifadhi karatasi hii",
+    ] {
+        assert!(text.contains(said), "{said:?} not on the slip:\n{text}");
+    }
+    for english in ["REPUBLIC", "Registration", "Name", "Date", "Keep"] {
+        assert!(!text.contains(english), "{english:?} on the Kiswahili slip:\n{text}");
+    }
+    let number = k.window.global::<Kiosk>().get_registration_number();
+    assert_eq!(qr_codes_on(&pages[0]), [number.to_string()]);
+}
+
+#[test]
+fn a_slip_printer_out_of_paper_with_its_cover_open_or_unplugged_says_so_and_keeps_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let (k, printer) = kiosk_with_printer(dir.path(), &registry);
+    k.walk_alone_to_photo("14142136", "MWANGI");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    printer.set_paper_out(true);
+    let number = k.seal();
+    k.wait_printer("paper-out");
+    assert_eq!(
+        k.says(
+            "The printer is out of paper. Ask the operator to load a roll, then press Print \
+             again. Your enrolment is saved."
+        ),
+        1
+    );
+    let (sealed, enrolment) = k.record(&registry, 1);
+    assert_eq!(sealed, number);
+    assert_eq!(enrolment.demographics.names.surname, "MWANGI");
+
+    printer.set_paper_out(false);
+    printer.set_cover_open(true);
+    k.press("Print again");
+    k.wait_printer("cover-open");
+    assert_eq!(
+        k.says(
+            "The printer's cover is open. Ask the operator to close it, then press Print \
+             again. Your enrolment is saved."
+        ),
+        1
+    );
+    printer.set_cover_open(false);
+    printer.set_unplugged(true);
+    k.press("Print again");
+    k.wait_printer("unplugged");
+    assert_eq!(
+        k.says(
+            "The printer is not connected. Ask the operator to check its cable, then press \
+             Print again. Your enrolment is saved."
+        ),
+        1
+    );
+    k.press("Kiswahili");
+    assert_eq!(
+        k.says(
+            "Printa haijaunganishwa. Mwombe mhudumu aangalie waya wake, kisha bonyeza \
+             Chapisha tena. Usajili wako umehifadhiwa."
+        ),
+        1
+    );
+    assert!(printer.pages().is_empty(), "nothing printed while it could not print");
+    // Plugged back in, the kiosk finds it ready and the slip prints.
+    printer.set_unplugged(false);
+    k.wait_printer("ready");
+    assert_eq!(k.says("Printa iko tayari: bonyeza Chapisha tena."), 1);
+    k.press("Chapisha tena");
+    k.wait_printer("printed");
+    assert_eq!(printer.wait_for_pages(1, Duration::from_secs(10)).len(), 1);
+    k.press("Maliza");
+    assert_eq!(k.screen(), Screen::Language);
+
+    // The staff screen learns of each fault from the printer itself, between slips.
+    k.press("English");
+    let kiosk = k.window.global::<Kiosk>();
+    let printer_word = || {
+        kiosk
+            .get_status()
+            .iter()
+            .find(|line| line.key == "printer")
+            .map(|line| line.word.to_string())
+    };
+    for (word, shown) in [
+        ("paper-out", "▲ Out of paper: load a new roll"),
+        ("cover-open", "▲ Cover open: close it"),
+        ("unplugged", "▲ Not connected: check the cable"),
+        ("working", "● Working"),
+    ] {
+        printer.set_paper_out(word == "paper-out");
+        printer.set_cover_open(word == "cover-open");
+        printer.set_unplugged(word == "unplugged");
+        k.open_staff_screen(demo::OPERATOR);
+        assert_eq!(k.says("Slip printer"), 1);
+        k.wait(shown, |_| printer_word().as_deref() == Some(word));
+        assert!(k.says(shown) >= 1, "{shown:?} not on the staff screen");
+        k.press("Close");
+    }
+}
+
+#[test]
+fn a_slip_printer_that_hangs_holds_up_neither_the_seal_nor_the_screen() {
+    use sajili::ui::devices::{Devices, PrinterOpener};
+    use sajili_drivers::printer::PrinterError;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    // Opening this printer takes until the test lets go.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let printer: PrinterOpener = Box::new(move || {
+        let _ = held.recv_timeout(Duration::from_secs(120));
+        Err(PrinterError::NotAnswering)
+    });
+    let devices = Devices::start(
+        Some(twins::camera().unwrap()),
+        Some(twins::sensor(twins::prints(4)).unwrap()),
+    )
+    .without_input_list()
+    .with_printer(printer);
+    let k = open_kiosk_with(dir.path(), devices);
+    k.walk_alone_to_photo("16180340", "CHEBET");
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    let number = k.seal();
+    k.wait_printer("printing");
+    assert_eq!(k.says("Printing your slip…"), 1);
+    assert_eq!(k.record(&registry, 1).0, number, "sealed before the slip");
+    assert!(!k.element("Print again").unwrap().accessible_enabled().unwrap_or(true));
+    drop(release);
+    k.wait_printer("failed");
+    assert_eq!(
+        k.says("The printer is not answering. Ask the operator. Your enrolment is saved."),
+        1
+    );
+    k.press("Finish");
+    assert_eq!(k.screen(), Screen::Language);
 }

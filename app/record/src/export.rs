@@ -199,7 +199,9 @@ pub fn ansi_nist(tx: &Transaction<'_>) -> Result<Vec<u8>, ExportError> {
                 f.position as u8,
                 match reason {
                     FingerException::Missing | FingerException::Amputated => "XX",
-                    FingerException::Injured | FingerException::Unusable => "UP",
+                    FingerException::Injured
+                    | FingerException::Unusable
+                    | FingerException::TemporarilyUnable { .. } => "UP",
                 }
             )),
             FingerCapture::Image(_) => None,

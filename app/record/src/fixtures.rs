@@ -11,8 +11,8 @@ use time::macros::date;
 use crate::biometrics::{self, ImageRole};
 use crate::form::{
     Citizenship, Consent, ConsentGiver, Demographics, Disability, DocumentType, EducationLevel,
-    EmploymentStatus, FingerPosition, IdentityDocument, MaritalStatus, Names, Residence, Sex,
-    Staff,
+    EmploymentStatus, FingerPosition, IdentityDocument, MaritalStatus, Names, PlaceOfBirth, Residence,
+    Sex, Staff,
 };
 use crate::record::{Enrolment, FingerCapture, FingerRecord};
 
@@ -94,6 +94,7 @@ pub fn adult_demographics() -> Demographics {
             kind: DocumentType::NationalId,
             number: "23456789".into(),
             nationality: None,
+            introducer_name: None,
         },
         names: Names {
             surname: "Otieno".into(),
@@ -102,6 +103,10 @@ pub fn adult_demographics() -> Demographics {
         },
         date_of_birth: date!(1988 - 07 - 21),
         sex: Sex::Female,
+        place_of_birth: Some(PlaceOfBirth {
+            county: Some(42),
+            country: None,
+        }),
         guardians: vec![],
         marital_status: MaritalStatus::Married,
         disability: Disability::None,
@@ -118,6 +123,7 @@ pub fn adult_demographics() -> Demographics {
         nssf: Some("2012345678".into()),
         nhif: Some("8765432".into()),
         kra_pin: Some("A004567891K".into()),
+        amendment: None,
     }
 }
 
@@ -147,9 +153,11 @@ pub fn adult_enrolment(seed: u64) -> Enrolment {
             operator: "OP-0042".into(),
             supervisor: None,
             approval: None,
+            official: None,
         },
         photo: photo.expect("photo fixture"),
         fingerprints,
+        photo_override: None,
     }
 }
 

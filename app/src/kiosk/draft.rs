@@ -10,8 +10,9 @@ use time::{Date, Month};
 use super::fields::{Field, Page};
 use crate::biometrics::Image;
 use crate::form::{
-    Citizenship, Consent, ConsentGiver, Demographics, FingerException, FingerPosition, Guardian,
-    IdentityDocument, Names, Problem, ProblemKind, Problems, Residence, Staff, validate,
+    Amendment, Citizenship, Consent, ConsentGiver, Demographics, FingerException, FingerPosition, Guardian,
+    IdentityDocument, Names, PhotoOverride, PlaceOfBirth, Problem, ProblemKind, Problems, Residence, Staff,
+    validate,
 };
 use crate::record::{Enrolment, FingerCapture, FingerRecord, FingerShown};
 
@@ -70,6 +71,18 @@ pub struct Draft {
     /// whose biometrics no longer match has no sign-off.
     #[serde(default)]
     pub approval: Option<String>,
+    /// The staff number of the institution's official who signed off its reference in place
+    /// of the applicant's document.
+    #[serde(default)]
+    pub official: Option<String>,
+    /// The institution's reference the official signed off (`kind:number`); a draft whose
+    /// reference no longer matches has no official's sign-off.
+    #[serde(default)]
+    pub official_covers: Option<String>,
+    /// The photo was taken although these checks failed, for this reason (assisted, at a
+    /// hospital's bedside); `None` for a photo taken by itself.
+    #[serde(default)]
+    pub photo_override: Option<PhotoOverride>,
     /// The form's fields as typed or chosen.
     pub values: BTreeMap<Field, String>,
     /// The accepted face photo (token image, JPEG).
@@ -87,6 +100,9 @@ impl Default for Draft {
             operator: None,
             supervisor: None,
             approval: None,
+            official: None,
+            official_covers: None,
+            photo_override: None,
             values: BTreeMap::new(),
             photo: None,
             fingers: FingerPosition::ALL
@@ -105,6 +121,31 @@ impl Default for Draft {
 /// A closed-list value from its snake_case name.
 fn parse_choice<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
     serde_json::from_value(Value::String(value.to_owned())).ok()
+}
+
+/// A parent's number as typed into its one box: digits alone are a national ID number,
+/// anything else a registration number (which has letters, or hyphens between its groups).
+fn guardian_number(typed: &str) -> (Option<String>, Option<String>) {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        (None, None)
+    } else if typed.bytes().all(|b| b.is_ascii_digit()) {
+        (Some(typed.to_owned()), None)
+    } else {
+        (None, Some(typed.to_owned()))
+    }
+}
+
+/// Toggles `id` in a comma-separated list of choices (a question with several answers).
+pub fn toggle_choice(list: &str, id: &str) -> String {
+    let mut items: Vec<&str> = list.split(',').filter(|i| !i.is_empty()).collect();
+    match items.iter().position(|i| *i == id) {
+        Some(at) => {
+            items.remove(at);
+        }
+        None => items.push(id),
+    }
+    items.join(",")
 }
 
 /// Eight digits, day month year, as typed on the kiosk's keypad.
@@ -184,28 +225,63 @@ impl Draft {
                 Date::MIN
             }
         };
-        let guardian_name = self.value(Field::GuardianName);
         let mut guardians = Vec::new();
-        if !guardian_name.is_empty() || !self.value(Field::GuardianRelationship).is_empty() {
-            let relationship = self.value(Field::GuardianRelationship);
-            match parse_choice(relationship) {
-                Some(relationship) => guardians.push(Guardian {
-                    relationship,
-                    full_name: guardian_name.to_owned(),
-                    id_number: self.optional(Field::GuardianId),
-                }),
-                None => problems.push(Problem::new(
-                    Field::GuardianRelationship.path(),
-                    ProblemKind::Required,
-                )),
+        for (relationship, name, number) in [
+            (
+                Field::GuardianRelationship,
+                Field::GuardianName,
+                Field::GuardianId,
+            ),
+            (
+                Field::Guardian2Relationship,
+                Field::Guardian2Name,
+                Field::Guardian2Id,
+            ),
+        ] {
+            let full_name = self.value(name);
+            if full_name.is_empty()
+                && self.value(relationship).is_empty()
+                && self.value(number).is_empty()
+            {
+                continue;
+            }
+            match parse_choice(self.value(relationship)) {
+                Some(relationship) => {
+                    let (id_number, registration_number) = guardian_number(self.value(number));
+                    guardians.push(Guardian {
+                        relationship,
+                        full_name: full_name.to_owned(),
+                        id_number,
+                        registration_number,
+                    });
+                }
+                None => problems.push(Problem::new(relationship.path(), ProblemKind::Required)),
             }
         }
+        let place_of_birth = match (
+            self.value(Field::BirthCounty).parse::<u8>().ok(),
+            self.optional(Field::BirthCountry),
+        ) {
+            (None, None) => None,
+            (county, country) => Some(PlaceOfBirth { county, country }),
+        };
+        let amendment = (self.value(Field::Purpose) == "correction").then(|| Amendment {
+            amends: self.value(Field::Amends).to_owned(),
+            fields: self
+                .value(Field::AmendedFields)
+                .split(',')
+                .filter_map(|f| parse_choice(f.trim()))
+                .collect(),
+            reason: parse_choice(self.value(Field::AmendReason)),
+            details: self.optional(Field::AmendDetails),
+        });
         let demographics = Demographics {
             citizenship,
             document: IdentityDocument {
                 kind: kind.unwrap_or(crate::form::DocumentType::NationalId),
                 number: self.value(Field::DocumentNumber).to_owned(),
                 nationality: self.optional(Field::Nationality),
+                introducer_name: None,
             },
             names: Names {
                 surname: self.value(Field::Surname).to_owned(),
@@ -214,6 +290,7 @@ impl Draft {
             },
             date_of_birth,
             sex: sex.unwrap_or(crate::form::Sex::Female),
+            place_of_birth,
             guardians,
             marital_status: marital.unwrap_or(crate::form::MaritalStatus::Single),
             disability: disability.unwrap_or(crate::form::Disability::None),
@@ -230,6 +307,7 @@ impl Draft {
             nssf: self.optional(Field::Nssf),
             nhif: self.optional(Field::Nhif),
             kra_pin: self.optional(Field::KraPin),
+            amendment,
         };
         (demographics, problems)
     }
@@ -253,6 +331,7 @@ impl Draft {
                 .unwrap_or_else(|| crate::form::SELF_SERVICE.into()),
             supervisor: self.supervisor.clone(),
             approval: self.approval.clone(),
+            official: self.official.clone(),
         }
     }
 
@@ -270,7 +349,46 @@ impl Draft {
                 };
                 (slot.position, shown)
             }),
+            self.photo_override.as_ref(),
         )
+    }
+
+    /// The institution's reference standing in for the document (`kind:number`), when the
+    /// document chosen is a prison's or a hospital's; what an official's sign-off covers.
+    pub fn institution_reference(&self) -> Option<String> {
+        let kind: crate::form::DocumentType = parse_choice(self.value(Field::DocumentKind))?;
+        kind.held_by_institution().then(|| {
+            format!(
+                "{}:{}",
+                self.value(Field::DocumentKind),
+                self.value(Field::DocumentNumber)
+            )
+        })
+    }
+
+    /// Whether an official's sign-off covers the institution's reference as it stands.
+    pub fn official_holds(&self) -> bool {
+        self.official.is_some()
+            && self.official_covers.is_some()
+            && self.official_covers == self.institution_reference()
+    }
+
+    /// What this kind of centre does not offer, of what the draft holds: a prison's number
+    /// only in a prison, a hospital's file number and a bedside photo only in a hospital.
+    pub fn centre_problems(&self, centre: sajili_record::policy::CentreKind) -> Vec<Problem> {
+        let (demographics, _) = self.demographics();
+        let consent = self.consent_record();
+        let staff = self.staff();
+        let fingers = self.finger_statuses();
+        let application = crate::form::Application {
+            demographics: &demographics,
+            consent: &consent,
+            staff: &staff,
+            fingers: &fingers,
+            photo_override: self.photo_override.as_ref(),
+        };
+        crate::form::check_centre(&application, centre)
+            .map_or_else(|found| found.0, |()| Vec::new())
     }
 
     /// Whether the supervisor's sign-off still covers the biometrics on screen.
@@ -290,9 +408,18 @@ impl Draft {
             consent: &consent,
             staff: &staff,
             fingers: &fingers,
+            photo_override: self.photo_override.as_ref(),
         };
         if let Err(Problems(found)) = validate(&application, today) {
-            for problem in found {
+            for mut problem in found {
+                // One box takes a parent's national ID or registration number.
+                if let Some(index) = problem
+                    .field
+                    .strip_prefix("guardians[")
+                    .and_then(|rest| rest.strip_suffix("].registration_number"))
+                {
+                    problem.field = format!("guardians[{index}].id_number");
+                }
                 // A stand-in value's own complaints would only repeat "required".
                 if !problems.iter().any(|p| p.field == problem.field) {
                     problems.push(problem);
@@ -307,6 +434,7 @@ impl Draft {
             problems.retain(|p| {
                 paths.contains(&p.field.as_str())
                     || (p.field == "guardians" && pages.contains(&Page::Guardian))
+                    || (p.field.starts_with("guardians[") && pages.contains(&Page::Guardian))
             });
         }
         problems
@@ -357,6 +485,7 @@ impl Draft {
             staff: self.staff(),
             photo,
             fingerprints,
+            photo_override: self.photo_override.clone(),
         })
     }
 }

@@ -13,7 +13,7 @@ use time::Date;
 use crate::biometrics::{self, Image, ImageRole};
 use crate::form::{
     Application, Consent, Demographics, FingerException, FingerPosition, FingerStatus, Language,
-    Staff, validate,
+    PhotoOverride, Staff, validate,
 };
 use crate::record::{Enrolment, FingerCapture, FingerRecord};
 
@@ -31,6 +31,9 @@ pub struct ImportRequest {
     pub photo: PathBuf,
     /// The ten fingers.
     pub fingerprints: Vec<FingerSource>,
+    /// The photo's failed checks and why they were overridden (assisted, hospital only).
+    #[serde(default)]
+    pub photo_override: Option<PhotoOverride>,
 }
 
 /// One finger in the JSON: an image path or an exception, not both.
@@ -203,6 +206,7 @@ pub fn load(json_path: &Path, capture_date: Date) -> Result<Enrolment, ImportErr
         consent: &request.consent,
         staff: &request.staff,
         fingers: &statuses,
+        photo_override: request.photo_override.as_ref(),
     };
     if let Err(found) = validate(&application, capture_date) {
         problems.extend(found.0.into_iter().map(|problem| InputProblem {
@@ -219,6 +223,7 @@ pub fn load(json_path: &Path, capture_date: Date) -> Result<Enrolment, ImportErr
                 staff: request.staff,
                 photo,
                 fingerprints,
+                photo_override: request.photo_override,
             };
             // The file's supervisor approves what the file holds; an approval the file
             // carries itself must match it, which sealing checks.

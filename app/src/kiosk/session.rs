@@ -9,7 +9,7 @@ use super::draft::{Draft, Mode};
 use super::fields::{Entry, Field, Page};
 use crate::biometrics::Image;
 use crate::form::{AGE_OF_MAJORITY, ConsentGiver, FingerException, Language, Problem, age_on};
-use sajili_record::policy::Settings;
+use sajili_record::policy::{CentreKind, Settings};
 
 /// Touch-free time before a self-service session starts its countdown, milliseconds.
 pub const IDLE_WARN_MS: u64 = 60_000;
@@ -39,6 +39,10 @@ pub struct Rules {
     /// The languages offered, the first spoken before anyone chooses. Never empty. Default
     /// English and Kiswahili.
     pub languages: Vec<Language>,
+    /// The kind of centre, which decides the assisted routes offered (a prison's number, a
+    /// hospital's file number and bedside photo). Default a public office: a device not yet
+    /// given a policy offers none of an institution's routes.
+    pub centre: CentreKind,
 }
 
 impl Default for Rules {
@@ -48,6 +52,7 @@ impl Default for Rules {
             idle_countdown_ms: IDLE_COUNTDOWN_MS,
             assisted_lock_ms: ASSISTED_LOCK_MS,
             languages: vec![Language::English, Language::Kiswahili],
+            centre: CentreKind::PublicOffice,
         }
     }
 }
@@ -75,6 +80,7 @@ impl Rules {
             } else {
                 languages
             },
+            centre: CentreKind::PublicOffice,
         }
     }
 
@@ -161,6 +167,7 @@ impl Screen {
             Self::Mode => "mode",
             Self::Login => "login",
             Self::Form(Page::Document) => "document",
+            Self::Form(Page::Amendment) => "amendment",
             Self::Form(Page::Names) => "names",
             Self::Form(Page::Birth) => "birth",
             Self::Form(Page::Guardian) => "guardian",
@@ -193,6 +200,9 @@ pub enum LoginPurpose {
     Resume,
     /// A supervisor discards a locked session.
     Discard,
+    /// An official of the prison or hospital signs off its reference in place of the
+    /// applicant's document (any member of the roster but the operator).
+    Official,
 }
 
 /// What the kiosk found when it checked a staff number and PIN.
@@ -245,6 +255,10 @@ pub enum Action {
     Choose(Field, String),
     /// A key on the on-screen keyboard.
     Key(char),
+    /// The text typed to find an entry in a long list (countries).
+    Search(String),
+    /// Delete the last character of the search.
+    SearchBackspace,
     /// Delete the last character.
     Backspace,
     /// A barcode read from the identity document.
@@ -296,6 +310,12 @@ pub enum Action {
     SelectFinger(usize),
     /// The current finger cannot be printed, for this reason.
     Exception(FingerException),
+    /// The current finger cannot be pressed for now (a cast): the applicant comes back in this
+    /// many weeks to give it.
+    TemporarilyUnable {
+        /// Weeks from today.
+        weeks: u8,
+    },
     /// Undo the current finger's exception.
     ClearException,
     /// Go to a page from the review to change it.
@@ -373,6 +393,8 @@ pub struct Session {
     pub problems: Vec<Problem>,
     /// A notice for the whole screen (a refused PIN, a device fault), as a code.
     pub notice: Option<String>,
+    /// What is typed to find a country in the list (never journalled).
+    pub search: String,
     /// The staff number and PIN being typed on the login screen (never journalled).
     pub login_staff: String,
     /// The PIN as typed.
@@ -431,6 +453,7 @@ impl Session {
             saved,
             problems: Vec::new(),
             notice: None,
+            search: String::new(),
             login_staff: String::new(),
             login_pin: String::new(),
             login_on_pin: false,
@@ -528,7 +551,7 @@ impl Session {
         ) || (self.saved.screen == Screen::Login
             && matches!(
                 self.saved.login,
-                Some(LoginPurpose::Operator | LoginPurpose::Supervisor)
+                Some(LoginPurpose::Operator | LoginPurpose::Supervisor | LoginPurpose::Official)
             ));
         screen_allows && self.saved.locked_from.is_none()
     }
@@ -568,12 +591,19 @@ impl Session {
         Page::ALL
             .into_iter()
             .filter(|page| *page != Page::Guardian || self.needs_guardian())
+            .filter(|page| *page != Page::Amendment || self.amends())
             .collect()
     }
 
     fn needs_guardian(&self) -> bool {
         self.age().is_none_or(|age| age < AGE_OF_MAJORITY)
             || !self.saved.draft.value(Field::GuardianName).is_empty()
+            || !self.saved.draft.value(Field::Guardian2Name).is_empty()
+    }
+
+    /// Whether this enrolment corrects an earlier one (chosen on the document page).
+    pub fn amends(&self) -> bool {
+        self.saved.draft.value(Field::Purpose) == "correction"
     }
 
     /// Whether the fingers need a supervisor's sign-off before the review.
@@ -647,6 +677,11 @@ impl Session {
         {
             self.saved.draft.supervisor = None;
             self.saved.draft.approval = None;
+        }
+        // Likewise an official's sign-off covers the institution's reference it saw.
+        if may_change && self.saved.draft.official.is_some() && !self.saved.draft.official_holds() {
+            self.saved.draft.official = None;
+            self.saved.draft.official_covers = None;
         }
         effects
     }
@@ -801,6 +836,7 @@ impl Session {
                 {
                     if screen == Screen::Photo {
                         self.saved.draft.photo = None;
+                        self.saved.draft.photo_override = None;
                     }
                     self.go(screen)
                 } else {
@@ -817,9 +853,36 @@ impl Session {
                 if field == Field::County && self.saved.draft.value(Field::County) != value.trim() {
                     self.saved.draft.values.remove(&Field::SubCounty);
                 }
+                // One place of birth: choosing a county clears a country, and the other way.
+                let other_place = match field {
+                    Field::BirthCounty => Some(Field::BirthCountry),
+                    Field::BirthCountry => Some(Field::BirthCounty),
+                    _ => None,
+                };
+                if let Some(other) = other_place {
+                    self.saved.draft.values.remove(&other);
+                    self.problems.retain(|p| p.field != other.path());
+                }
+                self.search.clear();
+                // What a correction changes is several answers: each touch adds or removes one.
+                let value = if field == Field::AmendedFields {
+                    super::draft::toggle_choice(self.saved.draft.value(field), value.trim())
+                } else {
+                    value
+                };
                 self.saved.draft.values.insert(field, value);
                 self.problems.retain(|p| p.field != field.path());
                 vec![Effect::Journal]
+            }
+            Action::Search(text) => {
+                // What is typed to find a country in the long list: presentation, not an
+                // answer, so it is not journalled.
+                self.search = text.chars().take(40).collect();
+                Vec::new()
+            }
+            Action::SearchBackspace => {
+                self.search.pop();
+                Vec::new()
             }
             Action::Key(c) => self.key(c),
             Action::Backspace => self.backspace(),
@@ -854,6 +917,7 @@ impl Session {
             } => self.face_checked(passed, advice, token),
             Action::Retake => {
                 self.saved.draft.photo = None;
+                self.saved.draft.photo_override = None;
                 self.steady_frames = 0;
                 vec![Effect::Journal]
             }
@@ -887,6 +951,17 @@ impl Session {
                 self.saved.draft.supervisor = None;
                 self.advance_finger();
                 vec![Effect::Journal]
+            }
+            Action::TemporarilyUnable { weeks } => {
+                let Some(return_on) = self
+                    .today
+                    .checked_add(time::Duration::weeks(i64::from(weeks)))
+                else {
+                    return Vec::new();
+                };
+                self.step(Action::Exception(FingerException::TemporarilyUnable {
+                    return_on,
+                }))
             }
             Action::ClearException => {
                 let finger = self.saved.finger;
@@ -1020,6 +1095,7 @@ impl Session {
                 // Back at the screen the operator left; a half-done sign-in starts again.
                 let from = match (screen, self.saved.login) {
                     (Screen::Login, Some(LoginPurpose::Supervisor)) => Screen::Fingers,
+                    (Screen::Login, Some(LoginPurpose::Official)) => Screen::Form(Page::Document),
                     _ => screen,
                 };
                 self.saved.locked_from = Some(from);
@@ -1134,6 +1210,12 @@ impl Session {
                 effects.push(Effect::Audit("staff.signoff_refused", staff));
                 return effects;
             }
+            // The official vouches for the reference: a second person, as a supervisor is.
+            LoginPurpose::Official if operator.as_deref() == Some(staff.as_str()) => {
+                let mut effects = self.login_refused("login-same-person");
+                effects.push(Effect::Audit("staff.official_refused", staff));
+                return effects;
+            }
             LoginPurpose::Resume if operator.as_deref() != Some(staff.as_str()) => {
                 return self.login_refused("login-not-operator");
             }
@@ -1167,12 +1249,29 @@ impl Session {
                 effects.push(Effect::Audit("session.resumed", staff));
                 effects
             }
+            LoginPurpose::Official => {
+                self.saved.draft.official_covers = self.saved.draft.institution_reference();
+                self.saved.draft.official = Some(staff.clone());
+                let mut effects = self.after_document();
+                effects.push(Effect::Audit("staff.official_signoff", staff));
+                effects
+            }
             LoginPurpose::Discard => {
                 let mut effects = vec![Effect::Audit("session.discarded_by_supervisor", staff)];
                 effects.extend(self.end("session.discarded"));
                 effects
             }
         }
+    }
+
+    /// On from the document page once its official signed off: as "next" goes from it.
+    fn after_document(&mut self) -> Vec<Effect> {
+        self.saved.screen = Screen::Form(Page::Document);
+        let mut effects = self.next();
+        if !effects.contains(&Effect::Journal) {
+            effects.push(Effect::Journal);
+        }
+        effects
     }
 
     fn login_refused(&mut self, code: &str) -> Vec<Effect> {
@@ -1203,6 +1302,18 @@ impl Session {
                         .filter(|f| f.entry() != Entry::Choice)
                         .or(self.saved.focus);
                     return Vec::new();
+                }
+                if page == Page::Document {
+                    // Only this centre's routes: a prison's number is refused at a hospital.
+                    self.problems = self.saved.draft.centre_problems(self.rules.centre);
+                    if !self.problems.is_empty() {
+                        return Vec::new();
+                    }
+                    if self.saved.draft.institution_reference().is_some()
+                        && !self.saved.draft.official_holds()
+                    {
+                        return self.login(LoginPurpose::Official);
+                    }
                 }
                 if self.saved.from_review {
                     let pages = self.pages();
@@ -1265,6 +1376,10 @@ impl Session {
                     self.saved.login = None;
                     self.go(Screen::Fingers)
                 }
+                Some(LoginPurpose::Official) => {
+                    self.saved.login = None;
+                    self.go(Screen::Form(Page::Document))
+                }
                 // A locked session stays locked; from the supervisor's discard, back to the lock.
                 Some(LoginPurpose::Resume) => Vec::new(),
                 Some(LoginPurpose::Discard) => self.login(LoginPurpose::Resume),
@@ -1316,6 +1431,8 @@ impl Session {
         match token {
             Some(token) if self.steady_frames >= PHOTO_STEADY_FRAMES => {
                 self.saved.draft.photo = Some(token);
+                // Taken by itself: every check passed, nothing was overridden.
+                self.saved.draft.photo_override = None;
                 self.notice = None;
                 vec![Effect::Journal]
             }
@@ -1817,5 +1934,95 @@ mod tests {
             [Effect::TestDevices]
         );
         assert_eq!(StaffTab::from_id("devices"), Some(StaffTab::Devices));
+    }
+
+    /// An operator's session at a centre of `centre`, on the document page, the prison's or
+    /// hospital's reference chosen as the document.
+    fn held_by_the_institution(centre: CentreKind, kind: &str) -> Session {
+        let rules = Rules {
+            centre,
+            ..Rules::default()
+        };
+        let mut s = Session::with_rules(1, today(), rules);
+        s.apply(Action::Language(Language::English));
+        s.apply(Action::Agree(ConsentGiver::Applicant));
+        s.apply(Action::Mode(Mode::Assisted));
+        sign_off(&mut s, "OP-1", false);
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+        s.apply(Action::Choose(Field::Citizenship, "kenyan".into()));
+        s.apply(Action::Choose(Field::DocumentKind, kind.into()));
+        type_text(&mut s, Field::DocumentNumber, "KAM-2026-0142");
+        s
+    }
+
+    #[test]
+    fn a_prisons_number_stands_in_for_the_document_once_an_official_signs_it_off() {
+        let mut s = held_by_the_institution(CentreKind::Prison, "prison_number");
+        s.apply(Action::Next);
+        assert_eq!(s.screen(), Screen::Login);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Official));
+        // The operator cannot vouch for their own work.
+        let effects = sign_off(&mut s, "OP-1", false);
+        assert_eq!(s.notice.as_deref(), Some("login-same-person"));
+        assert!(effects.contains(&Effect::Audit("staff.official_refused", "OP-1".into())));
+        assert_eq!(s.draft().official, None);
+        let effects = sign_off(&mut s, "OFF-7", false);
+        assert!(effects.contains(&Effect::Audit("staff.official_signoff", "OFF-7".into())));
+        assert_eq!(s.screen(), Screen::Form(Page::Names));
+        assert_eq!(s.draft().official.as_deref(), Some("OFF-7"));
+        assert_eq!(s.draft().staff().official.as_deref(), Some("OFF-7"));
+        // Another number is another reference: the sign-off goes with the old one.
+        s.apply(Action::Edit(Page::Document));
+        s.apply(Action::Focus(Field::DocumentNumber));
+        s.apply(Action::Key('9'));
+        assert_eq!(s.draft().official, None);
+        s.apply(Action::Next);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Official));
+        // Back from the official's sign-in is the document page.
+        s.apply(Action::Back);
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+    }
+
+    #[test]
+    fn a_centre_offers_only_its_own_kind_of_reference() {
+        for (centre, kind) in [
+            (CentreKind::PublicOffice, "prison_number"),
+            (CentreKind::Hospital, "prison_number"),
+            (CentreKind::Prison, "hospital_file"),
+            (CentreKind::PublicOffice, "hospital_file"),
+        ] {
+            let mut s = held_by_the_institution(centre, kind);
+            s.apply(Action::Next);
+            assert_eq!(s.screen(), Screen::Form(Page::Document), "{centre} {kind}");
+            assert!(
+                s.problems.iter().any(|p| p.field == "document.kind"
+                    && p.kind == crate::form::ProblemKind::NotAtThisCentre),
+                "{centre} {kind}: {:?}",
+                s.problems
+            );
+        }
+        let mut s = held_by_the_institution(CentreKind::Hospital, "hospital_file");
+        s.apply(Action::Next);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Official));
+    }
+
+    #[test]
+    fn a_finger_in_a_cast_is_excused_until_a_day_weeks_ahead() {
+        let mut s = assisted_on_fingers();
+        s.apply(Action::SelectFinger(6));
+        s.apply(Action::TemporarilyUnable { weeks: 4 });
+        let expected = today() + time::Duration::weeks(4);
+        assert_eq!(
+            s.draft().fingers[6].exception,
+            Some(FingerException::TemporarilyUnable {
+                return_on: expected
+            })
+        );
+        // A supervisor signs it off like any exception, and the record carries the day.
+        s.apply(Action::Next);
+        assert_eq!(s.saved.login, Some(LoginPurpose::Supervisor));
+        sign_off(&mut s, "SUP-1", true);
+        assert_eq!(s.screen(), Screen::Review);
+        assert!(s.draft().approval_holds());
     }
 }

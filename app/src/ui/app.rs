@@ -7,13 +7,15 @@ use std::time::Instant;
 
 use slint::ComponentHandle;
 
-use super::devices::{DeviceEvent, Devices};
+use super::devices::{DeviceEvent, Devices, PrinterState};
+use super::display::Display;
 use super::render;
 use super::{Kiosk, KioskWindow};
 use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
 use crate::doctor::{Check, StatusFact};
 use crate::fleet::{self, Withdrawal};
+use crate::slip::Slip;
 use crate::form::{ConsentGiver, FingerException, Language};
 use crate::kiosk::{
     self, Action, Effect, Field, LoginOutcome, LoginPurpose, Mode, Page, Rules, Saved, Screen,
@@ -45,6 +47,12 @@ pub struct App {
     withdrawal: Option<Withdrawal>,
     /// The staff screen's device test.
     device_test: DeviceTest,
+    /// The slip of the record just sealed, while its number is on screen (for a reprint).
+    slip: Option<Slip>,
+    /// How printing that slip goes.
+    printing: Option<PrinterState>,
+    /// This person's text size and contrast.
+    display: Display,
 }
 
 /// The device test run from the staff screen: under way, or what it last found.
@@ -55,6 +63,10 @@ struct DeviceTest {
     /// What the last test found.
     checks: Vec<Check>,
 }
+
+/// The done screen's "Print again": handled here, not by the session (the session never sees a
+/// device).
+pub const REPRINT: &str = "reprint";
 
 /// How often sealed records are offered to the uplink and its receipts taken in, besides
 /// right after each seal.
@@ -106,6 +118,8 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
             Action::Choose(field(index)?, id.to_owned())
         }
         "key" => Action::Key(value.chars().next()?),
+        "search" => Action::Search(value.to_owned()),
+        "search-backspace" => Action::SearchBackspace,
         "backspace" => Action::Backspace,
         "focus-next" => Action::FocusNext,
         "status" => Action::OpenStatus,
@@ -120,6 +134,9 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
             "injured" => FingerException::Injured,
             _ => FingerException::Unusable,
         }),
+        "temporarily-unable" => Action::TemporarilyUnable {
+            weeks: value.parse().ok()?,
+        },
         "clear-exception" => Action::ClearException,
         "edit" => match value {
             "photo" => Action::EditScreen(Screen::Photo),
@@ -184,7 +201,14 @@ impl App {
             policy,
             withdrawal: None,
             device_test: DeviceTest::default(),
+            slip: None,
+            printing: None,
+            display: Display::default(),
         };
+        if app.devices.has_printer() {
+            app.health
+                .push(StatusFact::word("printer", "not-used-yet", true));
+        }
         if let Some(language) = Language::from_code(&app.session.draft().language) {
             app.translate(language);
         }
@@ -215,6 +239,11 @@ impl App {
     /// The devices' threads.
     pub fn devices(&self) -> &Devices {
         &self.devices
+    }
+
+    /// This person's text size and contrast.
+    pub fn display(&self) -> Display {
+        self.display
     }
 
     /// The fleet policy this kiosk runs, as last read.
@@ -316,6 +345,17 @@ impl App {
 
     /// A touch from the screens.
     pub fn act(&mut self, name: &str, value: &str) {
+        // Printing is the devices' business, not the session's.
+        if name == REPRINT {
+            self.reprint();
+            self.apply(Action::Touch);
+            return;
+        }
+        // The display settings are the screen's business alone; touching them is presence.
+        if name == "display" && self.display.act(value) {
+            self.apply(Action::Touch);
+            return;
+        }
         if let Some(action) = parse_action(name, value) {
             self.apply(action);
         }
@@ -449,12 +489,47 @@ impl App {
         let language = rules.default_language();
         self.session = Session::with_rules(session_id(), today, rules);
         self.shown_photo = None;
+        self.slip = None;
+        self.printing = None;
+        self.display = Display::default();
         render::wipe(&self.window);
         self.translate(language);
         if self.withdrawal.is_some() {
             let effects = self.session.apply(Action::Withdrawn);
             self.carry_out(effects);
         }
+    }
+
+    /// Prints the sealed record's slip again, while its number is on screen.
+    fn reprint(&mut self) {
+        if self.session.screen() != Screen::Done || self.printing == Some(PrinterState::Printing)
+        {
+            return;
+        }
+        if let Some(slip) = &self.slip {
+            self.printing = Some(PrinterState::Printing);
+            self.devices.print(slip.job());
+        }
+    }
+
+    /// What the printer said: the done screen follows the slip's printing while a slip is on
+    /// it (a printer found ready again after a fault asks for "Print again").
+    fn printer_news(&mut self, state: PrinterState) {
+        if self.slip.is_some() {
+            self.printing = Some(state);
+        }
+        self.render();
+    }
+
+    /// The slip of a record just sealed, sent to the printer's thread: the record is already
+    /// in the store, and nothing here waits for the printer.
+    fn print_slip(&mut self, slip: Slip) {
+        if !self.devices.has_printer() {
+            return;
+        }
+        self.printing = Some(PrinterState::Printing);
+        self.devices.print(slip.job());
+        self.slip = Some(slip);
     }
 
     fn translate(&mut self, language: Language) {
@@ -488,6 +563,10 @@ impl App {
         for event in self.devices.drain() {
             self.note_health(&event);
             let action = match event {
+                DeviceEvent::Printer(state) => {
+                    self.printer_news(state);
+                    continue;
+                }
                 DeviceEvent::Frame {
                     frame,
                     passed,
@@ -549,6 +628,19 @@ impl App {
                 };
                 StatusFact::word(device, word, false)
             }
+            DeviceEvent::Printer(state) => StatusFact::word(
+                "printer",
+                match state {
+                    PrinterState::Printing | PrinterState::Printed | PrinterState::Ready => {
+                        "working"
+                    }
+                    PrinterState::PaperOut => "paper-out",
+                    PrinterState::CoverOpen => "cover-open",
+                    PrinterState::Unplugged => "unplugged",
+                    PrinterState::Failed => "not-answering",
+                },
+                state.ok(),
+            ),
             DeviceEvent::Fault(None) | DeviceEvent::Scanned(_) => return,
         };
         if let Some(entry) = self.health.iter_mut().find(|f| f.key == fact.key) {
@@ -564,6 +656,27 @@ impl App {
                 self.apply(Action::Sealed(Err(problems.0)));
                 return;
             }
+        };
+        let names = &enrolment.demographics.names;
+        let slip = Slip {
+            number: String::new(),
+            name: [
+                Some(names.first_name.as_str()),
+                names.other_names.as_deref(),
+                Some(names.surname.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|name| !name.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+            date: kenyan_date(now),
+            centre: self
+                .policy
+                .as_ref()
+                .and_then(|p| p.centre.as_ref())
+                .map(|c| c.name.clone()),
+            language: self.session.language(),
         };
         let started = Instant::now();
         match kiosk::seal_session(&self.device, enrolment, now, self.session.id) {
@@ -581,7 +694,10 @@ impl App {
                     rss_kb / 1024
                 );
                 kiosk::rotate_key_if_idle(&self.device);
-                self.apply(Action::Sealed(Ok(number)));
+                self.apply(Action::Sealed(Ok(number.clone())));
+                let mut slip = slip;
+                slip.number = number;
+                self.print_slip(slip);
             }
             Err(kiosk::EnrolError::Invalid(problems)) => {
                 self.apply(Action::Sealed(Err(problems.0)));
@@ -638,7 +754,13 @@ impl App {
 
     fn render(&mut self) {
         self.log_progress();
+        self.display.show(&self.window);
         render::session(&self.window, &self.session, &mut self.shown_photo);
+        let printing = match (&self.slip, self.printing) {
+            (Some(_), Some(state)) if self.session.screen() == Screen::Done => state.code(),
+            _ => "",
+        };
+        self.window.global::<Kiosk>().set_printer(printing.into());
         render::fleet(
             &self.window,
             &self.session.rules,
@@ -689,8 +811,10 @@ fn read_fleet(device: &Device) -> (Option<FleetPolicy>, Option<Withdrawal>) {
 
 /// The session rules `policy` sets; the build's own without one.
 fn rules_of(policy: Option<&FleetPolicy>) -> Rules {
-    policy.map_or_else(Rules::default, |policy| {
-        Rules::from_settings(&policy.settings)
+    policy.map_or_else(Rules::default, |policy| Rules {
+        // The centre's kind decides the assisted routes offered; none without a centre.
+        centre: policy.centre.as_ref().map(|c| c.kind).unwrap_or_default(),
+        ..Rules::from_settings(&policy.settings)
     })
 }
 
@@ -710,6 +834,7 @@ mod tests {
             "login-field" => "pin",
             "finger" => "3",
             "exception" => "injured",
+            "temporarily-unable" => "4",
             "edit" => "names",
             "staff-tab" => "day",
             _ => "",
@@ -733,6 +858,9 @@ mod tests {
         }
         assert!(names.len() >= 20, "{names:?}");
         for name in &names {
+            if name == REPRINT {
+                continue;
+            }
             assert!(
                 parse_action(name, sample_value(name)).is_some(),
                 "the screens send {name:?}, which the kiosk does not understand"

@@ -11,7 +11,7 @@ use super::{Choice, FieldState, FingerView, Kiosk, KioskWindow, ReviewLine, Stat
 use crate::biometrics::photo::Rgb;
 use crate::doctor::{Check, StatusFact};
 use crate::fleet::Withdrawal;
-use crate::form::{COUNTIES, Language, county};
+use crate::form::{COUNTIES, FingerException, Language, country, county, search_countries};
 use crate::kiosk::{
     CONSENT_TEXT_VERSION, DaySummary, Entry, FINGER_ACCEPT, Field, LoginPurpose, Page, Rules,
     Screen, Session, show_date,
@@ -49,18 +49,61 @@ pub fn wipe(window: &KioskWindow) {
     kiosk.set_photo(SlintImage::default());
 }
 
-/// What a field shows: a date with its slashes, a county by name.
+/// The parts a correction may change, in the order of `Labels.amended-fields`, with their
+/// names for the review (which shows the list as one line).
+const AMENDED_FIELDS: [(&str, &str, &str); 10] = [
+    ("document", "Document", "Hati"),
+    ("names", "Names", "Majina"),
+    ("date_of_birth", "Date of birth", "Tarehe ya kuzaliwa"),
+    ("sex", "Sex", "Jinsia"),
+    ("place_of_birth", "Place of birth", "Mahali pa kuzaliwa"),
+    ("guardians", "Parents", "Wazazi"),
+    ("marital_status", "Marital status", "Hali ya ndoa"),
+    ("ethnic_group", "Ethnic group", "Kabila"),
+    ("residence", "Residence", "Makazi"),
+    ("numbers", "Other numbers", "Nambari nyingine"),
+];
+
+/// What a field shows: a date with its slashes, a county or a country by name.
 fn shown(session: &Session, field: Field) -> String {
     let value = session.draft().value(field);
     match field {
         Field::DateOfBirth => show_date(value),
-        Field::County => value
+        Field::County | Field::BirthCounty => value
             .parse::<u8>()
             .ok()
             .and_then(county)
             .map_or_else(String::new, |c| c.name.to_owned()),
+        Field::Nationality | Field::BirthCountry => match country(value) {
+            Some(c) => format!("{} ({})", c.name_in(session.language()), c.code),
+            None => value.to_owned(),
+        },
+        Field::AmendedFields => value
+            .split(',')
+            .filter_map(|id| AMENDED_FIELDS.iter().find(|(known, _, _)| *known == id))
+            .map(|(_, en, sw)| match session.language() {
+                Language::Kiswahili => *sw,
+                Language::English => *en,
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         _ => value.to_owned(),
     }
+}
+
+/// Countries matching what is typed, by name in the screens' language; Kenya is not offered
+/// (a nationality of a foreigner, a place of birth abroad).
+fn countries(session: &Session) -> Vec<Choice> {
+    let language = session.language();
+    let mut found: Vec<Choice> = search_countries(&session.search)
+        .filter(|c| c.code != "KEN")
+        .map(|c| Choice {
+            id: c.code.into(),
+            label: c.name_in(language).into(),
+        })
+        .collect();
+    found.sort_by(|a, b| a.label.cmp(&b.label));
+    found
 }
 
 fn qr_image(text: &str) -> SlintImage {
@@ -90,6 +133,9 @@ fn review_lines(session: &Session, language: Language) -> Vec<ReviewLine> {
     let problems = session.draft().problems(session.today, None);
     let mut lines = Vec::new();
     for page in Page::ALL {
+        if page == Page::Amendment && !session.amends() {
+            continue;
+        }
         if page == Page::Guardian && session.draft().value(Field::GuardianName).is_empty() {
             let under_age = session
                 .age()
@@ -111,6 +157,9 @@ fn review_lines(session: &Session, language: Language) -> Vec<ReviewLine> {
             {
                 continue;
             }
+            if skip_on_review(session, field) {
+                continue;
+            }
             let error = problems
                 .iter()
                 .find(|p| p.field == field.path())
@@ -122,12 +171,48 @@ fn review_lines(session: &Session, language: Language) -> Vec<ReviewLine> {
                 error: error.into(),
                 page: Screen::Form(page).id().into(),
                 choice: field.entry() == Entry::Choice
-                    && field != Field::County
-                    && field != Field::SubCounty,
+                    && !matches!(
+                        field,
+                        Field::County
+                            | Field::SubCounty
+                            | Field::BirthCounty
+                            | Field::BirthCountry
+                            | Field::AmendedFields
+                    ),
             });
         }
     }
     lines
+}
+
+/// Lines the review leaves out: the place of birth not given (one is), a second parent not
+/// given, the purpose of a new enrolment.
+fn skip_on_review(session: &Session, field: Field) -> bool {
+    let draft = session.draft();
+    let empty = |f: Field| draft.value(f).is_empty();
+    match field {
+        Field::BirthCounty | Field::BirthCountry => {
+            let other = if field == Field::BirthCounty {
+                Field::BirthCountry
+            } else {
+                Field::BirthCounty
+            };
+            // With neither given, the one the rules ask for stays, with its message.
+            let asked = if draft.value(Field::Citizenship) == "foreigner" {
+                Field::BirthCountry
+            } else {
+                Field::BirthCounty
+            };
+            empty(field) && (!empty(other) || field != asked)
+        }
+        Field::Guardian2Relationship | Field::Guardian2Name | Field::Guardian2Id => {
+            empty(Field::Guardian2Relationship)
+                && empty(Field::Guardian2Name)
+                && empty(Field::Guardian2Id)
+        }
+        Field::Purpose => !session.amends(),
+        _ => false,
+    }
 }
 
 /// Sets every property of the screens from `session`. `shown_photo` remembers which photo the
@@ -238,6 +323,15 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
         })
         .unwrap_or_default();
     kiosk.set_sub_counties(model(sub_counties));
+    kiosk.set_countries(model(countries(session)));
+    kiosk.set_search(session.search.clone().into());
+    let amended = draft.value(Field::AmendedFields);
+    kiosk.set_amended(model(
+        AMENDED_FIELDS
+            .iter()
+            .map(|(id, _, _)| amended.split(',').any(|chosen| chosen == *id))
+            .collect(),
+    ));
 
     kiosk.set_login_purpose(
         match session.saved.login {
@@ -246,6 +340,7 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             Some(LoginPurpose::Status) => "status",
             Some(LoginPurpose::Resume) => "resume",
             Some(LoginPurpose::Discard) => "discard",
+            Some(LoginPurpose::Official) => "official",
             None => "",
         }
         .into(),
@@ -301,13 +396,29 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
     let current = draft.fingers.get(session.saved.finger);
     kiosk.set_finger(session.saved.finger as i32);
     kiosk.set_finger_attempts(current.map_or(0, |s| i32::from(s.attempts)));
+    let exception = current.and_then(|s| s.exception);
     kiosk.set_finger_exception(
-        current
-            .and_then(|s| s.exception)
-            .and_then(|e| serde_json::to_value(e).ok())
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-            .into(),
+        match exception {
+            // The one exception with a value: its name alone picks the words.
+            Some(FingerException::TemporarilyUnable { .. }) => "temporarily_unable".to_owned(),
+            other => other
+                .and_then(|e| serde_json::to_value(e).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+        }
+        .into(),
+    );
+    kiosk.set_finger_return_on(
+        match exception {
+            Some(FingerException::TemporarilyUnable { return_on }) => format!(
+                "{:02}/{:02}/{}",
+                return_on.day(),
+                return_on.month() as u8,
+                return_on.year()
+            ),
+            _ => String::new(),
+        }
+        .into(),
     );
     kiosk.set_last_score(
         session

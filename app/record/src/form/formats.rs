@@ -85,6 +85,51 @@ pub const NSSF: Format = Format {
     check: |v| digits(v, 6, 12),
 };
 
+/// An institution's reference for a person it holds (prison number, hospital file number):
+/// institutions number in their own ways, so capitals, digits, `/` and `-`, 3 to 20.
+pub const INSTITUTION_REFERENCE: Format = Format {
+    example: "NRB/2026/0142",
+    check: |v| {
+        (3..=20).contains(&v.len())
+            && v.bytes().any(|b| b.is_ascii_digit())
+            && v.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'/' || b == b'-')
+    },
+};
+
+/// A registration number Sajili gave (`DDDD-DDDD-SSSS-C`), its check symbol right.
+pub const REGISTRATION_NUMBER: Format = Format {
+    example: "HWSA-QAY5-0001-M",
+    check: |v| crate::record::RegistrationNumber::parse(v).is_ok(),
+};
+
+/// Refugee identity card number (Kenya's Department of Refugee Services): digits only; cards
+/// of several series are in use, so 6 to 10.
+pub const REFUGEE_ID: Format = Format {
+    example: "1234567",
+    check: |v| digits(v, 6, 10),
+};
+
+/// UNHCR individual number on a proof of registration or an asylum-seeker pass: the
+/// registering office's three-symbol code, `-`, then 6 to 10 capitals and digits with at
+/// least one digit (proGres numbers such as `KAK-18C01234` or `336-00123456`).
+pub const UNHCR_DOCUMENT: Format = Format {
+    example: "KAK-18C01234",
+    check: |v| {
+        let b = v.as_bytes();
+        b.len() >= 10
+            && b.len() <= 14
+            && b[..3]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && b[3] == b'-'
+            && b[4..].iter().any(u8::is_ascii_digit)
+            && b[4..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    },
+};
+
 /// Nationality: an ISO 3166-1 alpha-3 code in capitals.
 pub const NATIONALITY: Format = Format {
     example: "UGA",
@@ -136,11 +181,28 @@ mod tests {
             NHIF,
             NSSF,
             NATIONALITY,
+            INSTITUTION_REFERENCE,
         ] {
             assert!(format.accepts(format.example), "{}", format.example);
         }
         assert!(!PASSPORT.accepts("ak1234567"));
         assert!(!PASSPORT.accepts("AK12345678901"));
         assert!(!NATIONALITY.accepts("KE"));
+    }
+
+    #[test]
+    fn refugee_documents_have_their_own_formats() {
+        assert!(REFUGEE_ID.accepts(REFUGEE_ID.example));
+        assert!(REFUGEE_ID.accepts("1234567890"));
+        assert!(!REFUGEE_ID.accepts("12345"), "too short");
+        assert!(!REFUGEE_ID.accepts("RC123456"), "letters");
+        assert!(UNHCR_DOCUMENT.accepts(UNHCR_DOCUMENT.example));
+        assert!(UNHCR_DOCUMENT.accepts("336-00123456"));
+        assert!(!UNHCR_DOCUMENT.accepts("KAK18C01234"), "no hyphen after the office");
+        assert!(!UNHCR_DOCUMENT.accepts("KAK-18C01"), "too short");
+        assert!(!UNHCR_DOCUMENT.accepts("KAK-18C0123456789"), "too long");
+        assert!(!UNHCR_DOCUMENT.accepts("kak-18c01234"), "lower case");
+        assert!(!UNHCR_DOCUMENT.accepts("KAK-ABCDEFG"), "no digit");
+        assert!(!UNHCR_DOCUMENT.accepts("KAKÄ-18C0123"), "non-ASCII");
     }
 }

@@ -88,12 +88,46 @@ pub enum ProblemKind {
     StaffNotSupervisor,
     /// The photo, prints or exceptions changed after the supervisor approved them.
     ApprovalStale,
+    /// A country code that is not a current ISO 3166-1 alpha-3 code.
+    UnknownCountry,
+    /// A place of birth in Kenya given as a country: it is given as a county.
+    BornInKenyaGiveCounty,
+    /// Both a county and a country of birth: one place only.
+    PlaceOfBirthTwice,
+    /// More than two parents or guardians.
+    TooManyGuardians,
+    /// Two fathers, or two mothers.
+    RelationshipRepeated,
+    /// A registration number whose check symbol does not match: a symbol is mistyped.
+    RegistrationNumberMistyped,
+    /// An amendment's reason is `other` without the reason in words.
+    AmendmentDetailsRequired,
+    /// A field named twice in an amendment.
+    AmendedFieldRepeated,
     /// Consent was not given.
     ConsentNotGiven,
     /// A child's consent must come from a parent or guardian.
     GuardianConsentRequired,
     /// The language code is not `en` or `sw`.
     UnknownLanguage,
+    /// An institution's reference stands in for the document without its official's sign-off.
+    OfficialRequired,
+    /// The official who signed off the institution's reference is the operator.
+    OfficialIsOperator,
+    /// A route or override for assisted enrolment only, in a self-service record.
+    AssistedOnly,
+    /// A route or override this kind of centre does not offer.
+    NotAtThisCentre,
+    /// A finger's day to come back is not after the capture date.
+    ReturnDateNotLater,
+    /// A finger's day to come back is more than a year away.
+    ReturnDateTooFar,
+    /// A photo taken despite failed checks names none of them.
+    OverrideChecksRequired,
+    /// A photo taken despite failed checks gives no reason.
+    OverrideReasonRequired,
+    /// A photo taken despite failed checks without a supervisor's sign-off.
+    OverrideSupervisorRequired,
 }
 
 /// One problem with one field.
@@ -212,6 +246,42 @@ impl Problem {
                  msimamizi lazima aidhinishe tena."
                     .into()
             }
+            (K::UnknownCountry, En) => "Choose the country from the list.".into(),
+            (K::UnknownCountry, Sw) => "Chagua nchi kutoka kwenye orodha.".into(),
+            (K::BornInKenyaGiveCounty, En) => {
+                "Born in Kenya: choose the county of birth instead.".into()
+            }
+            (K::BornInKenyaGiveCounty, Sw) => {
+                "Alizaliwa Kenya: chagua kaunti ya kuzaliwa badala yake.".into()
+            }
+            (K::PlaceOfBirthTwice, En) => {
+                "Give one place of birth: a county in Kenya, or a country outside it.".into()
+            }
+            (K::PlaceOfBirthTwice, Sw) => {
+                "Toa mahali pamoja pa kuzaliwa: kaunti ndani ya Kenya, au nchi nje ya Kenya."
+                    .into()
+            }
+            (K::TooManyGuardians, En) => "Give at most two parents or guardians.".into(),
+            (K::TooManyGuardians, Sw) => "Toa wazazi au walezi wasiozidi wawili.".into(),
+            (K::RelationshipRepeated, En) => {
+                "Only one father and one mother can be given.".into()
+            }
+            (K::RelationshipRepeated, Sw) => "Baba mmoja tu na mama mmoja tu.".into(),
+            (K::RegistrationNumberMistyped, En) => {
+                "This registration number does not check out: a letter or digit is mistyped."
+                    .into()
+            }
+            (K::RegistrationNumberMistyped, Sw) => {
+                "Nambari hii ya usajili si sahihi: herufi au tarakimu moja imekosewa.".into()
+            }
+            (K::AmendmentDetailsRequired, En) => {
+                "Say in words why the record is corrected.".into()
+            }
+            (K::AmendmentDetailsRequired, Sw) => {
+                "Eleza kwa maneno kwa nini rekodi inasahihishwa.".into()
+            }
+            (K::AmendedFieldRepeated, En) => "Each detail is named once.".into(),
+            (K::AmendedFieldRepeated, Sw) => "Kila taarifa itajwe mara moja tu.".into(),
             (K::ConsentNotGiven, En) => "We cannot register without consent.".into(),
             (K::ConsentNotGiven, Sw) => "Hatuwezi kusajili bila ridhaa yako.".into(),
             (K::GuardianConsentRequired, En) => {
@@ -222,6 +292,46 @@ impl Problem {
             }
             (K::UnknownLanguage, En) => "The language must be en or sw.".into(),
             (K::UnknownLanguage, Sw) => "Lugha lazima iwe en au sw.".into(),
+            (K::OfficialRequired, En) => {
+                "An official of the institution must sign off its reference in place of the \
+                 document."
+                    .into()
+            }
+            (K::OfficialRequired, Sw) => {
+                "Afisa wa taasisi lazima aidhinishe nambari yake badala ya hati.".into()
+            }
+            (K::OfficialIsOperator, En) => {
+                "The official who signs off must be someone other than the operator.".into()
+            }
+            (K::OfficialIsOperator, Sw) => {
+                "Afisa anayeidhinisha lazima awe mtu mwingine, si mhudumu aliyesajili.".into()
+            }
+            (K::AssistedOnly, En) => "Only an operator may use this, not self-service.".into(),
+            (K::AssistedOnly, Sw) => {
+                "Mhudumu pekee ndiye anayeweza kutumia hii, si kujisajili mwenyewe.".into()
+            }
+            (K::NotAtThisCentre, En) => "This kind of centre does not offer this.".into(),
+            (K::NotAtThisCentre, Sw) => "Kituo cha aina hii hakitoi huduma hii.".into(),
+            (K::ReturnDateNotLater, En) => "The day to come back must be after today.".into(),
+            (K::ReturnDateNotLater, Sw) => "Siku ya kurudi lazima iwe baada ya leo.".into(),
+            (K::ReturnDateTooFar, En) => "The day to come back must be within a year.".into(),
+            (K::ReturnDateTooFar, Sw) => "Siku ya kurudi lazima iwe ndani ya mwaka mmoja.".into(),
+            (K::OverrideChecksRequired, En) => "Name the photo checks that failed.".into(),
+            (K::OverrideChecksRequired, Sw) => "Taja vipimo vya picha ambavyo havikufaulu.".into(),
+            (K::OverrideReasonRequired, En) => {
+                "Choose why the photo is taken although its checks failed.".into()
+            }
+            (K::OverrideReasonRequired, Sw) => {
+                "Chagua sababu ya kupiga picha ingawa vipimo vyake havikufaulu.".into()
+            }
+            (K::OverrideSupervisorRequired, En) => {
+                "A supervisor must approve a photo taken although its checks failed.".into()
+            }
+            (K::OverrideSupervisorRequired, Sw) => {
+                "Msimamizi lazima aidhinishe picha iliyopigwa ingawa vipimo vyake \
+                 havikufaulu."
+                    .into()
+            }
         }
     }
 }

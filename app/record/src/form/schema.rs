@@ -34,6 +34,36 @@ pub enum DocumentType {
     AlienId,
     /// Passport of the applicant's nationality.
     Passport,
+    /// No document of the applicant's own: a prison holds it, or there is none. The number is
+    /// the prison's reference for the applicant (prison number); an official of the prison
+    /// signs it off (`staff.official`). Assisted enrolment in a prison only.
+    PrisonNumber,
+    /// No document of the applicant's own: a hospital holds it, or there is none. The number
+    /// is the hospital's file number; an official of the hospital signs it off
+    /// (`staff.official`). Assisted enrolment in a hospital only.
+    HospitalFile,
+    /// No document: a registered person vouches for the applicant. The number is the
+    /// introducer's registration number; their name is `introducer_name`. Assisted only.
+    Introducer,
+    /// Refugee identity card issued in Kenya (Department of Refugee Services). Foreigners.
+    RefugeeId,
+    /// A UNHCR document: proof of registration or an asylum-seeker pass, carrying the
+    /// person's UNHCR (proGres) individual number. Foreigners.
+    UnhcrDocument,
+}
+
+impl DocumentType {
+    /// Whether the number is an institution's reference standing in for a document it holds
+    /// (or that does not exist), which an official of the institution must sign off.
+    pub fn held_by_institution(self) -> bool {
+        matches!(self, Self::PrisonNumber | Self::HospitalFile)
+    }
+
+    /// Whether the applicant presents no document of their own (an institution's reference
+    /// or an introducer stands in): these routes are for assisted enrolment only.
+    pub fn stands_in(self) -> bool {
+        self.held_by_institution() || self == Self::Introducer
+    }
 }
 
 /// The identity document the applicant presents.
@@ -47,6 +77,9 @@ pub struct IdentityDocument {
     /// ISO 3166-1 alpha-3 code of the issuing country; required for foreigners.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
+    /// The introducer's full name, for [`DocumentType::Introducer`] only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introducer_name: Option<String>,
 }
 
 /// The applicant's names as they appear on the document.
@@ -97,6 +130,85 @@ pub struct Guardian {
     /// Their national ID number, where they have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_number: Option<String>,
+    /// Their Sajili / NIIMS registration number, where they have one (checked with its check
+    /// symbol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_number: Option<String>,
+}
+
+/// Where the applicant was born, as the ID card carries it: a county for those born in Kenya,
+/// a country for those born abroad. Exactly one of the two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOfBirth {
+    /// County code, 1 to 47, when born in Kenya.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub county: Option<u8>,
+    /// ISO 3166-1 alpha-3 code, when born outside Kenya.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+/// A part of an earlier record that an amendment changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmendedField {
+    /// The identity document (kind, number, nationality).
+    Document,
+    /// Surname, first name or other names.
+    Names,
+    /// Date of birth.
+    DateOfBirth,
+    /// Sex.
+    Sex,
+    /// Place of birth.
+    PlaceOfBirth,
+    /// Parents and guardians.
+    Guardians,
+    /// Marital status.
+    MaritalStatus,
+    /// Ethnic group.
+    EthnicGroup,
+    /// County, sub-county and location of residence.
+    Residence,
+    /// Land reference, house, NSSF, NHIF or KRA numbers.
+    Numbers,
+}
+
+/// Why an earlier record is amended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmendmentReason {
+    /// A mistake made when the earlier record was taken.
+    ClericalError,
+    /// A change of name (marriage, deed poll).
+    ChangeOfName,
+    /// A court order.
+    CourtOrder,
+    /// A new identity document was issued.
+    NewDocument,
+    /// Circumstances changed (marriage, a move).
+    ChangeOfCircumstances,
+    /// Another reason, given in `details`.
+    Other,
+}
+
+/// This enrolment corrects an earlier one: it names it, says what changes and why. It passes
+/// the same rules, sign-offs and sealing as any enrolment; the registry links the two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Amendment {
+    /// The registration number of the record amended.
+    pub amends: String,
+    /// What changes; at least one, each once.
+    #[serde(default)]
+    pub fields: Vec<AmendedField>,
+    /// Why; required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<AmendmentReason>,
+    /// In the person's or operator's words; required when the reason is `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
 }
 
 /// Marital status.
@@ -200,7 +312,10 @@ pub struct Demographics {
     pub date_of_birth: Date,
     /// Sex.
     pub sex: Sex,
-    /// Parents and guardians; at least one is required under 18.
+    /// Place of birth; required (absent only in records sealed before it was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_of_birth: Option<PlaceOfBirth>,
+    /// Parents and guardians (at most two); at least one is required under 18.
     #[serde(default)]
     pub guardians: Vec<Guardian>,
     /// Marital status.
@@ -230,6 +345,9 @@ pub struct Demographics {
     /// KRA PIN, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kra_pin: Option<String>,
+    /// When this enrolment corrects an earlier record: which, what and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amendment: Option<Amendment>,
 }
 
 /// The ten finger positions, numbered as in ISO/IEC 19794-4 and ANSI/NIST-ITL.
@@ -302,6 +420,70 @@ pub enum FingerException {
     Injured,
     /// Present, but no usable print after the allowed attempts (worn ridges).
     Unusable,
+    /// Present but cannot be pressed for now (a cast, a drip): the applicant comes back on
+    /// `return_on` to give the print. In JSON
+    /// `{"temporarily_unable": {"return_on": "YYYY-MM-DD"}}`.
+    TemporarilyUnable {
+        /// The day to come back, after the capture date.
+        #[serde(with = "iso_date")]
+        return_on: Date,
+    },
+}
+
+/// A face check of ISO/IEC 19794-5 the kiosk makes on the photo (the names of the kiosk's
+/// face checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaceCheck {
+    /// Exactly one face.
+    OneFace,
+    /// Distance between the eyes.
+    EyeDistance,
+    /// Face centred.
+    Centred,
+    /// Eye line's height.
+    EyeHeight,
+    /// Head tilt.
+    Roll,
+    /// Looking straight at the camera.
+    Frontal,
+    /// Exposure.
+    Exposure,
+    /// Grey levels spanned.
+    DynamicRange,
+    /// Sharpness.
+    Sharpness,
+    /// Background light.
+    BackgroundLight,
+    /// Plain background.
+    BackgroundPlain,
+}
+
+/// Why a photo was taken although face checks failed: a fixed list, so the registry can
+/// count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoOverrideReason {
+    /// The applicant cannot sit or stand up.
+    LyingDown,
+    /// Bandages or dressings cover part of the face.
+    Bandaged,
+    /// No plain wall behind the bed.
+    NoPlainBackground,
+    /// Medical equipment (a mask, tubes) is in the way.
+    MedicalEquipment,
+}
+
+/// A photo taken at the bedside although face checks failed (assisted, hospital only): which
+/// checks failed and why they were overridden. The supervisor's approval covers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhotoOverride {
+    /// The checks the photo failed, at least one.
+    pub failed: Vec<FaceCheck>,
+    /// Why they were overridden; `None` is refused by the rules (a draft may not have one yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<PhotoOverrideReason>,
 }
 
 /// Who gave consent.
@@ -342,6 +524,10 @@ pub struct Staff {
     /// differ from it is not sealed: the approval was for something else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Staff number of the institution's official who signed off an institution's reference
+    /// in place of a document ([`DocumentType::held_by_institution`]); never the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<String>,
 }
 
 /// The operator a record names when the applicant used the kiosk alone.

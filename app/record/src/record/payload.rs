@@ -8,11 +8,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::biometrics::Image;
 use crate::form::{
-    Application, Consent, Demographics, FingerException, FingerPosition, FingerStatus, Staff,
+    Application, Consent, Demographics, FingerException, FingerPosition, FingerStatus,
+    PhotoOverride, Staff,
 };
 
-/// The payload format this build writes.
-pub const PAYLOAD_FORMAT: u16 = 1;
+/// The payload format this build writes. 2 added the place of birth, a second parent or
+/// guardian, parents' registration numbers, refugees' documents and amendments; every one of
+/// them is optional in the encoding, so a format 1 payload reads as format 2 without them.
+pub const PAYLOAD_FORMAT: u16 = 2;
+
+/// The oldest payload format this build still reads.
+pub const OLDEST_PAYLOAD_FORMAT: u16 = 1;
+
+/// The payload format that made the place of birth a required field: records of earlier
+/// formats were sealed without it and are not held to it.
+pub const PLACE_OF_BIRTH_FORMAT: u16 = 2;
 
 /// One finger: an image, or the reason there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +56,10 @@ pub struct Enrolment {
     pub photo: Image,
     /// The ten fingers.
     pub fingerprints: Vec<FingerRecord>,
+    /// The photo's failed checks and why they were overridden (assisted, at a hospital's
+    /// bedside); absent in records from before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_override: Option<PhotoOverride>,
 }
 
 impl Enrolment {
@@ -73,6 +87,7 @@ impl Enrolment {
             consent: &self.consent,
             staff: &self.staff,
             fingers,
+            photo_override: self.photo_override.as_ref(),
         }
     }
 
@@ -106,4 +121,38 @@ pub struct Payload<E> {
     pub captured_at: i64,
     /// The enrolment.
     pub enrolment: E,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::decode_payload;
+
+    fn encoded(format: u16, enrolment: &Enrolment) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let payload = Payload {
+            format,
+            salt: vec![7; 16],
+            registration_number: "HWSA-QAY5-0001-M".into(),
+            captured_at: 1_790_000_000,
+            enrolment,
+        };
+        ciborium::into_writer(&payload, &mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        bytes
+    }
+
+    #[test]
+    fn a_format_1_payload_without_the_new_fields_still_reads() {
+        let mut old = crate::fixtures::adult_enrolment(3);
+        old.demographics.place_of_birth = None;
+        let read = decode_payload(&encoded(1, &old)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.format, 1);
+        assert_eq!(read.enrolment.demographics.place_of_birth, None);
+        assert_eq!(read.enrolment.demographics.amendment, None);
+        let new = crate::fixtures::adult_enrolment(3);
+        let read = decode_payload(&encoded(PAYLOAD_FORMAT, &new)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.enrolment, new);
+        assert!(decode_payload(&encoded(PAYLOAD_FORMAT + 1, &new)).is_err());
+        assert!(decode_payload(&encoded(0, &new)).is_err());
+    }
 }

@@ -15,12 +15,14 @@ fn child(date_of_birth: Date) -> Demographics {
             kind: DocumentType::BirthCertificate,
             number: "123456789".into(),
             nationality: None,
+            introducer_name: None,
         },
         date_of_birth,
         guardians: vec![Guardian {
             relationship: Relationship::Mother,
             full_name: "Grace Atieno".into(),
             id_number: Some("23456789".into()),
+            registration_number: None,
         }],
         marital_status: MaritalStatus::Single,
         employment: EmploymentStatus::Student,
@@ -46,6 +48,7 @@ fn staff() -> Staff {
         operator: "OP-0042".into(),
         supervisor: None,
         approval: None,
+        official: None,
     }
 }
 
@@ -73,6 +76,7 @@ fn check_with_fingers(
             consent: c,
             staff: s,
             fingers,
+            photo_override: None,
         },
         TODAY,
     )
@@ -132,6 +136,7 @@ fn a_citizen_must_give_a_citizens_document() {
         kind: DocumentType::Passport,
         number: "AK1234567".into(),
         nationality: None,
+        introducer_name: None,
     };
     let problems = problems_of(check(&d, &consent(ConsentGiver::Applicant), &staff()));
     assert!(problems.has("document.kind", &ProblemKind::DocumentNotForCitizenship));
@@ -148,6 +153,7 @@ fn a_driving_licence_is_a_citizens_document() {
         kind: DocumentType::DrivingLicence,
         number: "DLA123456".into(),
         nationality: None,
+        introducer_name: None,
     };
     assert_eq!(
         check(&d, &consent(ConsentGiver::Applicant), &staff()),
@@ -163,6 +169,7 @@ fn a_foreigner_gives_an_alien_id_or_passport_with_nationality() {
         kind: DocumentType::Passport,
         number: "B1234567".into(),
         nationality: Some("UGA".into()),
+        introducer_name: None,
     };
     assert_eq!(
         check(&d, &consent(ConsentGiver::Applicant), &staff()),
@@ -191,6 +198,7 @@ fn a_foreigner_without_a_valid_nationality_is_refused() {
             kind: DocumentType::Passport,
             number: "B1234567".into(),
             nationality: nationality.map(String::from),
+            introducer_name: None,
         };
         let problems = problems_of(check(&d, &consent(ConsentGiver::Applicant), &staff()));
         assert!(
@@ -211,6 +219,7 @@ fn under_eighteen_needs_a_named_parent_or_guardian() {
         relationship: Relationship::Guardian,
         full_name: "  ".into(),
         id_number: None,
+        registration_number: None,
     });
     let problems = problems_of(check(&d, &consent(ConsentGiver::Guardian), &staff()));
     assert!(problems.has("guardians", &ProblemKind::GuardianRequired));
@@ -364,6 +373,7 @@ fn every_problem_is_reported_at_once_in_both_languages() {
         operator: String::new(),
         supervisor: None,
         approval: None,
+        official: None,
     };
     let problems = problems_of(check_with_fingers(&d, &c, &s, &[]));
     let fields: Vec<&str> = problems.0.iter().map(|p| p.field.as_str()).collect();
@@ -429,4 +439,233 @@ fn collect_keys(value: &serde_json::Value, keys: &mut Vec<String>) {
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_keys(v, keys)),
         _ => {}
     }
+}
+
+// Issue 19: the assisted routes of prisons and hospitals.
+
+fn held_by(kind: DocumentType, number: &str) -> Demographics {
+    let mut d = adult();
+    d.document = IdentityDocument {
+        kind,
+        number: number.into(),
+        nationality: None,
+        introducer_name: None,
+    };
+    d
+}
+
+fn route_check(
+    d: &Demographics,
+    s: &Staff,
+    fingers: &[(FingerPosition, FingerStatus)],
+    photo: Option<&PhotoOverride>,
+) -> Result<(), Problems> {
+    validate(
+        &Application {
+            demographics: d,
+            consent: &consent(ConsentGiver::Applicant),
+            staff: s,
+            fingers,
+            photo_override: photo,
+        },
+        TODAY,
+    )
+}
+
+#[test]
+fn a_document_held_by_a_prison_needs_an_officials_sign_off_from_another_person() {
+    let d = held_by(DocumentType::PrisonNumber, "KAM/2026/0142");
+    let fingers = all_captured();
+    let problems = problems_of(route_check(&d, &staff(), &fingers, None));
+    assert!(problems.has("staff.official", &ProblemKind::OfficialRequired));
+
+    let own = Staff {
+        official: Some("OP-0042".into()),
+        ..staff()
+    };
+    let problems = problems_of(route_check(&d, &own, &fingers, None));
+    assert!(problems.has("staff.official", &ProblemKind::OfficialIsOperator));
+
+    let signed = Staff {
+        official: Some("OFF-3001".into()),
+        ..staff()
+    };
+    assert_eq!(route_check(&d, &signed, &fingers, None), Ok(()));
+
+    // The reference is the prison's own form of number, not just anything.
+    let scrawl = held_by(DocumentType::PrisonNumber, "no number");
+    let problems = problems_of(route_check(&scrawl, &signed, &fingers, None));
+    assert!(problems.names("document.number"));
+}
+
+#[test]
+fn self_service_takes_no_institution_route_no_introducer_and_no_photo_override() {
+    let alone = Staff {
+        operator: SELF_SERVICE.into(),
+        official: Some("OFF-3001".into()),
+        supervisor: Some("SUP-7".into()),
+        approval: None,
+    };
+    let fingers = all_captured();
+    let d = held_by(DocumentType::HospitalFile, "KNH-0042317");
+    let problems = problems_of(route_check(&d, &alone, &fingers, None));
+    assert!(problems.has("document.kind", &ProblemKind::AssistedOnly));
+
+    let photo = PhotoOverride {
+        failed: vec![FaceCheck::BackgroundPlain],
+        reason: Some(PhotoOverrideReason::LyingDown),
+    };
+    let problems = problems_of(route_check(&adult(), &alone, &fingers, Some(&photo)));
+    assert!(problems.has("photo_override", &ProblemKind::AssistedOnly));
+}
+
+#[test]
+fn an_introducer_is_a_registered_person_with_a_name() {
+    let number = crate::record::RegistrationNumber {
+        device: crate::record::DeviceId::from_digest(&[7; 32]),
+        seq: 41,
+    }
+    .to_string();
+    let mut d = held_by(DocumentType::Introducer, &number);
+    d.document.introducer_name = Some("Juma Mwangi".into());
+    let fingers = all_captured();
+    assert_eq!(route_check(&d, &staff(), &fingers, None), Ok(()));
+
+    // One symbol mistyped: the check symbol catches it.
+    let mut typo = number.clone().into_bytes();
+    typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
+    d.document.number = String::from_utf8(typo).unwrap_or_default();
+    d.document.introducer_name = None;
+    let problems = problems_of(route_check(&d, &staff(), &fingers, None));
+    assert!(problems.names("document.number"));
+    assert!(problems.has("document.introducer_name", &ProblemKind::Required));
+}
+
+#[test]
+fn a_photo_override_needs_its_checks_a_reason_and_a_supervisor() {
+    let fingers = all_captured();
+    let bare = PhotoOverride {
+        failed: vec![],
+        reason: None,
+    };
+    let problems = problems_of(route_check(&adult(), &staff(), &fingers, Some(&bare)));
+    assert!(problems.has(
+        "photo_override.failed",
+        &ProblemKind::OverrideChecksRequired
+    ));
+    assert!(problems.has(
+        "photo_override.reason",
+        &ProblemKind::OverrideReasonRequired
+    ));
+    assert!(problems.has("staff.supervisor", &ProblemKind::OverrideSupervisorRequired));
+
+    let whole = PhotoOverride {
+        failed: vec![FaceCheck::Roll, FaceCheck::BackgroundPlain],
+        reason: Some(PhotoOverrideReason::LyingDown),
+    };
+    let supervised = Staff {
+        supervisor: Some("SUP-7".into()),
+        ..staff()
+    };
+    assert_eq!(
+        route_check(&adult(), &supervised, &fingers, Some(&whole)),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_finger_temporarily_unable_comes_back_on_a_later_day_within_a_year() {
+    let supervised = Staff {
+        supervisor: Some("SUP-7".into()),
+        ..staff()
+    };
+    let with = |return_on: Date| {
+        let mut fingers = all_captured();
+        fingers[6].1 = FingerStatus::Exception(FingerException::TemporarilyUnable { return_on });
+        route_check(&adult(), &supervised, &fingers, None)
+    };
+    assert_eq!(with(date!(2026 - 12 - 09)), Ok(()));
+    for past in [date!(2026 - 11 - 24), TODAY] {
+        let problems = problems_of(with(past));
+        assert!(
+            problems.has("fingerprints.left_index", &ProblemKind::ReturnDateNotLater),
+            "{past}"
+        );
+    }
+    let problems = problems_of(with(date!(2028 - 01 - 01)));
+    assert!(problems.has("fingerprints.left_index", &ProblemKind::ReturnDateTooFar));
+}
+
+#[test]
+fn a_route_is_refused_where_the_centre_does_not_offer_it() {
+    use crate::policy::CentreKind;
+    let fingers = all_captured();
+    let staff = staff();
+    let at = |d: &Demographics, photo: Option<&PhotoOverride>, kind| {
+        check_centre(
+            &Application {
+                demographics: d,
+                consent: &consent(ConsentGiver::Applicant),
+                staff: &staff,
+                fingers: &fingers,
+                photo_override: photo,
+            },
+            kind,
+        )
+    };
+    let prison = held_by(DocumentType::PrisonNumber, "KAM/2026/0142");
+    let hospital = held_by(DocumentType::HospitalFile, "KNH-0042317");
+    let photo = PhotoOverride {
+        failed: vec![FaceCheck::BackgroundPlain],
+        reason: Some(PhotoOverrideReason::NoPlainBackground),
+    };
+    assert_eq!(at(&prison, None, CentreKind::Prison), Ok(()));
+    assert_eq!(at(&hospital, Some(&photo), CentreKind::Hospital), Ok(()));
+    assert_eq!(at(&adult(), None, CentreKind::PublicOffice), Ok(()));
+    for (d, photo, kind, field) in [
+        (&prison, None, CentreKind::PublicOffice, "document.kind"),
+        (&prison, None, CentreKind::Hospital, "document.kind"),
+        (&hospital, None, CentreKind::Prison, "document.kind"),
+        (&hospital, None, CentreKind::PublicOffice, "document.kind"),
+        (&adult(), Some(&photo), CentreKind::Prison, "photo_override"),
+        (
+            &adult(),
+            Some(&photo),
+            CentreKind::PublicOffice,
+            "photo_override",
+        ),
+    ] {
+        let problems = problems_of(at(d, photo, kind));
+        assert!(
+            problems.has(field, &ProblemKind::NotAtThisCentre),
+            "{kind} {field}"
+        );
+    }
+    // An introducer is a route for any centre.
+    let mut introduced = held_by(DocumentType::Introducer, "HWSA-QAY5-0001-M");
+    introduced.document.introducer_name = Some("Juma Mwangi".into());
+    assert_eq!(at(&introduced, None, CentreKind::PublicOffice), Ok(()));
+}
+
+#[test]
+fn records_from_before_the_routes_read_as_before() {
+    // The fields issue 19 adds are all optional: a record written without them reads back.
+    let json = r#"{"operator": "OP-0042", "supervisor": "SUP-7"}"#;
+    let staff: Staff = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(staff.official, None);
+    let exception: FingerException =
+        serde_json::from_str(r#"{"temporarily_unable": {"return_on": "2026-12-09"}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        exception,
+        FingerException::TemporarilyUnable {
+            return_on: date!(2026 - 12 - 09)
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(&FingerException::Injured)
+            .ok()
+            .as_deref(),
+        Some(r#""injured""#)
+    );
 }
