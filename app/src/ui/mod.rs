@@ -4,6 +4,7 @@
 mod app;
 pub mod demo;
 pub mod devices;
+mod display;
 pub mod headless;
 mod notify;
 mod render;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use slint::ComponentHandle;
 
 pub use app::{App, parse_action};
+pub use display::Display;
 pub use render::preview as show_preview;
 
 pub use sajili_screens::{

@@ -3,7 +3,8 @@
 //! language at either panel size, is wider than its box (or, where it wraps, needs more lines
 //! than its box holds, with half a line to spare), measured with the fonts the screens embed.
 //! Heights of one-line texts and the screen's bottom edge are not checked: scrolling text
-//! such as the consent is meant to run past it.
+//! such as the consent is meant to run past it. And every place that takes a touch is at
+//! least 9 mm wide and tall on the panel of that size.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -11,13 +12,13 @@ use std::path::Path;
 use std::rc::Rc;
 
 use i_slint_core::item_tree::ItemRc;
-use i_slint_core::items::{ComplexText, SimpleText, TextOverflow, TextWrap};
+use i_slint_core::items::{ComplexText, SimpleText, TextOverflow, TextWrap, TouchArea};
 use i_slint_core::window::WindowInner;
 use skrifa::instance::{LocationRef, Size};
 use skrifa::{FontRef, MetadataProvider};
 use slint::ComponentHandle;
 
-use super::KioskWindow;
+use super::{KioskWindow, Theme};
 use super::demo;
 
 const REGULAR: &[u8] = include_bytes!("../../ui/fonts/DejaVuSans.ttf");
@@ -100,6 +101,54 @@ fn overflow(
         .then(|| format!("{lines} lines ({needed:.0} px) in a {height:.0} px tall box"))
 }
 
+/// The smallest target a finger hits reliably: 9 mm (ISO 9241-9's figure for touch, and
+/// what the design asks of every button).
+const TOUCH_MM: f32 = 9.0;
+
+/// Pixels per millimetre of the panel a window of this size fills: the 7" 800x480 and the
+/// 10.1" 1280x800 the kiosk ships with (a window of another size counts as the nearer one).
+fn pixels_per_mm(width: f32, height: f32) -> f32 {
+    let inches = if width < 1000.0 || height < 600.0 {
+        7.0
+    } else {
+        10.1
+    };
+    (width * width + height * height).sqrt() / (inches * 25.4)
+}
+
+/// Every visible place that takes a touch and is narrower or shorter than 9 mm.
+fn too_small_to_touch(window: &KioskWindow) -> Vec<String> {
+    let screen = window
+        .window()
+        .size()
+        .to_logical(window.window().scale_factor());
+    let least = TOUCH_MM * pixels_per_mm(screen.width, screen.height) - SLACK;
+    let root = ItemRc::new_root(WindowInner::from_pub(window.window()).component());
+    let mut found = Vec::new();
+    root.visit_descendants(|item| {
+        if let Some(touch) = item.downcast::<TouchArea>()
+            && touch.as_pin_ref().enabled()
+            && item.is_visible()
+        {
+            let geometry = item.geometry();
+            let (w, h) = (geometry.width(), geometry.height());
+            if w < least || h < least {
+                let label = item
+                    .parent_item(i_slint_core::item_tree::ParentItemTraversalMode::StopAtPopups)
+                    .and_then(|p| p.accessible_string_property(
+                        i_slint_core::accessibility::AccessibleStringProperty::Label,
+                    ))
+                    .unwrap_or_default();
+                found.push(format!(
+                    "{label:?}: {w:.0} x {h:.0} px, less than {least:.0} px (9 mm)"
+                ));
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
 /// Every visible text on the window that does not fit its box or runs off the screen.
 fn overflowing(window: &KioskWindow) -> Vec<String> {
     let screen = window
@@ -107,8 +156,7 @@ fn overflowing(window: &KioskWindow) -> Vec<String> {
         .size()
         .to_logical(window.window().scale_factor());
     // Unset sizes take the window's default, `Theme.text`.
-    let compact = screen.width < 1000.0 || screen.height < 600.0;
-    let default_size = if compact { 17.0 } else { 24.0 };
+    let default_size = window.global::<Theme>().get_text();
     let root = ItemRc::new_root(WindowInner::from_pub(window.window()).component());
     let mut found = Vec::new();
     root.visit_descendants(|item| {
@@ -165,16 +213,21 @@ fn every_screen_is_drawn_differently_and_every_text_fits() {
                 .into_iter()
                 .map(|o| format!("{name}: {o}")),
         );
+        found.extend(
+            too_small_to_touch(window)
+                .into_iter()
+                .map(|o| format!("{name}: too small to touch: {o}")),
+        );
         Ok(())
     });
     // The walk fails by itself on a screen drawn exactly like an earlier one.
     let numbers =
         demo::walk_everything(None, dir.path(), Some(inspect)).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(numbers.len(), 4);
+    assert_eq!(numbers.len(), 6);
     let found = found.borrow();
     assert!(
         found.is_empty(),
-        "text wider than its box:\n{}",
+        "text wider than its box, or a target too small:\n{}",
         found.join("\n")
     );
 }
@@ -226,6 +279,67 @@ fn the_screens_in_the_docs_each_show_something_different() {
             "800x480-en-02-b.png".to_owned()
         )]
     );
+}
+
+/// WCAG's contrast ratio of two colours, 1 to 21.
+fn contrast(a: slint::Color, b: slint::Color) -> f32 {
+    let luminance = |c: slint::Color| {
+        let linear = |v: u8| {
+            let v = f32::from(v) / 255.0;
+            if v <= 0.039_28 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
+    };
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+#[test]
+fn high_contrast_draws_every_colour_at_least_7_to_1_on_what_it_is_drawn_on() {
+    let _screen = super::headless::install().expect("headless backend");
+    let window = KioskWindow::new().expect("window");
+    let theme = window.global::<Theme>();
+    theme.set_high_contrast(true);
+    let t = &theme;
+    // What is drawn on what, on the screens: text and marks first, their ground second.
+    let pairs = [
+        ("ink on page", t.get_ink(), t.get_page()),
+        ("ink on card", t.get_ink(), t.get_card()),
+        ("muted on page", t.get_muted(), t.get_page()),
+        ("muted on card", t.get_muted(), t.get_card()),
+        ("muted on a disabled button", t.get_muted(), t.get_disabled()),
+        ("text on a primary button", t.get_on_brand(), t.get_brand()),
+        ("text on a pressed primary", t.get_on_brand(), t.get_brand_dark()),
+        ("headings", t.get_brand_dark(), t.get_page()),
+        ("an error", t.get_error(), t.get_error_bg()),
+        ("good news", t.get_ok(), t.get_ok_bg()),
+        ("a selected button's tick", t.get_brand(), t.get_ok_bg()),
+        ("advice", t.get_warn(), t.get_page()),
+        ("the countdown", t.get_ink(), t.get_accent()),
+        ("the current finger", t.get_current(), t.get_card()),
+        ("the bars", t.get_ink(), t.get_bar()),
+        ("the keyboard", t.get_ink(), t.get_tray()),
+        ("a pressed button", t.get_ink(), t.get_pressed()),
+    ];
+    let low: Vec<_> = pairs
+        .iter()
+        .map(|(what, a, b)| (what, contrast(*a, *b)))
+        .filter(|(_, ratio)| *ratio < 7.0)
+        .collect();
+    assert!(low.is_empty(), "below 7:1 in high contrast: {low:?}");
+    // The check sees a pair that fails: the usual theme's yellow marker on white.
+    theme.set_high_contrast(false);
+    assert!(contrast(theme.get_current(), theme.get_card()) < 3.0);
+}
+
+#[test]
+fn nine_millimetres_is_47_pixels_on_the_small_panel_and_53_on_the_large() {
+    assert_eq!((TOUCH_MM * pixels_per_mm(800.0, 480.0)).round(), 47.0);
+    assert_eq!((TOUCH_MM * pixels_per_mm(1280.0, 800.0)).round(), 53.0);
 }
 
 #[test]
