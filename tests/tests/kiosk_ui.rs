@@ -530,7 +530,7 @@ fn a_seven_year_old_enrols_with_a_guardian_who_consents() {
     assert_eq!(k.screen(), Screen::Form(sajili::kiosk::Page::Guardian));
     k.press("Father");
     k.fill("Parent's or guardian's full name", "PETER MWANGI");
-    k.fill("Their national ID or registration number (if any)", "11223344");
+    k.fill("ID or registration number (if any)", "11223344");
     k.next(Screen::Form(sajili::kiosk::Page::About));
     k.answer_life(&Life {
         marital: "Never married",
@@ -879,7 +879,11 @@ fn the_status_screen_says_how_the_kiosk_is_in_either_language() {
     // Nothing has been sent and no device used yet; the id and the free space are data.
     assert_eq!(says("Last confirmation from the registry"), 1);
     assert_eq!(says("▲ Never"), 1);
-    assert_eq!(says("● Not used yet"), 2, "camera and fingerprint reader");
+    assert_eq!(
+        says("● Not used yet"),
+        3,
+        "camera, fingerprint reader and slip printer"
+    );
     let status = k.window.global::<Kiosk>().get_status();
     let id = status
         .iter()
@@ -891,7 +895,7 @@ fn the_status_screen_says_how_the_kiosk_is_in_either_language() {
     k.press("Kiswahili");
     assert_eq!(k.screen(), Screen::Status);
     assert_eq!(says("▲ Bado haijawahi"), 1);
-    assert_eq!(says("● Bado haijatumika"), 2);
+    assert_eq!(says("● Bado haijatumika"), 3);
     assert_eq!(says("Never") + says("▲ Never") + says("● Not used yet"), 0);
     assert_eq!(says(&format!("● {id}")), 1);
     k.press("Funga");
@@ -1663,15 +1667,12 @@ fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught
     // The mother with her national ID, the father with his registration number.
     k.press_nth("Mother", 0);
     k.fill("Parent's or guardian's full name", "GRACE ATIENO");
-    k.fill(
-        "Their national ID or registration number (if any)",
-        "22334455",
-    );
+    k.fill("ID or registration number (if any)", "22334455");
     k.press_nth("Father", 1);
     k.fill("Second parent's or guardian's full name", "PETER ODHIAMBO");
     let father = someones_registration_number(77);
     k.fill(
-        "Second parent's ID or registration number (if any)",
+        "Their ID or registration number (if any)",
         &mistyped(&father),
     );
     k.press("Next ›");
@@ -1720,10 +1721,7 @@ fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught
             },
         ]
     );
-    assert_eq!(
-        d.place_of_birth.as_ref().and_then(|p| p.county),
-        Some(42)
-    );
+    assert_eq!(d.place_of_birth.as_ref().and_then(|p| p.county), Some(42));
     assert_eq!(enrolment.consent.given_by, ConsentGiver::Guardian);
 }
 
@@ -2143,7 +2141,7 @@ fn the_slip_prints_when_sealed_its_qr_code_reads_as_the_number_and_a_reprint_is_
     assert_eq!(k.says("Take your slip from the printer."), 1);
     let pages = printer.wait_for_pages(1, Duration::from_secs(10));
     assert_eq!(pages.len(), 1, "one slip");
-    assert_eq!(qr_codes_on(&pages[0]), [number.clone()]);
+    assert_eq!(qr_codes_on(&pages[0]), std::slice::from_ref(&number));
     let text = &pages[0].text;
     for said in [
         "REPUBLIC OF KENYA",
@@ -2156,7 +2154,12 @@ fn the_slip_prints_when_sealed_its_qr_code_reads_as_the_number_and_a_reprint_is_
         assert!(text.contains(said), "{said:?} not on the slip:\n{text}");
     }
     let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
-    let date = format!("Date:   {:02}/{:02}/{}", today.day(), u8::from(today.month()), today.year());
+    let date = format!(
+        "Date:   {:02}/{:02}/{}",
+        today.day(),
+        u8::from(today.month()),
+        today.year()
+    );
     assert!(text.contains(&date), "{date:?} not on the slip:\n{text}");
 
     k.press("Print again");
@@ -2198,7 +2201,10 @@ fn a_kiswahili_enrolment_gets_a_kiswahili_slip() {
         assert!(text.contains(said), "{said:?} not on the slip:\n{text}");
     }
     for english in ["REPUBLIC", "Registration", "Name", "Date", "Keep"] {
-        assert!(!text.contains(english), "{english:?} on the Kiswahili slip:\n{text}");
+        assert!(
+            !text.contains(english),
+            "{english:?} on the Kiswahili slip:\n{text}"
+        );
     }
     let number = k.window.global::<Kiosk>().get_registration_number();
     assert_eq!(qr_codes_on(&pages[0]), [number.to_string()]);
@@ -2257,7 +2263,10 @@ fn a_slip_printer_out_of_paper_with_its_cover_open_or_unplugged_says_so_and_keep
         ),
         1
     );
-    assert!(printer.pages().is_empty(), "nothing printed while it could not print");
+    assert!(
+        printer.pages().is_empty(),
+        "nothing printed while it could not print"
+    );
     // Plugged back in, the kiosk finds it ready and the slip prints.
     printer.set_unplugged(false);
     k.wait_printer("ready");
@@ -2269,7 +2278,6 @@ fn a_slip_printer_out_of_paper_with_its_cover_open_or_unplugged_says_so_and_keep
     assert_eq!(k.screen(), Screen::Language);
 
     // The staff screen learns of each fault from the printer itself, between slips.
-    k.press("English");
     let kiosk = k.window.global::<Kiosk>();
     let printer_word = || {
         kiosk
@@ -2323,7 +2331,12 @@ fn a_slip_printer_that_hangs_holds_up_neither_the_seal_nor_the_screen() {
     k.wait_printer("printing");
     assert_eq!(k.says("Printing your slip…"), 1);
     assert_eq!(k.record(&registry, 1).0, number, "sealed before the slip");
-    assert!(!k.element("Print again").unwrap().accessible_enabled().unwrap_or(true));
+    assert!(
+        !k.element("Print again")
+            .unwrap()
+            .accessible_enabled()
+            .unwrap_or(true)
+    );
     drop(release);
     k.wait_printer("failed");
     assert_eq!(
@@ -2332,4 +2345,165 @@ fn a_slip_printer_that_hangs_holds_up_neither_the_seal_nor_the_screen() {
     );
     k.press("Finish");
     assert_eq!(k.screen(), Screen::Language);
+}
+
+#[test]
+fn a_photo_at_a_hospital_bedside_is_taken_although_its_checks_fail_and_the_supervisor_approves_it()
+{
+    use sajili_record::policy::CentreKind;
+    let (registry, device) = institution("hospital");
+    let lying = sajili::ui::devices::Devices::start(
+        Some(twins::camera_lying(15).expect("camera twin")),
+        Some(twins::sensor(twins::prints(4)).expect("sensor twin")),
+    )
+    .without_input_list();
+    let k = open_kiosk_with(device.dir.path(), lying);
+    k.runs_centre_of(CentreKind::Hospital);
+    k.start_assisted();
+    // A hospital offers its file number in place of a document, and no prison's.
+    assert!(k.says("Held by the hospital, or none: file number") > 0);
+    assert_eq!(k.says("Held by the prison, or none: prison number"), 0);
+    k.fill_adult("51525354", "NJERI");
+    k.wait("the face checks to fail", |app| {
+        app.session().photo_advice.is_some()
+    });
+    assert!(k.app.borrow().session().draft().photo.is_none());
+    k.press("Take the photo anyway");
+    k.press("Lying down");
+    k.wait("the photo taken anyway", |app| {
+        app.session().draft().photo.is_some()
+    });
+    assert_eq!(
+        k.says("Taken although a check failed: Lying down. The supervisor approves it."),
+        1
+    );
+    let overridden = k.app.borrow().session().draft().photo_override.clone();
+    let overridden = overridden.expect("an override");
+    assert!(!overridden.failed.is_empty());
+    k.next(Screen::Fingers);
+    k.fingers();
+    k.supervisor_seals();
+    drop(k);
+
+    let output = device.run(&["uplink", "--once"]);
+    assert!(
+        output.status.success(),
+        "uplink: {}",
+        sajili_tests::stderr(&output)
+    );
+    registry.process();
+    let shown = registry.show(&device.id);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let record = &shown[0];
+    let photo = &record["enrolment"]["photo_override"];
+    assert_eq!(photo["reason"], "lying_down");
+    assert_eq!(
+        photo["failed"],
+        serde_json::to_value(&overridden.failed).unwrap()
+    );
+    assert_eq!(
+        record["enrolment"]["staff"]["supervisor"],
+        demo::SUPERVISOR.0
+    );
+    let codes: Vec<&str> = record["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["photo_override"], "{record}");
+}
+
+#[test]
+fn the_same_finger_for_two_positions_is_refused_and_the_screen_names_the_finger_to_place() {
+    use sajili::biometrics::grey::Grey;
+    use sajili::biometrics::matching::{Template, same_finger};
+    use sajili::biometrics::synth::SyntheticFinger;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    demo::device_with_bundle(dir.path(), &registry.bundle_json).unwrap();
+    // The person gives the right thumb, the right index finger, then the right thumb again
+    // (another impression: placed and pressed otherwise) when the right middle finger is
+    // asked for, then the right middle finger and the rest, one different finger each.
+    let fingers: Vec<SyntheticFinger> = (1..=10)
+        .map(|seed| SyntheticFinger::new(seed, 256, 288))
+        .collect();
+    let mut images = vec![
+        fingers[0].impression(0),
+        fingers[1].impression(0),
+        fingers[0].impression(1),
+    ];
+    images.extend(fingers[2..].iter().map(|f| f.impression(0)));
+    let devices = sajili::ui::devices::Devices::start(
+        Some(twins::camera().unwrap()),
+        Some(twins::sensor(images).unwrap()),
+    )
+    .without_input_list();
+    let k = open_kiosk_with(dir.path(), devices);
+    k.walk_alone_to_photo("16180399", "AKINYI");
+    k.photo();
+    for expected in 0..2 {
+        assert_eq!(k.app.borrow().session().saved.finger, expected);
+        k.press("Take print");
+        k.wait("a print", |app| !app.session().capturing);
+    }
+    assert_eq!(k.app.borrow().session().saved.finger, 2, "two prints kept");
+    k.press("Take print");
+    k.wait("a print", |app| !app.session().capturing);
+    {
+        let app = k.app.borrow();
+        let session = app.session();
+        assert_eq!(session.notice.as_deref(), Some("same-finger"));
+        assert_eq!(session.same_finger, Some(0), "it is the right thumb");
+        assert_eq!(session.saved.finger, 2, "still the right middle finger");
+        let middle = &session.draft().fingers[2];
+        assert!(
+            middle.best.is_none(),
+            "the thumb is not kept as the middle finger"
+        );
+        assert_eq!(middle.attempts, 0, "the wrong finger is not an attempt");
+    }
+    let said = "This is the Right thumb again: it is already taken. Place the Right middle finger on the glass instead.";
+    assert_eq!(k.says(said), 1);
+    // The same in Kiswahili, naming both fingers in it.
+    k.window
+        .global::<Kiosk>()
+        .invoke_act("language".into(), "sw".into());
+    assert_eq!(
+        k.says("Hiki ni Kidole gumba cha kulia tena: kimeshachukuliwa. Weka Kidole cha kati cha kulia kwenye kioo badala yake."),
+        1
+    );
+    k.window
+        .global::<Kiosk>()
+        .invoke_act("language".into(), "en".into());
+    k.fingers();
+    assert_eq!(k.says(said), 0, "the notice goes with the next print");
+    k.next(Screen::Review);
+    k.seal();
+    let (_, enrolment) = k.record(&registry, 1);
+    assert_biometrics(&enrolment, &[]);
+    // What the record holds as the right middle finger is that finger, not the thumb again.
+    let template = |position: FingerPosition| {
+        let capture = enrolment
+            .fingerprints
+            .iter()
+            .find(|f| f.position == position)
+            .unwrap();
+        let FingerCapture::Image(image) = &capture.capture else {
+            panic!("{position:?} not printed");
+        };
+        Template::new(
+            &sajili::biometrics::wsq::decode(&image.data)
+                .unwrap()
+                .picture,
+        )
+        .unwrap()
+    };
+    let thumb = template(FingerPosition::RightThumb);
+    let middle = template(FingerPosition::RightMiddle);
+    let reference = |f: &SyntheticFinger| {
+        Template::new(&Grey::new(256, 288, f.impression(0)).unwrap()).unwrap()
+    };
+    assert!(same_finger(&middle, &reference(&fingers[2])));
+    assert!(!same_finger(&middle, &thumb));
 }

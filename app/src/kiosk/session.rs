@@ -7,8 +7,13 @@ use time::Date;
 
 use super::draft::{Draft, Mode};
 use super::fields::{Entry, Field, Page};
+use super::kept::{KeptPrint, KeptTemplates, PrintCheck};
 use crate::biometrics::Image;
-use crate::form::{AGE_OF_MAJORITY, ConsentGiver, FingerException, Language, Problem, age_on};
+use crate::biometrics::grey::Grey;
+use crate::form::{
+    AGE_OF_MAJORITY, ConsentGiver, FaceCheck, FingerException, Language, PhotoOverride,
+    PhotoOverrideReason, Problem, age_on,
+};
 use sajili_record::policy::{CentreKind, Settings};
 
 /// Touch-free time before a self-service session starts its countdown, milliseconds.
@@ -295,6 +300,16 @@ pub enum Action {
     },
     /// Throw the photo away and take another.
     Retake,
+    /// At a hospital's bedside, with an operator: take the photo from the next frame although
+    /// its checks fail, for this reason (the supervisor's approval covers it).
+    PhotoAnyway(PhotoOverrideReason),
+    /// The photo taken by [`Action::PhotoAnyway`], and the checks its frame failed.
+    PhotoForced {
+        /// The photo (JPEG).
+        token: Image,
+        /// The checks failed.
+        failed: Vec<FaceCheck>,
+    },
     /// Take a print of the current finger.
     CaptureFinger,
     /// A print came back: the WSQ image, its score, its advice codes.
@@ -305,6 +320,8 @@ pub enum Action {
         score: u8,
         /// What to tell the person.
         advice: Vec<String>,
+        /// Its template, picture, and the finger it matched if it is one already taken.
+        check: PrintCheck,
     },
     /// Move to a finger (tapped on the hand diagram).
     SelectFinger(usize),
@@ -354,6 +371,8 @@ pub enum Effect {
     },
     /// Ask the sensor for a print.
     CaptureFinger,
+    /// Take the photo from the next camera frame whatever its checks say.
+    ForcePhoto,
     /// Seal the draft.
     Seal,
     /// Switch the screens' language.
@@ -405,8 +424,17 @@ pub struct Session {
     pub photo_advice: Option<String>,
     /// Consecutive passing frames.
     pub steady_frames: u32,
+    /// Why the photo is being taken although its checks fail, until the frame comes back.
+    pub photo_reason: Option<PhotoOverrideReason>,
     /// The last print's score and advice codes.
     pub last_print: Option<(u8, Vec<String>)>,
+    /// The last print's picture, shown with its score.
+    pub last_picture: Option<Grey>,
+    /// The finger the last print turned out to be, already taken under that position (with
+    /// the notice `same-finger`): it was not kept.
+    pub same_finger: Option<usize>,
+    /// Templates of the prints kept, for the same-finger check (never journalled).
+    pub kept: KeptTemplates,
     /// A print is being taken.
     pub capturing: bool,
     /// "Start over?" is on screen.
@@ -459,7 +487,11 @@ impl Session {
             login_on_pin: false,
             photo_advice: None,
             steady_frames: 0,
+            photo_reason: None,
             last_print: None,
+            last_picture: None,
+            same_finger: None,
+            kept: KeptTemplates::default(),
             capturing: false,
             confirm_start_over: false,
             login_wait_ms: None,
@@ -918,7 +950,36 @@ impl Session {
             Action::Retake => {
                 self.saved.draft.photo = None;
                 self.saved.draft.photo_override = None;
+                self.photo_reason = None;
                 self.steady_frames = 0;
+                vec![Effect::Journal]
+            }
+            Action::PhotoAnyway(reason) => {
+                // A bedside photo is a hospital's route, for an operator with a supervisor.
+                if self.saved.screen != Screen::Photo
+                    || self.saved.draft.photo.is_some()
+                    || self.saved.draft.mode != Some(Mode::Assisted)
+                    || self.rules.centre != CentreKind::Hospital
+                {
+                    return Vec::new();
+                }
+                self.photo_reason = Some(reason);
+                vec![Effect::ForcePhoto]
+            }
+            Action::PhotoForced { token, failed } => {
+                if self.saved.screen != Screen::Photo || self.saved.draft.photo.is_some() {
+                    return Vec::new();
+                }
+                let Some(reason) = self.photo_reason.take() else {
+                    return Vec::new();
+                };
+                self.saved.draft.photo = Some(token);
+                // A frame that passed after all needs no override.
+                self.saved.draft.photo_override = (!failed.is_empty()).then_some(PhotoOverride {
+                    failed,
+                    reason: Some(reason),
+                });
+                self.notice = None;
                 vec![Effect::Journal]
             }
             Action::CaptureFinger => {
@@ -933,11 +994,13 @@ impl Session {
                 image,
                 score,
                 advice,
-            } => self.finger_captured(image, score, advice),
+                check,
+            } => self.finger_captured(image, score, advice, check),
             Action::SelectFinger(index) => {
                 if index < self.saved.draft.fingers.len() {
                     self.saved.finger = index;
                     self.last_print = None;
+                    self.last_picture = None;
                 }
                 vec![Effect::Journal]
             }
@@ -1440,19 +1503,52 @@ impl Session {
         }
     }
 
-    fn finger_captured(&mut self, image: Image, score: u8, advice: Vec<String>) -> Vec<Effect> {
+    /// The prints kept under the other fingers, for the sensor's thread to compare the next
+    /// print of the current finger with.
+    pub fn kept_prints(&self) -> Vec<KeptPrint> {
+        self.kept.others(&self.saved.draft, self.saved.finger)
+    }
+
+    fn finger_captured(
+        &mut self,
+        image: Image,
+        score: u8,
+        advice: Vec<String>,
+        check: PrintCheck,
+    ) -> Vec<Effect> {
         self.capturing = false;
         self.notice = None;
+        self.same_finger = None;
         let finger = self.saved.finger;
+        // A finger already taken under another position, presented again: not kept, not an
+        // attempt of this finger; the screen names both fingers. (If the person has moved to
+        // that finger since, the print is simply that finger's.)
+        let fingers = &self.saved.draft.fingers;
+        if let Some(other) = check.same_as.filter(|&other| {
+            other != finger
+                && fingers
+                    .get(other)
+                    .is_some_and(|slot| slot.best.is_some() && slot.exception.is_none())
+        }) {
+            self.notice = Some("same-finger".into());
+            self.same_finger = Some(other);
+            self.last_print = None;
+            self.last_picture = None;
+            return Vec::new();
+        }
         let Some(slot) = self.saved.draft.fingers.get_mut(finger) else {
             return Vec::new();
         };
         slot.attempts = slot.attempts.saturating_add(1);
         if slot.best.as_ref().is_none_or(|(_, best)| score > *best) {
+            if let Some(template) = check.template {
+                self.kept.keep(finger, &image, template);
+            }
             slot.best = Some((image, score));
         }
         let done = slot.done(FINGER_ATTEMPTS, FINGER_ACCEPT);
         self.last_print = Some((score, advice));
+        self.last_picture = check.picture;
         if done {
             self.advance_finger();
         }
@@ -1469,6 +1565,7 @@ impl Session {
         if let Some(next) = next {
             self.saved.finger = next;
             self.last_print = None;
+            self.last_picture = None;
         }
     }
 }
@@ -1571,6 +1668,7 @@ mod tests {
                 image: image(n),
                 score,
                 advice: vec!["dry".into()],
+                check: PrintCheck::default(),
             });
         }
         let slot = &s.draft().fingers[0];
@@ -1585,6 +1683,7 @@ mod tests {
             image: image(9),
             score: 70,
             advice: Vec::new(),
+            check: PrintCheck::default(),
         });
         assert_eq!(s.saved.finger, 2, "a good print needs one attempt");
     }
@@ -1674,6 +1773,7 @@ mod tests {
                     image: print(finger as u8),
                     score: 80,
                     advice: Vec::new(),
+                    check: PrintCheck::default(),
                 });
             }
         }
@@ -2004,6 +2104,60 @@ mod tests {
         let mut s = held_by_the_institution(CentreKind::Hospital, "hospital_file");
         s.apply(Action::Next);
         assert_eq!(s.saved.login, Some(LoginPurpose::Official));
+    }
+
+    #[test]
+    fn only_an_operator_at_a_hospital_takes_a_photo_whose_checks_fail() {
+        let on_photo = |centre, mode| {
+            let mut s = Session::with_rules(
+                1,
+                today(),
+                Rules {
+                    centre,
+                    ..Rules::default()
+                },
+            );
+            s.apply(Action::Language(Language::English));
+            s.apply(Action::Agree(ConsentGiver::Applicant));
+            s.apply(Action::Mode(mode));
+            if mode == Mode::Assisted {
+                sign_off(&mut s, "OP-1", false);
+            }
+            s.saved.screen = Screen::Photo;
+            s
+        };
+        let anyway = Action::PhotoAnyway(PhotoOverrideReason::LyingDown);
+        for (centre, mode) in [
+            (CentreKind::Prison, Mode::Assisted),
+            (CentreKind::PublicOffice, Mode::Assisted),
+            (CentreKind::Hospital, Mode::SelfService),
+        ] {
+            let mut s = on_photo(centre, mode);
+            assert!(s.apply(anyway.clone()).is_empty(), "{centre} {mode:?}");
+            // A frame forced by nobody is not taken.
+            s.apply(Action::PhotoForced {
+                token: print(1),
+                failed: vec![FaceCheck::Roll],
+            });
+            assert_eq!(s.draft().photo, None);
+        }
+        let mut s = on_photo(CentreKind::Hospital, Mode::Assisted);
+        assert_eq!(s.apply(anyway), [Effect::ForcePhoto]);
+        s.apply(Action::PhotoForced {
+            token: print(1),
+            failed: vec![FaceCheck::OneFace],
+        });
+        assert_eq!(s.draft().photo, Some(print(1)));
+        assert_eq!(
+            s.draft().photo_override,
+            Some(PhotoOverride {
+                failed: vec![FaceCheck::OneFace],
+                reason: Some(PhotoOverrideReason::LyingDown),
+            })
+        );
+        // Taken again, the override goes with the photo.
+        s.apply(Action::Retake);
+        assert_eq!(s.draft().photo_override, None);
     }
 
     #[test]

@@ -15,12 +15,12 @@ use crate::clock::{Clock, floored, kenyan_date};
 use crate::device::Device;
 use crate::doctor::{Check, StatusFact};
 use crate::fleet::{self, Withdrawal};
-use crate::slip::Slip;
 use crate::form::{ConsentGiver, FingerException, Language};
 use crate::kiosk::{
     self, Action, Effect, Field, LoginOutcome, LoginPurpose, Mode, Page, Rules, Saved, Screen,
     Session, StaffTab,
 };
+use crate::slip::Slip;
 use crate::staff::{self, Role, SignIn};
 use crate::store::AuditEvent;
 use sajili_record::policy::FleetPolicy;
@@ -134,6 +134,9 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
             "injured" => FingerException::Injured,
             _ => FingerException::Unusable,
         }),
+        "photo-anyway" => Action::PhotoAnyway(
+            serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()?,
+        ),
         "temporarily-unable" => Action::TemporarilyUnable {
             weeks: value.parse().ok()?,
         },
@@ -244,6 +247,11 @@ impl App {
     /// This person's text size and contrast.
     pub fn display(&self) -> Display {
         self.display
+    }
+
+    /// How printing the slip of the record on screen goes; `None` with no slip (or printer).
+    pub fn slip_printing(&self) -> Option<PrinterState> {
+        self.slip.as_ref().and(self.printing)
     }
 
     /// The fleet policy this kiosk runs, as last read.
@@ -388,7 +396,8 @@ impl App {
                 }
                 Effect::EndSession => self.fresh_session(),
                 Effect::Audit(action, actor) => self.audit(action, &actor),
-                Effect::CaptureFinger => self.devices.capture_finger(),
+                Effect::CaptureFinger => self.devices.capture_finger(self.session.kept_prints()),
+                Effect::ForcePhoto => self.devices.force_photo(),
                 Effect::Seal => self.seal_pending = true,
                 Effect::TestDevices => self.test_devices(),
             }
@@ -502,8 +511,7 @@ impl App {
 
     /// Prints the sealed record's slip again, while its number is on screen.
     fn reprint(&mut self) {
-        if self.session.screen() != Screen::Done || self.printing == Some(PrinterState::Printing)
-        {
+        if self.session.screen() != Screen::Done || self.printing == Some(PrinterState::Printing) {
             return;
         }
         if let Some(slip) = &self.slip {
@@ -586,14 +594,17 @@ impl App {
                         token,
                     }
                 }
+                DeviceEvent::Forced { token, failed } => Action::PhotoForced { token, failed },
                 DeviceEvent::Print {
                     image,
                     score,
                     advice,
+                    check,
                 } => Action::FingerCaptured {
                     image,
                     score,
                     advice,
+                    check,
                 },
                 DeviceEvent::Fault(code) => Action::DeviceFault(code),
                 DeviceEvent::Scanned(text) => Action::Scanned(text),
@@ -612,7 +623,9 @@ impl App {
 
     fn note_health(&mut self, event: &DeviceEvent) {
         let fact = match event {
-            DeviceEvent::Frame { .. } => StatusFact::word("camera", "working", true),
+            DeviceEvent::Frame { .. } | DeviceEvent::Forced { .. } => {
+                StatusFact::word("camera", "working", true)
+            }
             DeviceEvent::Print { .. } => StatusFact::word("sensor", "working", true),
             DeviceEvent::Fault(Some(code)) if code == "sensor-no-finger" => return,
             DeviceEvent::Fault(Some(code)) => {
@@ -835,6 +848,7 @@ mod tests {
             "finger" => "3",
             "exception" => "injured",
             "temporarily-unable" => "4",
+            "photo-anyway" => "lying_down",
             "edit" => "names",
             "staff-tab" => "day",
             _ => "",

@@ -1,6 +1,7 @@
 //! The kiosk's devices, each on its own thread so the screen never waits for them: the camera
 //! streams checked frames while the photo screen is up, the sensor takes a print when asked,
-//! the barcode scanner reads document numbers. Results come back as [`DeviceEvent`]s that the
+//! the barcode scanner reads document numbers, the receipt printer prints slips (and says when
+//! its paper or cover needs a hand). Results come back as [`DeviceEvent`]s that the
 //! kiosk collects on its timer. The device test on the staff screen asks the same threads, so
 //! it checks each device as the kiosk holds it (a second opener would find it busy).
 
@@ -13,14 +14,18 @@ use std::time::Duration;
 use sajili_drivers::camera::{CameraError, Frame};
 use sajili_drivers::fingerprint::{FingerImage, FingerprintSensor, SensorError};
 use sajili_drivers::input::{EventSource, Scanner};
+use sajili_drivers::printer::{PrinterError, PrinterStatus, ReceiptPrinter};
 
 use crate::doctor::Check;
 
 use crate::biometrics::face::{self, FaceChecker, FaceReport};
 use crate::biometrics::grey::Grey;
+use crate::biometrics::matching::{self, Template};
 use crate::biometrics::photo::Rgb;
 use crate::biometrics::quality;
 use crate::biometrics::{Image, ImageFormat, wsq};
+use crate::form::FaceCheck;
+use crate::kiosk::{KeptPrint, PrintCheck, Reference};
 
 /// How long the sensor waits for a finger per attempt.
 pub const FINGER_WAIT: Duration = Duration::from_secs(15);
@@ -41,6 +46,13 @@ pub enum DeviceEvent {
         /// The ISO token image (JPEG) when the frame passed.
         token: Option<Image>,
     },
+    /// A photo taken from a frame whatever its checks said (a bedside override).
+    Forced {
+        /// The photo: the ISO token image, or the frame's centre in its shape (JPEG).
+        token: Image,
+        /// The checks the frame failed.
+        failed: Vec<FaceCheck>,
+    },
     /// A print: WSQ image, score, advice codes.
     Print {
         /// The print, WSQ-encoded.
@@ -49,11 +61,76 @@ pub enum DeviceEvent {
         score: u8,
         /// Advice codes (`too_dry`, ...).
         advice: Vec<String>,
+        /// Its template and picture, and the kept finger it matched, if any.
+        check: PrintCheck,
     },
     /// A device failed (`camera-unplugged`, `sensor-no-finger`, ...), or recovered (`None`).
     Fault(Option<String>),
     /// The scanner read a line.
     Scanned(String),
+    /// The printer's news: a slip printing or printed, or why it cannot print.
+    Printer(PrinterState),
+}
+
+/// How the receipt printer is, as the screens tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrinterState {
+    /// A slip is on its way.
+    Printing,
+    /// The last slip came out whole.
+    Printed,
+    /// Ready, nothing printed since it last was not.
+    Ready,
+    /// The roll is out.
+    PaperOut,
+    /// The cover is open.
+    CoverOpen,
+    /// No printer on the cable.
+    Unplugged,
+    /// It does not answer, or reports an error.
+    Failed,
+}
+
+impl PrinterState {
+    /// Its code on the screens (`paper-out`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Printing => "printing",
+            Self::Printed => "printed",
+            Self::Ready => "ready",
+            Self::PaperOut => "paper-out",
+            Self::CoverOpen => "cover-open",
+            Self::Unplugged => "unplugged",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the printer can print now.
+    pub fn ok(self) -> bool {
+        matches!(self, Self::Printing | Self::Printed | Self::Ready)
+    }
+
+    /// What a status says, for a printer that is not ready (a ready one is `Ready`).
+    pub fn of_status(status: &PrinterStatus) -> Self {
+        if status.cover_open {
+            Self::CoverOpen
+        } else if status.paper_out {
+            Self::PaperOut
+        } else if status.ready() {
+            Self::Ready
+        } else {
+            Self::Failed
+        }
+    }
+
+    /// What a failure says.
+    pub fn of_error(error: &PrinterError) -> Self {
+        match error {
+            PrinterError::Unplugged { .. } => Self::Unplugged,
+            PrinterError::NotReady(status) => Self::of_status(status),
+            _ => Self::Failed,
+        }
+    }
 }
 
 /// Opens the fingerprint sensor; called again after a failure, so an unplugged sensor comes
@@ -61,14 +138,24 @@ pub enum DeviceEvent {
 pub type SensorOpener =
     Box<dyn FnMut() -> Result<Box<dyn FingerprintSensor + Send>, SensorError> + Send>;
 
+/// Opens the receipt printer; called again after a failure, so one plugged back in is found.
+pub type PrinterOpener =
+    Box<dyn FnMut() -> Result<Box<dyn ReceiptPrinter + Send>, PrinterError> + Send>;
+
+/// How often an idle printer is asked how it is, so the staff screen learns of an open cover
+/// or an empty roll before the next slip.
+const PRINTER_POLL: Duration = Duration::from_secs(5);
+
 /// The next camera frame (blocking until one is ready).
 pub type FrameReader = Box<dyn FnMut() -> Result<Frame, CameraError> + Send>;
 
 /// The running device threads.
 pub struct Devices {
     camera_on: Arc<AtomicBool>,
+    camera_force: Arc<AtomicBool>,
     camera_checks: Option<Sender<Answer>>,
     finger: Sender<SensorRequest>,
+    printer: Option<Sender<PrinterRequest>>,
     events: Receiver<DeviceEvent>,
     events_in: SyncSender<DeviceEvent>,
     list_inputs: bool,
@@ -79,9 +166,17 @@ type Answer = Sender<Result<String, String>>;
 
 /// What the sensor thread is asked for.
 enum SensorRequest {
-    /// A print, answered as a [`DeviceEvent`].
-    Capture,
+    /// A print, answered as a [`DeviceEvent`], compared with the prints already kept.
+    Capture(Vec<KeptPrint>),
     /// Whether the sensor answers.
+    Check(Answer),
+}
+
+/// What the printer thread is asked for.
+enum PrinterRequest {
+    /// Print this ESC/POS job, answered as [`DeviceEvent::Printer`]s.
+    Print(Vec<u8>),
+    /// How the printer is.
     Check(Answer),
 }
 
@@ -93,6 +188,7 @@ const CHECK_WAIT: Duration = Duration::from_secs(20);
 pub struct DeviceTester {
     camera: Option<Sender<Answer>>,
     sensor: Sender<SensorRequest>,
+    printer: Option<Sender<PrinterRequest>>,
     list_inputs: bool,
 }
 
@@ -109,6 +205,10 @@ impl DeviceTester {
         checks.push(Check::new("camera", "", camera));
         let sensor = ask(|answer| self.sensor.send(SensorRequest::Check(answer)).is_ok());
         checks.push(Check::new("sensor", "", sensor));
+        if let Some(printer) = &self.printer {
+            let found = ask(|answer| printer.send(PrinterRequest::Check(answer)).is_ok());
+            checks.push(Check::new("printer", "", found));
+        }
         if self.list_inputs {
             checks.extend(crate::doctor::check_inputs(false));
         }
@@ -136,13 +236,15 @@ impl Devices {
         // Small: a slow screen drops preview frames rather than queueing them.
         let (events_in, events) = sync_channel(4);
         let camera_on = Arc::new(AtomicBool::new(false));
+        let camera_force = Arc::new(AtomicBool::new(false));
         let camera_checks = camera.map(|camera| {
             let on = Arc::clone(&camera_on);
+            let force = Arc::clone(&camera_force);
             let out = events_in.clone();
             let (checks, asked) = std::sync::mpsc::channel();
             thread::Builder::new()
                 .name("camera".into())
-                .spawn(move || camera_loop(camera, &on, &asked, &out))
+                .spawn(move || camera_loop(camera, &on, &force, &asked, &out))
                 .ok();
             checks
         });
@@ -159,8 +261,10 @@ impl Devices {
         }
         Self {
             camera_on,
+            camera_force,
             camera_checks,
             finger,
+            printer: None,
             events,
             events_in,
             list_inputs: true,
@@ -174,11 +278,45 @@ impl Devices {
         self
     }
 
+    /// Adds the receipt printer, on a thread of its own: a printer that hangs or fails holds
+    /// up nothing else.
+    pub fn with_printer(mut self, open: PrinterOpener) -> Self {
+        let (requests_in, requests) = std::sync::mpsc::channel();
+        let out = self.events_in.clone();
+        let started = thread::Builder::new()
+            .name("printer".into())
+            .spawn(move || printer_loop(open, &requests, &out));
+        if started.is_ok() {
+            self.printer = Some(requests_in);
+        }
+        self
+    }
+
+    /// Whether the kiosk has a printer to print slips on.
+    pub fn has_printer(&self) -> bool {
+        self.printer.is_some()
+    }
+
+    /// Prints an ESC/POS job on the printer's thread; returns at once. Without a printer
+    /// thread, says so as a fault.
+    pub fn print(&self, job: Vec<u8>) {
+        let sent = self
+            .printer
+            .as_ref()
+            .is_some_and(|printer| printer.send(PrinterRequest::Print(job)).is_ok());
+        if !sent {
+            let _ = self
+                .events_in
+                .try_send(DeviceEvent::Printer(PrinterState::Failed));
+        }
+    }
+
     /// What runs the device checks, on another thread.
     pub fn tester(&self) -> DeviceTester {
         DeviceTester {
             camera: self.camera_checks.clone(),
             sensor: self.finger.clone(),
+            printer: self.printer.clone(),
             list_inputs: self.list_inputs,
         }
     }
@@ -188,9 +326,16 @@ impl Devices {
         self.camera_on.store(on, Ordering::Relaxed);
     }
 
-    /// Asks the sensor for one print.
-    pub fn capture_finger(&self) {
-        if self.finger.send(SensorRequest::Capture).is_err() {
+    /// Takes the photo from the next frame whatever its checks say, answered as
+    /// [`DeviceEvent::Forced`] (an operator's override at a hospital's bedside).
+    pub fn force_photo(&self) {
+        self.camera_force.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks the sensor for one print, to be compared (on the sensor's thread) with the prints
+    /// the enrolment keeps under other fingers.
+    pub fn capture_finger(&self, kept: Vec<KeptPrint>) {
+        if self.finger.send(SensorRequest::Capture(kept)).is_err() {
             // No sensor thread: say so at once rather than wait forever.
             let _ = self
                 .events_in
@@ -276,6 +421,58 @@ pub fn check_frame(
     (passed, advice_code(&report), token)
 }
 
+/// A photo from `frame` whatever its checks say, and the checks it failed: the ISO token image
+/// when the eyes were found, else the frame's centre cut to the token's shape (a head lying on
+/// a pillow may show no eyes the detector knows).
+pub fn forced_photo(checker: &mut FaceChecker, frame: &Frame) -> Option<(Image, Vec<FaceCheck>)> {
+    let rgb = Rgb::new(frame.width, frame.height, frame.rgb.clone()).ok()?;
+    let report = checker.check(&rgb);
+    let failed = report
+        .checks
+        .iter()
+        .filter(|check| !check.passed)
+        // The kiosk's check names are the record's (`FaceCheck`), snake case both.
+        .filter_map(|check| {
+            let name = serde_json::to_value(check.kind).ok()?;
+            serde_json::from_value::<FaceCheck>(name).ok()
+        })
+        .collect();
+    let token = match &report.eyes {
+        Some(eyes) => face::token_image(&rgb, eyes).ok()?,
+        None => centre_cut(&rgb)?,
+    };
+    let jpeg = token.to_jpeg(face::TOKEN_QUALITY).ok()?;
+    Some((
+        Image {
+            format: ImageFormat::Jpeg,
+            width: token.width() as u32,
+            height: token.height() as u32,
+            data: jpeg,
+        },
+        failed,
+    ))
+}
+
+/// The largest centred part of `frame` in the token image's shape, at its size.
+fn centre_cut(frame: &Rgb) -> Option<Rgb> {
+    let (width, height) = (face::TOKEN_WIDTH as f32, face::TOKEN_HEIGHT as f32);
+    let scale = (frame.width() as f32 / width).min(frame.height() as f32 / height);
+    let (x0, y0) = (
+        (frame.width() as f32 - width * scale) / 2.0,
+        (frame.height() as f32 - height * scale) / 2.0,
+    );
+    let mut pixels = Vec::with_capacity(face::TOKEN_WIDTH * face::TOKEN_HEIGHT * 3);
+    for v in 0..face::TOKEN_HEIGHT {
+        for u in 0..face::TOKEN_WIDTH {
+            let x = (x0 + (u as f32 + 0.5) * scale).min(frame.width() as f32 - 1.0);
+            let y = (y0 + (v as f32 + 0.5) * scale).min(frame.height() as f32 - 1.0);
+            let colour = frame.sample(x, y).unwrap_or([128.0; 3]);
+            pixels.extend(colour.map(|c| c.round().clamp(0.0, 255.0) as u8));
+        }
+    }
+    Rgb::new(face::TOKEN_WIDTH, face::TOKEN_HEIGHT, pixels).ok()
+}
+
 /// Reads a frame for the device test: the first after opening may be partial, so a few tries.
 fn camera_check(next: &mut FrameReader) -> Result<String, String> {
     let mut last_error = String::new();
@@ -291,6 +488,7 @@ fn camera_check(next: &mut FrameReader) -> Result<String, String> {
 fn camera_loop(
     mut next: FrameReader,
     on: &AtomicBool,
+    force: &AtomicBool,
     checks: &Receiver<Answer>,
     out: &SyncSender<DeviceEvent>,
 ) {
@@ -317,6 +515,14 @@ fn camera_loop(
                 if faulty {
                     faulty = false;
                     let _ = out.send(DeviceEvent::Fault(None));
+                }
+                if force.swap(false, Ordering::Relaxed)
+                    && let Some((token, failed)) = forced_photo(&mut checker, &frame)
+                {
+                    // Asked for once: waits for room rather than being dropped as a preview
+                    // frame would be.
+                    let _ = out.send(DeviceEvent::Forced { token, failed });
+                    continue;
                 }
                 let want_token = steady + 1 >= crate::kiosk::PHOTO_STEADY_FRAMES;
                 let (passed, advice, token) = check_frame(&mut checker, &frame, want_token);
@@ -347,9 +553,29 @@ fn camera_loop(
     }
 }
 
-/// Grades and encodes one print: the sealed record carries WSQ, never the raw image.
-pub fn process_print(image: &FingerImage) -> Option<DeviceEvent> {
+/// Grades and encodes one print (the sealed record carries WSQ, never the raw image), finds
+/// its minutiae and compares them with each print in `kept`: the first it matches (the highest
+/// score at or above the threshold) is the finger presented again.
+pub fn process_print(image: &FingerImage, kept: &[KeptPrint]) -> Option<DeviceEvent> {
     let grey = Grey::new(image.width, image.height, image.pixels.clone()).ok()?;
+    // A print whose minutiae cannot be found is still kept on its quality: the check is a
+    // safeguard, not a gate.
+    let template = Template::new(&grey).ok();
+    let same_as = template.as_ref().and_then(|template| {
+        kept.iter()
+            .filter_map(|print| {
+                let verdict = match &print.reference {
+                    Reference::Template(other) => matching::compare(template, other),
+                    Reference::Print(wsq) => {
+                        let other = Template::new(&wsq::decode(&wsq.data).ok()?.picture).ok()?;
+                        matching::compare(template, &other)
+                    }
+                };
+                verdict.same_finger.then_some((verdict.score, print.finger))
+            })
+            .max()
+            .map(|(_, finger)| finger)
+    });
     let verdict = quality::assess(&grey);
     let advice = verdict
         .reasons
@@ -372,6 +598,11 @@ pub fn process_print(image: &FingerImage) -> Option<DeviceEvent> {
         },
         score: verdict.score,
         advice,
+        check: PrintCheck {
+            template,
+            same_as,
+            picture: Some(grey),
+        },
     })
 }
 
@@ -408,10 +639,13 @@ fn sensor_loop(
 ) {
     let mut sensor: Option<Box<dyn FingerprintSensor + Send>> = None;
     while let Ok(request) = requests.recv() {
-        if let SensorRequest::Check(answer) = request {
-            let _ = answer.send(sensor_check(&mut open, &mut sensor));
-            continue;
-        }
+        let kept = match request {
+            SensorRequest::Check(answer) => {
+                let _ = answer.send(sensor_check(&mut open, &mut sensor));
+                continue;
+            }
+            SensorRequest::Capture(kept) => kept,
+        };
         if sensor.is_none() {
             match open() {
                 Ok(opened) => sensor = Some(opened),
@@ -425,7 +659,7 @@ fn sensor_loop(
             continue;
         };
         let event = match device.capture(FINGER_WAIT) {
-            Ok(image) => process_print(&image)
+            Ok(image) => process_print(&image, &kept)
                 .unwrap_or_else(|| DeviceEvent::Fault(Some("sensor-failed".into()))),
             Err(SensorError::NoFinger) => DeviceEvent::Fault(Some("sensor-no-finger".into())),
             Err(error) => {
@@ -444,5 +678,105 @@ fn sensor_code(error: &SensorError) -> &'static str {
             "sensor-unplugged"
         }
         _ => "sensor-failed",
+    }
+}
+
+/// The printer open, or opened now; `None` (with the state to report) when it cannot be.
+fn open_printer<'a>(
+    open: &mut PrinterOpener,
+    printer: &'a mut Option<Box<dyn ReceiptPrinter + Send>>,
+) -> Result<&'a mut Box<dyn ReceiptPrinter + Send>, PrinterError> {
+    if printer.is_none() {
+        *printer = Some(open()?);
+    }
+    printer.as_mut().ok_or(PrinterError::NotAnswering)
+}
+
+/// How the printer is now, for the device test and the idle poll. A failed printer is closed,
+/// so the next request opens it afresh (it may have been unplugged and plugged back in).
+fn printer_status(
+    open: &mut PrinterOpener,
+    printer: &mut Option<Box<dyn ReceiptPrinter + Send>>,
+) -> Result<PrinterStatus, PrinterError> {
+    let result = open_printer(open, printer).and_then(|device| device.status());
+    if matches!(
+        result,
+        Err(PrinterError::Unplugged { .. } | PrinterError::Link(_) | PrinterError::NotAnswering)
+    ) {
+        *printer = None;
+    }
+    result
+}
+
+fn printer_loop(
+    mut open: PrinterOpener,
+    requests: &Receiver<PrinterRequest>,
+    out: &SyncSender<DeviceEvent>,
+) {
+    let mut printer: Option<Box<dyn ReceiptPrinter + Send>> = None;
+    // What the screens were last told, so an idle poll speaks only of a change.
+    let mut told: Option<PrinterState> = None;
+    loop {
+        let request = match requests.recv_timeout(PRINTER_POLL) {
+            Ok(request) => request,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let now = match printer_status(&mut open, &mut printer) {
+                    Ok(status) => PrinterState::of_status(&status),
+                    Err(error) => PrinterState::of_error(&error),
+                };
+                // A printed slip leaves the printer ready: nothing new to say.
+                let same = told == Some(now)
+                    || (now == PrinterState::Ready && told == Some(PrinterState::Printed));
+                if !same {
+                    // At start, only a printer that cannot print is worth a word.
+                    if told.is_some() || !now.ok() {
+                        let _ = out.send(DeviceEvent::Printer(now));
+                    }
+                    told = Some(now);
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        match request {
+            PrinterRequest::Check(answer) => {
+                let found = printer_status(&mut open, &mut printer)
+                    .map_err(|e| e.to_string())
+                    .and_then(|status| {
+                        if status.ready() {
+                            Ok(format!("ESC/POS printer {status}"))
+                        } else {
+                            Err(format!("the printer is {status}"))
+                        }
+                    });
+                let _ = answer.send(found);
+            }
+            PrinterRequest::Print(job) => {
+                let _ = out.send(DeviceEvent::Printer(PrinterState::Printing));
+                let started = std::time::Instant::now();
+                let result = open_printer(&mut open, &mut printer).and_then(|p| p.print(&job));
+                let now = match &result {
+                    Ok(_) => {
+                        log::info!(
+                            bytes = job.len(),
+                            ms = started.elapsed().as_millis();
+                            "slip printed: {} bytes in {} ms",
+                            job.len(),
+                            started.elapsed().as_millis()
+                        );
+                        PrinterState::Printed
+                    }
+                    Err(error) => {
+                        log::warn!("slip not printed: {error}");
+                        if !matches!(error, PrinterError::NotReady(_)) {
+                            printer = None;
+                        }
+                        PrinterState::of_error(error)
+                    }
+                };
+                told = Some(now);
+                let _ = out.send(DeviceEvent::Printer(now));
+            }
+        }
     }
 }

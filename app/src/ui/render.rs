@@ -31,6 +31,15 @@ fn rgb_image(width: usize, height: usize, rgb: &[u8]) -> SlintImage {
     SlintImage::from_rgb8(buffer)
 }
 
+/// A grey print as a picture for the screen.
+fn grey_image(grey: &crate::biometrics::grey::Grey) -> SlintImage {
+    let mut buffer = SharedPixelBuffer::<Rgb8Pixel>::new(grey.width() as u32, grey.height() as u32);
+    for (pixel, &g) in buffer.make_mut_slice().iter_mut().zip(grey.pixels()) {
+        *pixel = Rgb8Pixel { r: g, g, b: g };
+    }
+    SlintImage::from_rgb8(buffer)
+}
+
 /// Shows a camera frame in the preview.
 pub fn preview(window: &KioskWindow, frame: &sajili_drivers::camera::Frame) {
     let kiosk = window.global::<Kiosk>();
@@ -356,6 +365,21 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
 
     kiosk.set_photo_advice(session.photo_advice.clone().unwrap_or_default().into());
     kiosk.set_photo_taken(draft.photo.is_some());
+    // The bedside override is a hospital's, for an operator.
+    kiosk.set_photo_bedside(
+        draft.mode == Some(crate::kiosk::Mode::Assisted)
+            && session.rules.centre == sajili_record::policy::CentreKind::Hospital,
+    );
+    kiosk.set_photo_override(
+        draft
+            .photo_override
+            .as_ref()
+            .and_then(|o| o.reason)
+            .and_then(|reason| serde_json::to_value(reason).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+            .into(),
+    );
     kiosk.set_steady(session.steady_frames as i32);
     if screen != Screen::Photo {
         kiosk.set_preview_live(false);
@@ -426,6 +450,14 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             .as_ref()
             .map_or(-1, |(s, _)| i32::from(*s)),
     );
+    kiosk.set_finger_picture(
+        session
+            .last_picture
+            .as_ref()
+            .map(grey_image)
+            .unwrap_or_default(),
+    );
+    kiosk.set_finger_same_as(session.same_finger.map_or(-1, |f| f as i32));
     kiosk.set_finger_advice(model(
         session
             .last_print
