@@ -1,14 +1,15 @@
 //! `sajili doctor`: the self-test field staff run after flashing. Finds every camera,
-//! fingerprint sensor and input device, checks each one (a frame decoded, a handshake
-//! answered, a scanner grabbed), and gives a verdict per device. The staff screen's "Test
+//! fingerprint sensor, receipt printer and input device, checks each one (a frame decoded, a
+//! handshake answered, the printer's paper and cover, a scanner grabbed), and gives a verdict per device. The staff screen's "Test
 //! devices" runs the same checks through the kiosk's own device threads (`ui::devices`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sajili_drivers::camera::{self, Camera, CameraFaults, CameraTwin, PixelFormat, V4lSource};
 use sajili_drivers::fingerprint::{self, FingerprintSensor, R30x, Twin, TwinConfig, discover};
 use sajili_drivers::input::{self, InputKind, ReplaySource, Scanner};
+use sajili_drivers::printer::{EscPosPrinter, PrinterTwin, ReceiptPrinter};
 
 /// The size the kiosk captures face photos at.
 pub const CAMERA_SIZE: (u32, u32) = (640, 480);
@@ -77,6 +78,37 @@ fn sensor_check<L: fingerprint::SerialLink>(mut sensor: R30x<L>) -> Result<Strin
     ))
 }
 
+/// How long a printer has to answer each status request.
+const PRINTER_WAIT: Duration = Duration::from_millis(500);
+
+/// The receipt printers to use: `SAJILI_PRINTER` when set (a twin, or a printer at a name
+/// udev gave it), else every USB printer class node, `/dev/usb/lp*`.
+pub fn printer_paths() -> Vec<PathBuf> {
+    match std::env::var_os("SAJILI_PRINTER") {
+        Some(path) if !path.is_empty() => vec![PathBuf::from(path)],
+        _ => sajili_drivers::printer::list_printers(Path::new("/dev")),
+    }
+}
+
+/// Opens the printer at `path` and asks how it is: ready, or what staff must do.
+pub fn printer_check(path: &Path) -> Check {
+    let result = EscPosPrinter::open(path, PRINTER_WAIT)
+        .and_then(|mut printer| printer.status())
+        .map_err(|e| e.to_string())
+        .and_then(|status| {
+            if status.ready() {
+                Ok(format!("ESC/POS printer {status}"))
+            } else if status.cover_open {
+                Err(format!("{status}: close the printer's cover"))
+            } else if status.paper_out {
+                Err(format!("{status}: load a new roll"))
+            } else {
+                Err(format!("{status}: switch the printer off and on"))
+            }
+        });
+    Check::new("printer", path.display().to_string(), result)
+}
+
 /// Checks the real devices on this machine.
 pub fn check_devices() -> Vec<Check> {
     let mut checks = Vec::new();
@@ -123,6 +155,16 @@ pub fn check_devices() -> Vec<Check> {
         checks.push(Check::new("sensor", path, result));
     }
 
+    let printers = printer_paths();
+    if printers.is_empty() {
+        checks.push(Check::new(
+            "printer",
+            "-",
+            Err("no receipt printer found: check its USB cable and power".into()),
+        ));
+    }
+    checks.extend(printers.iter().map(|path| printer_check(path)));
+
     checks.extend(check_inputs(true));
     checks
 }
@@ -156,7 +198,7 @@ pub fn check_inputs(grab: bool) -> Vec<Check> {
 }
 
 /// Runs the same checks on the simulated twins (a camera from a generated scene, the sensor
-/// on a pseudo-terminal, a replayed scanner recording).
+/// on a pseudo-terminal, the printer on another, a replayed scanner recording).
 pub fn check_twins() -> Vec<Check> {
     let mut checks = Vec::new();
     let scene = CameraTwin::scene(CAMERA_SIZE.0, CAMERA_SIZE.1, 0);
@@ -192,6 +234,19 @@ pub fn check_twins() -> Vec<Check> {
             sensor_check(sensor),
         )),
         Err(error) => checks.push(Check::new("sensor", "twin", Err(error))),
+    }
+
+    let link = std::env::temp_dir().join(format!("sajili-doctor-printer-{}", std::process::id()));
+    let fonts = crate::simulate::printer_fonts();
+    match fonts.and_then(|fonts| PrinterTwin::spawn(&link, fonts).map_err(|e| e.to_string())) {
+        Ok(twin) => {
+            let mut check = printer_check(twin.path());
+            check.device = format!("twin {}", twin.path().display());
+            checks.push(check);
+            // The twin's thread lives on with the process; its node need not.
+            twin.set_unplugged(true);
+        }
+        Err(error) => checks.push(Check::new("printer", "twin", Err(error))),
     }
 
     let recording = input::keymap::type_line("12345678", 0);

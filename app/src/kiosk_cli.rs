@@ -196,7 +196,19 @@ fn real_devices(camera: ui::devices::FrameReader) -> Devices {
         let sensor = R30x::connect(link, fingerprint::packet::DEFAULT_ADDRESS, 0)?;
         Ok(Box::new(sensor) as Box<dyn FingerprintSensor + Send>)
     });
-    let devices = Devices::start(Some(camera), Some(sensor));
+    // The first receipt printer, looked for again at each slip: one plugged in later is used.
+    let printer: ui::devices::PrinterOpener = Box::new(|| {
+        use sajili_drivers::printer::{EscPosPrinter, PrinterError, ReceiptPrinter};
+        let path = sajili::doctor::printer_paths()
+            .into_iter()
+            .next()
+            .ok_or_else(|| PrinterError::Unplugged {
+                path: "/dev/usb/lp*".into(),
+            })?;
+        let printer = EscPosPrinter::open(&path, twins::PRINTER_TIMEOUT)?;
+        Ok(Box::new(printer) as Box<dyn ReceiptPrinter + Send>)
+    });
+    let devices = Devices::start(Some(camera), Some(sensor)).with_printer(printer);
     // Known scanners whenever they are plugged in, read; every other device that can type
     // (a keyboard plugged in later) grabbed and silenced, so nothing types into the screens
     // but the on-screen keyboard.

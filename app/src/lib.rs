@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod fleet;
 pub mod kiosk;
 pub mod simulate;
+pub mod slip;
 pub mod spool;
 pub mod staff;
 pub mod store;

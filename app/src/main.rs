@@ -86,8 +86,9 @@ enum Command {
     /// Check every stored envelope's signature and the hash chain from seq 1 to the head.
     /// Exits 1 naming the first bad seq and why.
     Verify,
-    /// Self-test for field staff: find every camera, fingerprint sensor and input device,
-    /// check each one, and print a verdict per device. Exits 1 if any needs attention.
+    /// Self-test for field staff: find every camera, fingerprint sensor, receipt printer
+    /// (SAJILI_PRINTER, else every /dev/usb/lp*) and input device, check each one, and print a
+    /// verdict per device. Exits 1 if any needs attention.
     Doctor {
         /// Check the simulated twins instead of real devices.
         #[arg(long)]
@@ -146,6 +147,20 @@ enum TwinCommand {
         /// USB serial port (QEMU: `-device usb-serial,chardev=C -chardev socket,id=C,path=..,server=on`).
         #[arg(long, conflicts_with = "link")]
         socket: Option<PathBuf>,
+    },
+    /// A USB receipt printer (ESC/POS) on a pseudo-terminal, its device node a link at LINK:
+    /// answers status requests as a real one does and prints each slip it is sent as a PNG
+    /// page. Point the kiosk or `sajili doctor` at it with SAJILI_PRINTER=LINK.
+    Printer {
+        /// Where its device node appears.
+        #[arg(long)]
+        link: PathBuf,
+        /// Start out of paper, with the cover open, or unplugged (no device node).
+        #[arg(long, value_enum)]
+        fault: Option<sajili::simulate::PrinterFault>,
+        /// Write each slip printed into this folder as slip-N.png.
+        #[arg(long)]
+        pages: Option<PathBuf>,
     },
 }
 
@@ -237,6 +252,9 @@ fn main() -> ExitCode {
             pace,
             socket,
         }),
+        Command::Twin(TwinCommand::Printer { link, fault, pages }) => {
+            twin_printer(&sajili::simulate::PrinterTwinOptions { link, fault, pages })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -568,6 +586,13 @@ fn twin_sensor(options: sajili::simulate::SensorTwinOptions) -> Result<(), Failu
         sajili::simulate::sensor_twin(&options).map_err(|e| Failure::Input(e.to_string()))?;
     println!("{}", path.display());
     serve().map_err(|e| Failure::Failed(format!("sensor twin stopped: {e}")))
+}
+
+fn twin_printer(options: &sajili::simulate::PrinterTwinOptions) -> Result<(), Failure> {
+    let serve =
+        sajili::simulate::printer_twin(options).map_err(|e| Failure::Input(e.to_string()))?;
+    println!("{}", options.link.display());
+    serve().map_err(|e| Failure::Failed(format!("printer twin stopped: {e}")))
 }
 
 fn doctor(simulate: bool) -> Result<(), Failure> {

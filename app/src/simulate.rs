@@ -1,5 +1,5 @@
 //! Running the devices' simulated twins for other programs: the kiosk in demo mode,
-//! `pyfingerprint`, or a field engineer's own tool.
+//! `pyfingerprint`, `sajili doctor`, or a field engineer's own tool.
 
 use std::fmt;
 use std::io::Cursor;
@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sajili_drivers::fingerprint::{Faults, Pty, Twin, TwinConfig};
+use sajili_drivers::printer::{Fonts, PrinterTwin};
 
 use crate::biometrics::synth::SyntheticFinger;
 
@@ -174,4 +175,66 @@ pub fn sensor_twin(options: &SensorTwinOptions) -> Result<(PathBuf, Serve), Twin
         twin.serve(&mut pty.master)
     });
     Ok((path, serve))
+}
+
+/// The fonts the printer twin prints with: the ones the screens embed.
+pub fn printer_fonts() -> Result<Fonts, String> {
+    Fonts::new(
+        include_bytes!("../ui/fonts/DejaVuSans.ttf").to_vec(),
+        include_bytes!("../ui/fonts/DejaVuSans-Bold.ttf").to_vec(),
+    )
+}
+
+/// States `sajili twin printer --fault` starts the printer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrinterFault {
+    /// No roll in it.
+    PaperOut,
+    /// Its cover open.
+    CoverOpen,
+    /// Its cable pulled: no device node at all.
+    Unplugged,
+}
+
+/// How to run the printer twin.
+#[derive(Debug, Clone)]
+pub struct PrinterTwinOptions {
+    /// Where its device node appears (a symbolic link to its pty).
+    pub link: PathBuf,
+    /// A state to start in.
+    pub fault: Option<PrinterFault>,
+    /// Write each printed page here as `slip-N.png`.
+    pub pages: Option<PathBuf>,
+}
+
+/// Starts the printer twin; returns a function that writes its pages out until the process
+/// is stopped.
+pub fn printer_twin(options: &PrinterTwinOptions) -> Result<Serve, TwinError> {
+    let fonts = printer_fonts().map_err(TwinError::Io)?;
+    let twin = PrinterTwin::spawn(&options.link, fonts).map_err(|e| {
+        TwinError::Io(format!(
+            "cannot start the printer twin at {}: {e}",
+            options.link.display()
+        ))
+    })?;
+    match options.fault {
+        Some(PrinterFault::PaperOut) => twin.set_paper_out(true),
+        Some(PrinterFault::CoverOpen) => twin.set_cover_open(true),
+        Some(PrinterFault::Unplugged) => twin.set_unplugged(true),
+        None => {}
+    }
+    let pages = options.pages.clone();
+    let serve: Serve = Box::new(move || {
+        let mut written = 0;
+        loop {
+            let printed = twin.wait_for_pages(written + 1, Duration::from_secs(1));
+            for page in printed.iter().skip(written) {
+                written += 1;
+                if let Some(folder) = &pages {
+                    std::fs::write(folder.join(format!("slip-{written}.png")), &page.png)?;
+                }
+            }
+        }
+    });
+    Ok(serve)
 }

@@ -13,7 +13,7 @@ fn the_self_test_passes_on_the_twins() {
         .unwrap();
     let text = stdout(&output);
     assert!(output.status.success(), "{text}{}", stderr(&output));
-    for kind in ["camera", "sensor", "scanner"] {
+    for kind in ["camera", "sensor", "printer", "scanner"] {
         assert!(
             text.lines()
                 .any(|l| l.starts_with("OK") && l.contains(kind)),
@@ -23,7 +23,66 @@ fn the_self_test_passes_on_the_twins() {
     assert!(text.contains("640x480 frame decoded (MJPG)"), "{text}");
     assert!(text.contains("256x288 image read"), "{text}");
     assert!(text.contains("scanned \"12345678\""), "{text}");
-    assert!(text.contains("Verdict: all 3 device(s) working"), "{text}");
+    assert!(text.contains("ESC/POS printer ready"), "{text}");
+    assert!(text.contains("Verdict: all 4 device(s) working"), "{text}");
+}
+
+/// `sajili doctor`'s line for the printer at `link`, a printer twin started in `fault`.
+fn doctor_on_printer_twin(fault: Option<&str>) -> (String, std::process::ExitStatus) {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("lp0");
+    let mut twin = Command::new(sajili_bin());
+    twin.args(["twin", "printer", "--link"]).arg(&link);
+    if let Some(fault) = fault {
+        twin.args(["--fault", fault]);
+    }
+    let mut twin = twin.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    // The twin names its node once it is serving.
+    let mut said = String::new();
+    std::io::BufReader::new(twin.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said.trim(), link.display().to_string());
+    let output = Command::new(sajili_bin())
+        .arg("doctor")
+        .env("SAJILI_PRINTER", &link)
+        .output()
+        .unwrap();
+    twin.kill().unwrap();
+    twin.wait().unwrap();
+    let text = stdout(&output);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" printer "))
+        .unwrap_or_else(|| panic!("no printer line:\n{text}"))
+        .to_owned();
+    (line, output.status)
+}
+
+#[test]
+fn the_printer_is_checked_for_paper_cover_and_cable() {
+    let (line, _) = doctor_on_printer_twin(None);
+    assert!(
+        line.starts_with("OK") && line.contains("ESC/POS printer ready"),
+        "{line}"
+    );
+    let (line, status) = doctor_on_printer_twin(Some("paper-out"));
+    assert!(
+        line.starts_with("FAIL") && line.contains("out of paper: load a new roll"),
+        "{line}"
+    );
+    assert!(!status.success());
+    let (line, _) = doctor_on_printer_twin(Some("cover-open"));
+    assert!(
+        line.starts_with("FAIL") && line.contains("cover open: close the printer's cover"),
+        "{line}"
+    );
+    let (line, _) = doctor_on_printer_twin(Some("unplugged"));
+    assert!(
+        line.starts_with("FAIL") && line.contains("check its USB cable"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -458,3 +458,63 @@ fn camera_frames_are_repaired_or_refused_without_panic() {
     });
     assert!(decoded > 0, "the seed frame must decode after repair");
 }
+
+#[test]
+fn printer_streams_read_alike_in_any_chunks_and_the_printer_twin_survives_any() {
+    use sajili_drivers::printer::interpret::{Interpreter, Op, interpret, merge_text};
+    use sajili_drivers::printer::status::check;
+    use sajili_drivers::printer::{PrinterStatus, TwinCore};
+    every_seed_parses("printer_escpos", |_, bytes| {
+        let ops = interpret(bytes);
+        !ops.is_empty()
+            && ops
+                .iter()
+                .all(|op| !matches!(op, Op::Text(t) if t.is_empty()))
+    });
+    let fonts = sajili::simulate::printer_fonts().unwrap();
+    let mut pages = 0;
+    let mut answered = 0;
+    each_mutation("printer_escpos", |bytes| {
+        let mut interpreter = Interpreter::new();
+        let mut chunked = Vec::new();
+        for chunk in bytes.chunks(5) {
+            chunked.extend(interpreter.feed(chunk));
+        }
+        assert_eq!(merge_text(interpret(bytes)), merge_text(chunked));
+        let mut twin = TwinCore::new(fonts.clone());
+        let (answers, printed) = twin.receive(bytes, &PrinterStatus::default());
+        assert!(
+            answers.iter().all(|&byte| check(byte).is_ok()),
+            "{answers:?}"
+        );
+        assert!(printed.iter().all(|page| page.png.starts_with(b"\x89PNG")));
+        pages += printed.len();
+        answered += answers.len();
+    });
+    assert!(
+        pages > 0 && answered > 0,
+        "pages {pages}, answers {answered}"
+    );
+}
+
+#[test]
+fn printer_status_answers_are_taken_only_as_three_status_bytes() {
+    use sajili_drivers::printer::device::ScriptedLink;
+    use sajili_drivers::printer::status::parse;
+    use sajili_drivers::printer::{EscPosPrinter, ReceiptPrinter};
+    every_seed_parses("printer_status", |_, bytes| {
+        EscPosPrinter::new(ScriptedLink::new(bytes), std::time::Duration::ZERO)
+            .status()
+            .is_ok()
+    });
+    let mut taken = 0;
+    each_mutation("printer_status", |bytes| {
+        let mut printer = EscPosPrinter::new(ScriptedLink::new(bytes), std::time::Duration::ZERO);
+        if let Ok(status) = printer.status() {
+            assert_eq!(parse(bytes[0], bytes[1], bytes[2]), Ok(status));
+            taken += 1;
+        }
+        let _ = printer.print(bytes);
+    });
+    assert!(taken > 0);
+}

@@ -11,10 +11,10 @@ use anyhow::{Context, bail};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 use slint::ComponentHandle;
 
-use super::{App, Kiosk, KioskWindow, headless, twins};
+use super::{App, Display, Kiosk, KioskWindow, headless, twins};
 use crate::clock::SystemClock;
 use crate::device::{self, DataDir};
-use crate::kiosk::{Action, Field, IDLE_WARN_MS, Screen};
+use crate::kiosk::{Action, Field, IDLE_WARN_MS, Page, Screen};
 use crate::staff::{self, Role};
 use sajili_record::policy::{Centre, CentreKind, FleetPolicy, PolicyStaff, Settings};
 
@@ -22,6 +22,9 @@ use sajili_record::policy::{Centre, CentreKind, FleetPolicy, PolicyStaff, Settin
 pub const OPERATOR: (&str, &str) = ("OP-1001", "123456");
 /// The demo's supervisor: staff number and PIN.
 pub const SUPERVISOR: (&str, &str) = ("SUP-2001", "567890");
+/// The demo's official of a prison or hospital, who vouches for its numbers: staff number and
+/// PIN.
+pub const OFFICIAL: (&str, &str) = ("OFF-3001", "246813");
 /// The panel sizes the screens are drawn at: the 10" and the 7" kiosk.
 pub const SIZES: [(u32, u32); 2] = [(1280, 800), (800, 480)];
 
@@ -47,6 +50,7 @@ pub fn demo_policy(version: u64, settings: Settings) -> anyhow::Result<FleetPoli
         staff: vec![
             member(OPERATOR, Role::Operator)?,
             member(SUPERVISOR, Role::Supervisor)?,
+            member(OFFICIAL, Role::Operator)?,
         ],
         settings,
     })
@@ -129,6 +133,11 @@ pub struct Walk<'a> {
     inspect: Option<Inspect>,
     /// What the screens sent when a button was pressed, for the kiosk to act on.
     pressed: Rc<RefCell<Vec<(String, String)>>>,
+    /// Larger text and high contrast chosen again each time a session ends, as someone who
+    /// needs them would.
+    accessible: bool,
+    /// The printer twin, whose slips the walk writes out beside the screens.
+    printer: Option<sajili_drivers::printer::PrinterTwin>,
 }
 
 impl<'a> Walk<'a> {
@@ -155,7 +164,38 @@ impl<'a> Walk<'a> {
             taken: Default::default(),
             drawn: Vec::new(),
             inspect: None,
+            accessible: false,
+            printer: None,
         }
+    }
+
+    /// Writes the slips `printer` prints beside the screens (once per language).
+    pub fn print_on(&mut self, printer: sajili_drivers::printer::PrinterTwin) {
+        self.printer = Some(printer);
+    }
+
+    /// Waits for the slip of the record just sealed, and writes it out as
+    /// `printer-slip-<language>.png` the first time a walk in that language seals one.
+    fn slip(&mut self, language: &str) -> anyhow::Result<()> {
+        use super::devices::PrinterState;
+        if self.printer.is_none() {
+            return Ok(());
+        }
+        self.wait(Duration::from_secs(30), |app| {
+            app.slip_printing() == Some(PrinterState::Printed)
+        })?;
+        let (Some(out), Some(printer)) = (&self.out, &self.printer) else {
+            return Ok(());
+        };
+        let path = out.join(format!("printer-slip-{language}.png"));
+        if path.exists() {
+            return Ok(());
+        }
+        let page = printer
+            .pages()
+            .pop()
+            .context("the printer twin printed no slip")?;
+        std::fs::write(&path, &page.png).with_context(|| format!("writing {}", path.display()))
     }
 
     /// Has `inspect` look at every screen as it is photographed.
@@ -174,6 +214,10 @@ impl<'a> Walk<'a> {
 
     fn act(&mut self, name: &str, value: &str) {
         self.app.act(name, value);
+        if self.accessible && self.app.display() == Display::default() {
+            self.app.act("display", "large-text");
+            self.app.act("display", "high-contrast");
+        }
     }
 
     /// Draws the screen, and writes it out when asked to.
@@ -336,7 +380,20 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.choose(Field::Citizenship, "kenyan");
     walk.choose(Field::DocumentKind, "birth_certificate");
     walk.type_into(Field::DocumentNumber, "40912345");
+    walk.choose(Field::Purpose, "new");
     walk.shot("document-filled")?;
+    // The page a correction of an earlier enrolment asks, with its rules' messages; this
+    // enrolment is a new one, so the walk goes back and says so.
+    walk.choose(Field::Purpose, "correction");
+    walk.next(Screen::Form(crate::kiosk::Page::Amendment))?;
+    walk.type_into(Field::Amends, "HWSA-QAY5-0001-Z");
+    walk.choose(Field::AmendedFields, "names");
+    walk.choose(Field::AmendedFields, "date_of_birth");
+    walk.act("next", "");
+    walk.shot("amendment")?;
+    walk.act("back", "");
+    walk.expect(Screen::Form(crate::kiosk::Page::Document))?;
+    walk.choose(Field::Purpose, "new");
     walk.next(Screen::Form(crate::kiosk::Page::Names))?;
     walk.act("next", "");
     walk.shot("names-problems")?;
@@ -346,11 +403,25 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.next(Screen::Form(crate::kiosk::Page::Birth))?;
     walk.type_into(Field::DateOfBirth, "14032010");
     walk.choose(Field::Sex, "female");
+    // The country list, found by typing: shown, then closed for the county.
+    walk.act("focus", "-1");
+    walk.press(tr(
+        "Born abroad: country  ▾",
+        "Alizaliwa nje ya Kenya: nchi  ▾",
+    ))?;
+    for c in "SO".chars() {
+        walk.act("search", &format!("{}{c}", walk.app.session().search));
+    }
+    walk.shot("birth-country-list")?;
+    walk.press(tr("Close the list", "Funga orodha"))?;
+    walk.choose(Field::BirthCounty, "22");
     walk.shot("birth")?;
     walk.next(Screen::Form(crate::kiosk::Page::Guardian))?;
     walk.choose(Field::GuardianRelationship, "mother");
     walk.type_into(Field::GuardianName, "GRACE WANJIKU");
     walk.type_into(Field::GuardianId, "22334455");
+    walk.choose(Field::Guardian2Relationship, "father");
+    walk.type_into(Field::Guardian2Name, "JOSEPH KAMAU");
     walk.shot("guardian")?;
     walk.next(Screen::Form(crate::kiosk::Page::About))?;
     walk.choose(Field::MaritalStatus, "single");
@@ -440,6 +511,8 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.wait(Duration::from_secs(30), |app| {
         app.session().screen() == Screen::Done
     })?;
+    // Shown once the slip is out, so the screen says the same on every run.
+    walk.slip(language)?;
     walk.shot("done")?;
     let number = walk
         .app
@@ -451,6 +524,34 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.expect(Screen::Language)?;
     end_of_day(walk, language)?;
     Ok(number)
+}
+
+/// The scripted enrolment with larger text and high contrast, chosen on the first screen.
+fn accessible_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result<String> {
+    walk.expect(Screen::Language)?;
+    walk.act("language", language);
+    walk.expect(Screen::Consent)?;
+    walk.act("display", "open");
+    walk.shot("display")?;
+    walk.act("display", "large-text");
+    walk.act("display", "high-contrast");
+    walk.shot("display-chosen")?;
+    walk.act("display", "close");
+    // Back to the first screen, where the scripted walk starts: that ends the session, and
+    // with it the settings, which the walk then chooses again.
+    walk.accessible = true;
+    walk.act("back", "");
+    let number = scripted_enrolment(walk, language);
+    walk.accessible = false;
+    // Back to the usual display for the walks that follow.
+    let display = walk.app.display();
+    if display.large_text {
+        walk.act("display", "large-text");
+    }
+    if display.high_contrast {
+        walk.act("display", "high-contrast");
+    }
+    number
 }
 
 /// The staff screen after the enrolment: the end of the day, then the device test, running
@@ -494,6 +595,53 @@ fn withdrawn(walk: &mut Walk<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The assisted routes a prison's and a hospital's kiosks offer (issue 19): the same device
+/// given a prison's policy, then a hospital's, at each size and in each language; the
+/// document the institution holds, its number in its place, and the official who vouches
+/// for it. Each walk starts over before the photo.
+fn institutions(walk: &mut Walk<'_>) -> anyhow::Result<()> {
+    let places = [
+        (CentreKind::Prison, "Kamiti Maximum Prison", "prison_number"),
+        (CentreKind::Hospital, "Kenyatta National Hospital", "hospital_file"),
+    ];
+    for (version, (kind, name, stand_in)) in (2..).zip(places) {
+        let mut policy = demo_policy(version, Settings::default())?;
+        policy.centre = Some(Centre {
+            id: format!("DEMO-{}", kind.as_str().to_uppercase()),
+            name: name.into(),
+            kind,
+        });
+        take_policy(walk.app.device(), &policy)?;
+        walk.app.refresh_fleet();
+        for size in SIZES {
+            for language in ["en", "sw"] {
+                walk.begin(size, &format!("{}-{language}", kind.as_str()));
+                walk.act("language", language);
+                walk.expect(Screen::Consent)?;
+                walk.act("agree", "applicant");
+                walk.act("mode", "assisted");
+                walk.login(OPERATOR);
+                walk.act("next", "");
+                walk.expect(Screen::Form(Page::Document))?;
+                walk.choose(Field::Citizenship, "kenyan");
+                walk.choose(Field::DocumentKind, stand_in);
+                walk.type_into(Field::DocumentNumber, "KAM-2026-0142");
+                walk.act("focus", "-1");
+                walk.shot("document-held")?;
+                walk.next(Screen::Login)?;
+                walk.shot("login-official")?;
+                walk.login(OFFICIAL);
+                walk.act("next", "");
+                walk.expect(Screen::Form(Page::Names))?;
+                walk.act("start-over", "");
+                walk.act("confirm-start-over", "yes");
+                walk.expect(Screen::Language)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the demo headless: every screen, both languages, both sizes, into `out`.
 pub fn screenshots(out: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -509,12 +657,13 @@ pub fn walk_everything(
 ) -> anyhow::Result<Vec<String>> {
     let screen = headless::install().map_err(|e| anyhow::anyhow!("{e}"))?;
     let device = throwaway_device(data)?;
-    let devices = twins::devices(4).map_err(|e| anyhow::anyhow!(e))?;
+    let (devices, printer) = twins::devices_with_printer(4).map_err(|e| anyhow::anyhow!(e))?;
     let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
     ui.show().map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::new(device, devices, Box::new(SystemClock), ui);
     let mut walk = Walk::new(app, &screen, SIZES[0], out.map(Path::to_path_buf));
     walk.inspect = inspect;
+    walk.print_on(printer);
     let mut numbers = Vec::new();
     for size in SIZES {
         for language in ["en", "sw"] {
@@ -524,6 +673,15 @@ pub fn walk_everything(
             numbers.push(number);
         }
     }
+    // Larger text and high contrast, where text is tightest (the small panel, Kiswahili)
+    // and on the large panel in English.
+    for (size, language) in [(SIZES[1], "sw"), (SIZES[0], "en")] {
+        walk.begin(size, &format!("large-{language}"));
+        let number = accessible_enrolment(&mut walk, language)?;
+        println!("{}: sealed {number}, {} screens", walk.prefix, walk.shots);
+        numbers.push(number);
+    }
+    institutions(&mut walk)?;
     withdrawn(&mut walk)?;
     Ok(numbers)
 }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::io;
 
 pub use device::{DeviceFile, EscPosPrinter, PrinterLink, list_printers};
-pub use paper::Fonts;
+pub use paper::{Fonts, Page};
 pub use status::PrinterStatus;
 pub use twin::{PrinterTwin, TwinCore};
 

@@ -77,6 +77,27 @@ impl Default for Style {
     }
 }
 
+/// One slip cut off the roll.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The page as drawn: 8-bit grey PNG, [`PAPER_DOTS`] wide.
+    pub png: Vec<u8>,
+    /// Its text, line by line, as printed (QR codes not included): what a reader of the page
+    /// would read, for tests and logs of the twin.
+    pub text: String,
+}
+
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Page({} PNG bytes, {} lines)",
+            self.png.len(),
+            self.text.lines().count()
+        )
+    }
+}
+
 /// The roll: what has been printed since the last cut, and the line being filled.
 pub struct Paper {
     fonts: Fonts,
@@ -87,6 +108,7 @@ pub struct Paper {
     /// Where the next line starts, in rows.
     y: usize,
     qr_data: Vec<u8>,
+    text: String,
 }
 
 impl std::fmt::Debug for Paper {
@@ -105,15 +127,16 @@ impl Paper {
             dots: Vec::new(),
             y: 0,
             qr_data: Vec::new(),
+            text: String::new(),
         }
     }
 
-    /// Carries out one command; returns a finished page (8-bit grey, [`PAPER_DOTS`] wide,
-    /// as PNG) when the paper is cut.
-    pub fn apply(&mut self, op: &Op) -> Option<Vec<u8>> {
+    /// Carries out one command; returns the finished page when the paper is cut.
+    pub fn apply(&mut self, op: &Op) -> Option<Page> {
         match op {
             Op::Init => {
-                self.print_line();
+                // `ESC @` clears the buffer: a half-filled line is dropped, not printed.
+                self.line.clear();
                 self.style = Style::default();
             }
             Op::CodePage(n) => self.style.code_page = *n,
@@ -135,11 +158,14 @@ impl Paper {
             }
             Op::LineFeed => self.print_line(),
             Op::Feed(n) => {
-                self.print_line();
-                self.advance(usize::from(*n) * self.style.spacing as usize);
+                self.flush_line();
+                for _ in 0..*n {
+                    self.advance(self.style.spacing as usize);
+                    self.text.push('\n');
+                }
             }
             Op::FeedDots(n) => {
-                self.print_line();
+                self.flush_line();
                 self.advance(usize::from(*n));
             }
             Op::LineSpacing(n) => self.style.spacing = n.map_or(LINE_SPACING, u32::from),
@@ -147,11 +173,11 @@ impl Paper {
             Op::QrLevel(level) => self.style.qr_level = *level,
             Op::QrStore(data) => self.qr_data.clone_from(data),
             Op::QrPrint => {
-                self.print_line();
+                self.flush_line();
                 self.print_qr();
             }
             Op::Cut => {
-                self.print_line();
+                self.flush_line();
                 return Some(self.cut());
             }
             Op::Status(_) => {}
@@ -221,9 +247,18 @@ impl Paper {
         }
     }
 
+    /// Prints the line being filled, if anything is on it.
+    fn flush_line(&mut self) {
+        if !self.line.is_empty() {
+            self.print_line();
+        }
+    }
+
     /// Prints the line being filled (an empty line just feeds).
     fn print_line(&mut self) {
         let line = std::mem::take(&mut self.line);
+        self.text.extend(line.iter().map(|c| c.ch));
+        self.text.push('\n');
         let height = line
             .iter()
             .map(|c| c.height * CELL.1)
@@ -300,15 +335,18 @@ impl Paper {
         }
     }
 
-    /// Ends the page: its PNG, and a clean roll after it.
-    fn cut(&mut self) -> Vec<u8> {
+    /// Ends the page: its PNG and text, and a clean roll after it.
+    fn cut(&mut self) -> Page {
         let rows = self.y.max(1);
         self.ensure_rows(rows);
         self.dots.truncate(rows * PAPER_DOTS as usize);
         let png = encode_png(&self.dots, PAPER_DOTS, rows as u32);
         self.dots.clear();
         self.y = 0;
-        png
+        Page {
+            png,
+            text: std::mem::take(&mut self.text),
+        }
     }
 }
 

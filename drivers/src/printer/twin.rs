@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::interpret::{Interpreter, Op};
-use super::paper::{Fonts, Paper};
+use super::paper::{Fonts, Page, Paper};
 use super::status::{self, PrinterStatus};
 use crate::fingerprint::Pty;
 
@@ -35,7 +35,7 @@ impl TwinCore {
     /// Reads `bytes` with the printer in `status`: returns the status bytes to send back and
     /// the pages cut. An offline printer (cover open, no paper) answers status requests but
     /// prints nothing.
-    pub fn receive(&mut self, bytes: &[u8], status: &PrinterStatus) -> (Vec<u8>, Vec<Vec<u8>>) {
+    pub fn receive(&mut self, bytes: &[u8], status: &PrinterStatus) -> (Vec<u8>, Vec<Page>) {
         let mut answers = Vec::new();
         let mut pages = Vec::new();
         for op in self.interpreter.feed(bytes) {
@@ -53,7 +53,7 @@ impl TwinCore {
 struct State {
     status: PrinterStatus,
     unplugged: bool,
-    pages: Vec<Vec<u8>>,
+    pages: Vec<Page>,
     received: usize,
 }
 
@@ -118,8 +118,8 @@ impl PrinterTwin {
         self.state().unplugged = unplugged;
     }
 
-    /// Every page printed so far, as PNG.
-    pub fn pages(&self) -> Vec<Vec<u8>> {
+    /// Every page printed so far.
+    pub fn pages(&self) -> Vec<Page> {
         self.state().pages.clone()
     }
 
@@ -129,7 +129,7 @@ impl PrinterTwin {
     }
 
     /// Waits up to `timeout` until `count` pages have been printed; returns every page then.
-    pub fn wait_for_pages(&self, count: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    pub fn wait_for_pages(&self, count: usize, timeout: Duration) -> Vec<Page> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state();
         while state.pages.len() < count {
@@ -252,7 +252,8 @@ mod tests {
         assert!(printer.print(&job()).is_ok());
         let pages = twin.wait_for_pages(1, Duration::from_secs(5));
         assert_eq!(pages.len(), 1);
-        let decoder = png::Decoder::new(std::io::Cursor::new(pages[0].clone()));
+        let decoder = png::Decoder::new(std::io::Cursor::new(pages[0].png.clone()));
+        assert_eq!(pages[0].text, "KE-TEST\n\n\n\n");
         let info = decoder.read_info().unwrap().info().clone();
         assert_eq!(info.width, 576);
         assert!(info.height > 200, "a line and a QR code: {}", info.height);
