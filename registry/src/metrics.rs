@@ -471,6 +471,9 @@ pub(crate) mod tests {
         fn flags(&self) -> Result<Vec<Flag>> {
             self.answer(self.flags.clone())
         }
+        fn amendments(&self, _: &str, _: u64) -> Result<crate::store::Amendments> {
+            self.answer(crate::store::Amendments::default())
+        }
         fn stats(&self) -> Result<Stats> {
             self.stats_reads.fetch_add(1, Ordering::Relaxed);
             self.answer(self.stats.clone())

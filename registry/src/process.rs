@@ -352,7 +352,12 @@ fn amended_record(
     let number = RegistrationNumber::parse(&amendment.amends).ok()?;
     let amended = (number.device.to_string(), number.seq);
     if (amended.0.as_str(), amended.1) == (arrival.device.as_str(), arrival.seq) {
-        flags.push(flag(arrival, "amends_itself", "the record names itself as amended", now));
+        flags.push(flag(
+            arrival,
+            "amends_itself",
+            "the record names itself as amended",
+            now,
+        ));
         return None;
     }
     Some(amended)
@@ -379,17 +384,16 @@ pub fn run(
             let centre = centres
                 .of(store, &arrival.device)
                 .with_context(|| format!("read device {}", arrival.device))?;
-            let (mut flags, document_key, amends) =
-                examine(arrival, identity, &keyer, centre, now);
-            if let Some((device, seq)) = &amends {
-                if store.record(device, *seq)?.is_none() {
-                    flags.push(flag(
-                        arrival,
-                        "amends_unknown",
-                        format!("amends device {device} record {seq}, which is not held"),
-                        now,
-                    ));
-                }
+            let (mut flags, document_key, amends) = examine(arrival, identity, &keyer, centre, now);
+            if let Some((device, seq)) = &amends
+                && store.record(device, *seq)?.is_none()
+            {
+                flags.push(flag(
+                    arrival,
+                    "amends_unknown",
+                    format!("amends device {device} record {seq}, which is not held"),
+                    now,
+                ));
             }
             let stored = store
                 .processed(&Processed {

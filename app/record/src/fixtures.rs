@@ -11,8 +11,8 @@ use time::macros::date;
 use crate::biometrics::{self, ImageRole};
 use crate::form::{
     Citizenship, Consent, ConsentGiver, Demographics, Disability, DocumentType, EducationLevel,
-    EmploymentStatus, FingerPosition, IdentityDocument, MaritalStatus, Names, PlaceOfBirth, Residence,
-    Sex, Staff,
+    EmploymentStatus, FingerPosition, IdentityDocument, MaritalStatus, Names, PlaceOfBirth,
+    Residence, Sex, Staff,
 };
 use crate::record::{Enrolment, FingerCapture, FingerRecord};
 

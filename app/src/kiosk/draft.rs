@@ -10,9 +10,9 @@ use time::{Date, Month};
 use super::fields::{Field, Page};
 use crate::biometrics::Image;
 use crate::form::{
-    Amendment, Citizenship, Consent, ConsentGiver, Demographics, FingerException, FingerPosition, Guardian,
-    IdentityDocument, Names, PhotoOverride, PlaceOfBirth, Problem, ProblemKind, Problems, Residence, Staff,
-    validate,
+    Amendment, Citizenship, Consent, ConsentGiver, Demographics, FingerException, FingerPosition,
+    Guardian, IdentityDocument, Names, PhotoOverride, PlaceOfBirth, Problem, ProblemKind, Problems,
+    Residence, Staff, validate,
 };
 use crate::record::{Enrolment, FingerCapture, FingerRecord, FingerShown};
 

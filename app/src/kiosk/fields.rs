@@ -70,11 +70,31 @@ pub enum Field {
     Nhif,
     /// KRA PIN.
     KraPin,
+    /// The second parent's or guardian's relationship.
+    Guardian2Relationship,
+    /// The second parent's or guardian's full name.
+    Guardian2Name,
+    /// The second parent's or guardian's national ID or registration number.
+    Guardian2Id,
+    /// County of birth, `1` to `47`, for those born in Kenya.
+    BirthCounty,
+    /// Country of birth (ISO 3166-1 alpha-3), for those born abroad.
+    BirthCountry,
+    /// `new`, or `correction` of an earlier enrolment.
+    Purpose,
+    /// The registration number of the record corrected.
+    Amends,
+    /// What the correction changes: [`crate::form::AmendedField`]s in snake case, `,` between.
+    AmendedFields,
+    /// A [`crate::form::AmendmentReason`] in snake case.
+    AmendReason,
+    /// The reason in words.
+    AmendDetails,
 }
 
 impl Field {
     /// Every field, in index order.
-    pub const ALL: [Field; 25] = [
+    pub const ALL: [Field; 35] = [
         Self::Citizenship,
         Self::DocumentKind,
         Self::DocumentNumber,
@@ -100,6 +120,16 @@ impl Field {
         Self::Nssf,
         Self::Nhif,
         Self::KraPin,
+        Self::Guardian2Relationship,
+        Self::Guardian2Name,
+        Self::Guardian2Id,
+        Self::BirthCounty,
+        Self::BirthCountry,
+        Self::Purpose,
+        Self::Amends,
+        Self::AmendedFields,
+        Self::AmendReason,
+        Self::AmendDetails,
     ];
 
     /// Its index: the screens name fields by it (`Fields` in ui/fields.slint).
@@ -119,14 +149,19 @@ impl Field {
             | Self::FirstName
             | Self::OtherNames
             | Self::GuardianName
+            | Self::Guardian2Name
             | Self::EthnicGroup
             | Self::Location => Entry::Letters,
-            Self::DateOfBirth | Self::GuardianId | Self::Nssf | Self::Nhif => Entry::Digits,
+            Self::DateOfBirth | Self::Nssf | Self::Nhif => Entry::Digits,
+            // A national ID (digits) or a registration number (letters and digits).
+            Self::GuardianId | Self::Guardian2Id => Entry::Text,
             Self::DocumentNumber
             | Self::Nationality
             | Self::LandReference
             | Self::HouseNumber
-            | Self::KraPin => Entry::Text,
+            | Self::KraPin
+            | Self::Amends
+            | Self::AmendDetails => Entry::Text,
             Self::Citizenship
             | Self::DocumentKind
             | Self::Sex
@@ -136,7 +171,13 @@ impl Field {
             | Self::Education
             | Self::Employment
             | Self::County
-            | Self::SubCounty => Entry::Choice,
+            | Self::SubCounty
+            | Self::Guardian2Relationship
+            | Self::BirthCounty
+            | Self::BirthCountry
+            | Self::Purpose
+            | Self::AmendedFields
+            | Self::AmendReason => Entry::Choice,
         }
     }
 
@@ -145,7 +186,12 @@ impl Field {
         match self {
             Self::DateOfBirth => 8,
             Self::Nationality => 3,
-            Self::Surname | Self::FirstName | Self::OtherNames | Self::GuardianName => 60,
+            Self::Surname
+            | Self::FirstName
+            | Self::OtherNames
+            | Self::GuardianName
+            | Self::Guardian2Name => 60,
+            Self::AmendDetails => 80,
             _ => 30,
         }
     }
@@ -178,6 +224,16 @@ impl Field {
             Self::Nssf => "nssf",
             Self::Nhif => "nhif",
             Self::KraPin => "kra_pin",
+            Self::Guardian2Relationship => "guardians[1].relationship",
+            Self::Guardian2Name => "guardians[1].full_name",
+            Self::Guardian2Id => "guardians[1].id_number",
+            Self::BirthCounty => "place_of_birth.county",
+            Self::BirthCountry => "place_of_birth.country",
+            Self::Purpose => "purpose",
+            Self::Amends => "amendment.amends",
+            Self::AmendedFields => "amendment.fields",
+            Self::AmendReason => "amendment.reason",
+            Self::AmendDetails => "amendment.details",
         }
     }
 
@@ -198,11 +254,13 @@ impl Field {
 pub enum Page {
     /// Citizenship and identity document.
     Document,
+    /// A correction: the record it corrects, what changes and why (asked only for one).
+    Amendment,
     /// Names.
     Names,
-    /// Date of birth and sex.
+    /// Date of birth, sex and place of birth.
     Birth,
-    /// Parent or guardian (asked under 18 only).
+    /// Parents or guardians, up to two (asked under 18 only).
     Guardian,
     /// Marital status and disability.
     About,
@@ -216,8 +274,9 @@ pub enum Page {
 
 impl Page {
     /// The pages in order.
-    pub const ALL: [Page; 8] = [
+    pub const ALL: [Page; 9] = [
         Self::Document,
+        Self::Amendment,
         Self::Names,
         Self::Birth,
         Self::Guardian,
@@ -235,13 +294,28 @@ impl Page {
                 Field::DocumentKind,
                 Field::DocumentNumber,
                 Field::Nationality,
+                Field::Purpose,
+            ],
+            Self::Amendment => &[
+                Field::Amends,
+                Field::AmendedFields,
+                Field::AmendReason,
+                Field::AmendDetails,
             ],
             Self::Names => &[Field::Surname, Field::FirstName, Field::OtherNames],
-            Self::Birth => &[Field::DateOfBirth, Field::Sex],
+            Self::Birth => &[
+                Field::DateOfBirth,
+                Field::Sex,
+                Field::BirthCounty,
+                Field::BirthCountry,
+            ],
             Self::Guardian => &[
                 Field::GuardianRelationship,
                 Field::GuardianName,
                 Field::GuardianId,
+                Field::Guardian2Relationship,
+                Field::Guardian2Name,
+                Field::Guardian2Id,
             ],
             Self::About => &[Field::MaritalStatus, Field::Disability],
             Self::Work => &[Field::Education, Field::Employment],

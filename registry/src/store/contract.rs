@@ -248,6 +248,10 @@ pub fn all(store_factory: &dyn Fn() -> Box<dyn Store>) {
             "a_bundle_to_two_targets_is_two_publications",
             a_bundle_to_two_targets_is_two_publications,
         ),
+        (
+            "amendments_are_linked_both_ways",
+            amendments_are_linked_both_ways,
+        ),
     ];
     for (name, check) in checks {
         let store = store_factory();
@@ -762,6 +766,7 @@ pub fn processing_flags_duplicate_documents(store: &dyn Store) {
             device: &first.device,
             seq: 1,
             flags: vec![rule.clone()],
+            amends: None,
             document_key: Some(key.clone()),
             at: NOW + 1,
         })
@@ -773,6 +778,7 @@ pub fn processing_flags_duplicate_documents(store: &dyn Store) {
             device: &second.device,
             seq: 1,
             flags: Vec::new(),
+            amends: None,
             document_key: Some(key.clone()),
             at: NOW + 2,
         })
@@ -803,6 +809,7 @@ pub fn processing_flags_duplicate_documents(store: &dyn Store) {
             device: &first.device,
             seq: 2,
             flags: Vec::new(),
+            amends: None,
             document_key: Some("document-key-2".into()),
             at: NOW + 3,
         })
@@ -1443,4 +1450,49 @@ pub fn a_bundle_to_two_targets_is_two_publications(store: &dyn Store) {
     assert_eq!(store.unpublish_update(&to_centre.sha256).unwrap(), 3);
     assert_eq!(store.updates().unwrap(), vec![other]);
     assert_eq!(store.fleet_snapshot(None).unwrap().version, 0);
+}
+
+/// An amendment's link is stored with its processing and read both ways; the document it
+/// shares with the records it corrects (directly or through an earlier amendment) is not a
+/// duplicate, while another record's is; processing again keeps one link.
+pub fn amendments_are_linked_both_ways(store: &dyn Store) {
+    let chain = Chain::new("amending-office", 4);
+    let signing = Signing::new("node");
+    append(store, &chain.device, &chain.batch(1..=4), &signing, NOW);
+    let device = chain.device.as_str();
+    let key = Some("same-document".to_string());
+    let outcome = |seq: u64, amends: Option<u64>| Processed {
+        device,
+        seq,
+        flags: Vec::new(),
+        document_key: key.clone(),
+        amends: amends.map(|of| (device.to_owned(), of)),
+        at: NOW + seq as i64,
+    };
+    assert!(store.processed(&outcome(1, None)).unwrap().is_empty());
+    // 2 amends 1, 3 amends 2: the same document, no duplicate.
+    assert!(store.processed(&outcome(2, Some(1))).unwrap().is_empty());
+    assert!(store.processed(&outcome(3, Some(2))).unwrap().is_empty());
+    assert!(
+        store.processed(&outcome(3, Some(2))).unwrap().is_empty(),
+        "processed again"
+    );
+    // 4 is no amendment: the same document is a duplicate of 1.
+    let flags = store.processed(&outcome(4, None)).unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(flags[0].code, "duplicate_document");
+
+    let of = |seq: u64| store.amendments(device, seq).unwrap();
+    let link = |seq: u64| (device.to_owned(), seq);
+    assert_eq!(of(1).amends, None);
+    assert_eq!(of(1).amended_by, vec![link(2)]);
+    assert_eq!(of(2).amends, Some(link(1)));
+    assert_eq!(of(2).amended_by, vec![link(3)]);
+    assert_eq!(of(3).amends, Some(link(2)));
+    assert!(of(3).amended_by.is_empty());
+    assert_eq!(of(4), super::Amendments::default());
+    assert_eq!(
+        store.amendments("no-such-device", 1).unwrap(),
+        super::Amendments::default()
+    );
 }

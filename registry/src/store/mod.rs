@@ -252,8 +252,43 @@ pub struct Processed<'a> {
     pub flags: Vec<Flag>,
     /// A keyed hash of the identity document (type and number), to find it twice.
     pub document_key: Option<String>,
+    /// The record this one amends, (device, seq), when it is an amendment: the link is stored,
+    /// and the document it shares with the records it corrects is no duplicate.
+    pub amends: Option<(String, u64)>,
     /// Now.
     pub at: i64,
+}
+
+/// A record's place among amendments: the record it amends and those that amend it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Amendments {
+    /// The record it amends, (device, seq).
+    pub amends: Option<(String, u64)>,
+    /// The records that amend it, in the order they were processed.
+    pub amended_by: Vec<(String, u64)>,
+}
+
+/// Most links [`in_amendment_chain`] follows: a chain longer than this is not believed.
+pub const MAX_AMENDMENT_CHAIN: usize = 1_000;
+
+/// Whether `wanted` is `start` or a record `start` amends, directly or through others;
+/// `amends` reads one record's link.
+pub fn in_amendment_chain(
+    start: (&str, u64),
+    wanted: (&str, u64),
+    mut amends: impl FnMut(&str, u64) -> Result<Option<(String, u64)>>,
+) -> Result<bool> {
+    let mut at = (start.0.to_owned(), start.1);
+    for _ in 0..MAX_AMENDMENT_CHAIN {
+        if (at.0.as_str(), at.1) == wanted {
+            return Ok(true);
+        }
+        match amends(&at.0, at.1)? {
+            Some(next) => at = next,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
 }
 
 /// One device, for the operators' page.
@@ -393,6 +428,8 @@ pub trait Store: Send + Sync {
     fn processed(&self, outcome: &Processed<'_>) -> Result<Vec<Flag>>;
     /// Every flag raised, oldest first.
     fn flags(&self) -> Result<Vec<Flag>>;
+    /// What record `device`/`seq` amends and what amends it (as processed).
+    fn amendments(&self, device: &str, seq: u64) -> Result<Amendments>;
 
     /// Counts.
     fn stats(&self) -> Result<Stats>;

@@ -23,6 +23,7 @@
 //! | `incidents`      | bigserial              | [`Incident`]                                |
 //! | `flags`          | bigserial              | [`Flag`]                                    |
 //! | `documents`      | document key           | the first (device, seq) that held it        |
+//! | `amendments`     | (device, seq)          | the (device, seq) that record amends        |
 //! | `fleet_version`  | (one row)              | the fleet version                           |
 //! | `staff`          | staff number           | [`StaffMember`]                             |
 //! | `centres`        | centre id              | [`CentreEntry`]                             |
@@ -48,10 +49,11 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Row, Statement, Transactio
 
 use super::fleet::{CentreKind, PublishedUpdate, Role, Settings, UpdateTarget};
 use super::{
-    Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
-    DeviceOverview, Flag, FleetSnapshot, Hash, Head, Incident, Meta, PartOutcome, PerDay,
-    Processed, Provision, ProvisionRefusal, Signer, StaffMember, Stats, Store, TokenEntry,
-    Withdrawal, WithdrawnDevice, day_of, duplicate_flag, fill_days, token_refusal,
+    Amendments, Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked,
+    DeviceEntry, DeviceOverview, Flag, FleetSnapshot, Hash, Head, Incident, Meta, PartOutcome,
+    PerDay, Processed, Provision, ProvisionRefusal, Signer, StaffMember, Stats, Store, TokenEntry,
+    Withdrawal, WithdrawnDevice, day_of, duplicate_flag, fill_days, in_amendment_chain,
+    token_refusal,
 };
 
 /// Connections a store opens at most, unless told otherwise.
@@ -210,6 +212,20 @@ CREATE TABLE updates (
     CONSTRAINT updates_target CHECK ((target_kind = 'all') = (target_id IS NULL)),
     CONSTRAINT updates_publication UNIQUE NULLS NOT DISTINCT (sha256, target_kind, target_id)
 );
+"#,
+    // Version 5. Amendments: each amendment's link to the record it amends, found both ways
+    // (`show` lists what a record amends and what amends it). A new table only, so it is added
+    // to a populated database in place; `id` keeps the order links were processed in.
+    r#"
+CREATE TABLE amendments (
+    id bigserial,
+    device text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    amends_device text COLLATE "C" NOT NULL,
+    amends_seq bigint NOT NULL,
+    PRIMARY KEY (device, seq)
+);
+CREATE INDEX amendments_amended ON amendments (amends_device, amends_seq, id);
 "#,
 ];
 
@@ -1344,7 +1360,30 @@ impl Store for PgStore {
                 )?;
                 let first: String = row.try_get("device")?;
                 let first_seq = count(row.try_get("seq")?)?;
-                if (first.as_str(), first_seq) != (outcome.device, outcome.seq) {
+                // The document of the records an amendment corrects is its own, not a
+                // duplicate.
+                let corrects = match &outcome.amends {
+                    None => false,
+                    Some((from, from_seq)) => in_amendment_chain(
+                        (from, *from_seq),
+                        (&first, first_seq),
+                        |device, seq| {
+                            let row = session.query_opt(
+                                "SELECT amends_device, amends_seq FROM amendments \
+                                 WHERE device = $1 AND seq = $2",
+                                &[&device, &int(seq)?],
+                            )?;
+                            row.map(|row| {
+                                Ok((
+                                    row.try_get::<_, String>("amends_device")?,
+                                    count(row.try_get("amends_seq")?)?,
+                                ))
+                            })
+                            .transpose()
+                        },
+                    )?,
+                };
+                if (first.as_str(), first_seq) != (outcome.device, outcome.seq) && !corrects {
                     flags.push(duplicate_flag(outcome, &first, first_seq));
                 }
             }
@@ -1361,11 +1400,53 @@ impl Store for PgStore {
                     ],
                 )?;
             }
+            if let Some((device, amended_seq)) = &outcome.amends {
+                // Processing a record again keeps one link.
+                session.execute(
+                    "INSERT INTO amendments (device, seq, amends_device, amends_seq) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (device, seq) DO NOTHING",
+                    &[&outcome.device, &seq, device, &int(*amended_seq)?],
+                )?;
+            }
             session.execute(
                 "UPDATE records SET processed = true WHERE device = $1 AND seq = $2",
                 &[&outcome.device, &seq],
             )?;
             Ok(flags)
+        })
+    }
+
+    fn amendments(&self, device: &str, seq: u64) -> Result<Amendments> {
+        let seq = int(seq)?;
+        self.read(|session| {
+            let amends = session
+                .query_opt(
+                    "SELECT amends_device, amends_seq FROM amendments \
+                     WHERE device = $1 AND seq = $2",
+                    &[&device, &seq],
+                )?
+                .map(|row| {
+                    Ok::<_, anyhow::Error>((
+                        row.try_get::<_, String>("amends_device")?,
+                        count(row.try_get("amends_seq")?)?,
+                    ))
+                })
+                .transpose()?;
+            let amended_by = session
+                .query(
+                    "SELECT device, seq FROM amendments \
+                     WHERE amends_device = $1 AND amends_seq = $2 ORDER BY id",
+                    &[&device, &seq],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<_, String>("device")?,
+                        count(row.try_get("seq")?)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Amendments { amends, amended_by })
         })
     }
 

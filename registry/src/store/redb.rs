@@ -35,10 +35,11 @@ use redb::{
 };
 
 use super::{
-    Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked, DeviceEntry,
-    DeviceOverview, Flag, FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay, Processed,
-    Provision, ProvisionRefusal, PublishedUpdate, Signer, StaffMember, Stats, Store, TokenEntry,
-    Withdrawal, WithdrawnDevice, chain_refusal, day_of, duplicate_flag, fill_days, token_refusal,
+    Amendments, Appended, Arrival, AuditEntry, CentreEntry, ChainRefusal, ChainStats, Checked,
+    DeviceEntry, DeviceOverview, Flag, FleetSnapshot, Head, Incident, Meta, PartOutcome, PerDay,
+    Processed, Provision, ProvisionRefusal, PublishedUpdate, Signer, StaffMember, Stats, Store,
+    TokenEntry, Withdrawal, WithdrawnDevice, chain_refusal, day_of, duplicate_flag, fill_days,
+    in_amendment_chain, token_refusal,
 };
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -54,6 +55,10 @@ const INCIDENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("incidents")
 const UNPROCESSED: TableDefinition<(&str, u64), i64> = TableDefinition::new("unprocessed");
 const FLAGS: TableDefinition<u64, &[u8]> = TableDefinition::new("flags");
 const DOCUMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("documents");
+/// An amendment's link: (device, seq) of the amendment to the JSON (device, seq) it amends.
+const AMENDS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("amends");
+/// The other way: (device, seq) of a record to the JSON list of (device, seq) amending it.
+const AMENDED_BY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("amended_by");
 const DAYS: TableDefinition<i64, u64> = TableDefinition::new("days");
 const FLEET: TableDefinition<&str, u64> = TableDefinition::new("fleet");
 const STAFF: TableDefinition<&str, &[u8]> = TableDefinition::new("staff");
@@ -110,6 +115,9 @@ impl RedbStore {
         txn.open_table(POLICIES)?;
         // A database made before updates were published gains the table here, empty.
         txn.open_table(UPDATES)?;
+        // A database made before amendments were linked gains the tables here, empty.
+        txn.open_table(AMENDS)?;
+        txn.open_table(AMENDED_BY)?;
         txn.commit()?;
         Ok(store)
     }
@@ -617,9 +625,26 @@ impl Store for RedbStore {
                     .get(key.as_str())?
                     .map(|v| json(v.value()))
                     .transpose()?;
+                let amends_table = txn.open_table(AMENDS)?;
+                // The document of the records an amendment corrects is its own, not a
+                // duplicate.
+                let corrects = |device: &str, seq: u64| -> Result<bool> {
+                    match &outcome.amends {
+                        None => Ok(false),
+                        Some((from, from_seq)) => {
+                            in_amendment_chain((from, *from_seq), (device, seq), |d, s| {
+                                amends_table
+                                    .get((d, s))?
+                                    .map(|v| json(v.value()))
+                                    .transpose()
+                            })
+                        }
+                    }
+                };
                 match first {
                     Some((device, seq))
-                        if (device.as_str(), seq) != (outcome.device, outcome.seq) =>
+                        if (device.as_str(), seq) != (outcome.device, outcome.seq)
+                            && !corrects(&device, seq)? =>
                     {
                         flags.push(duplicate_flag(outcome, &device, seq));
                     }
@@ -628,6 +653,27 @@ impl Store for RedbStore {
                         let value = serde_json::to_vec(&(outcome.device, outcome.seq))?;
                         documents.insert(key.as_str(), value.as_slice())?;
                     }
+                }
+            }
+            if let Some((device, seq)) = &outcome.amends {
+                let link = serde_json::to_vec(&(device, seq))?;
+                let newly = txn
+                    .open_table(AMENDS)?
+                    .insert((outcome.device, outcome.seq), link.as_slice())?
+                    .is_none();
+                // Processing a record again keeps one link.
+                if newly {
+                    let mut by = txn.open_table(AMENDED_BY)?;
+                    let mut list: Vec<(String, u64)> = by
+                        .get((device.as_str(), *seq))?
+                        .map(|v| json(v.value()))
+                        .transpose()?
+                        .unwrap_or_default();
+                    list.push((outcome.device.to_owned(), outcome.seq));
+                    by.insert(
+                        (device.as_str(), *seq),
+                        serde_json::to_vec(&list)?.as_slice(),
+                    )?;
                 }
             }
             let mut table = txn.open_table(FLAGS)?;
@@ -640,6 +686,22 @@ impl Store for RedbStore {
         }
         txn.commit()?;
         Ok(flags)
+    }
+
+    fn amendments(&self, device: &str, seq: u64) -> Result<Amendments> {
+        let txn = self.db.begin_read()?;
+        let amends = txn
+            .open_table(AMENDS)?
+            .get((device, seq))?
+            .map(|v| json(v.value()))
+            .transpose()?;
+        let amended_by = txn
+            .open_table(AMENDED_BY)?
+            .get((device, seq))?
+            .map(|v| json(v.value()))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Amendments { amends, amended_by })
     }
 
     fn flags(&self) -> Result<Vec<Flag>> {

@@ -198,7 +198,10 @@ mod tests {
         assert!(!REFUGEE_ID.accepts("RC123456"), "letters");
         assert!(UNHCR_DOCUMENT.accepts(UNHCR_DOCUMENT.example));
         assert!(UNHCR_DOCUMENT.accepts("336-00123456"));
-        assert!(!UNHCR_DOCUMENT.accepts("KAK18C01234"), "no hyphen after the office");
+        assert!(
+            !UNHCR_DOCUMENT.accepts("KAK18C01234"),
+            "no hyphen after the office"
+        );
         assert!(!UNHCR_DOCUMENT.accepts("KAK-18C01"), "too short");
         assert!(!UNHCR_DOCUMENT.accepts("KAK-18C0123456789"), "too long");
         assert!(!UNHCR_DOCUMENT.accepts("kak-18c01234"), "lower case");

@@ -258,25 +258,19 @@ impl Problem {
                 "Give one place of birth: a county in Kenya, or a country outside it.".into()
             }
             (K::PlaceOfBirthTwice, Sw) => {
-                "Toa mahali pamoja pa kuzaliwa: kaunti ndani ya Kenya, au nchi nje ya Kenya."
-                    .into()
+                "Toa mahali pamoja pa kuzaliwa: kaunti ndani ya Kenya, au nchi nje ya Kenya.".into()
             }
             (K::TooManyGuardians, En) => "Give at most two parents or guardians.".into(),
             (K::TooManyGuardians, Sw) => "Toa wazazi au walezi wasiozidi wawili.".into(),
-            (K::RelationshipRepeated, En) => {
-                "Only one father and one mother can be given.".into()
-            }
+            (K::RelationshipRepeated, En) => "Only one father and one mother can be given.".into(),
             (K::RelationshipRepeated, Sw) => "Baba mmoja tu na mama mmoja tu.".into(),
             (K::RegistrationNumberMistyped, En) => {
-                "This registration number does not check out: a letter or digit is mistyped."
-                    .into()
+                "This registration number does not check out: a letter or digit is mistyped.".into()
             }
             (K::RegistrationNumberMistyped, Sw) => {
                 "Nambari hii ya usajili si sahihi: herufi au tarakimu moja imekosewa.".into()
             }
-            (K::AmendmentDetailsRequired, En) => {
-                "Say in words why the record is corrected.".into()
-            }
+            (K::AmendmentDetailsRequired, En) => "Say in words why the record is corrected.".into(),
             (K::AmendmentDetailsRequired, Sw) => {
                 "Eleza kwa maneno kwa nini rekodi inasahihishwa.".into()
             }

@@ -6,15 +6,15 @@
 use time::Date;
 
 use super::counties;
+use super::countries;
 use super::formats::{self, Format};
 use super::problems::{Problem, ProblemKind, Problems};
+use super::schema::{AmendmentReason, Relationship};
 use super::schema::{
     Citizenship, Consent, ConsentGiver, Demographics, DocumentType, FingerException,
     FingerPosition, PhotoOverride, SELF_SERVICE, Staff,
 };
 use crate::policy::CentreKind;
-use super::countries;
-use super::schema::{AmendmentReason, Relationship};
 use crate::record::{RegistrationNumber, RegistrationNumberError};
 
 /// Youngest age at which a person may enrol.
@@ -522,6 +522,6 @@ fn check_number_option(
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod people_tests;
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,10 @@ pub use envelope::{
     Envelope, EnvelopeError, EnvelopeVersion, EnvelopeView, Hash, MAGIC, MAGIC_V1, MAX_CIPHERTEXT,
     hex, parse_hex, sha256,
 };
-pub use payload::{Enrolment, FingerCapture, FingerRecord, PAYLOAD_FORMAT, Payload};
+pub use payload::{
+    Enrolment, FingerCapture, FingerRecord, OLDEST_PAYLOAD_FORMAT, PAYLOAD_FORMAT,
+    PLACE_OF_BIRTH_FORMAT, Payload,
+};
 pub use receipt::{RECEIPT_LEN, RECEIPT_MAGIC, Receipt, ReceiptError, ReceiptKind, RefusalReason};
 pub use registration::{DeviceId, RegistrationNumber, RegistrationNumberError};
 pub use seal::{

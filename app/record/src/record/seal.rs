@@ -9,7 +9,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use super::envelope::{Envelope, EnvelopeError, Hash, sha256};
-use super::payload::{Enrolment, PAYLOAD_FORMAT, Payload};
+use super::payload::{Enrolment, OLDEST_PAYLOAD_FORMAT, PAYLOAD_FORMAT, Payload};
 use super::registration::{DeviceId, RegistrationNumber};
 
 /// Where the next record goes in the device's chain.
@@ -201,11 +201,12 @@ pub fn unseal(envelope: &Envelope, identity: &Identity) -> Result<Payload<Enrolm
     decode_payload(&plaintext)
 }
 
-/// Decodes a decrypted payload. Refuses formats other than [`PAYLOAD_FORMAT`].
+/// Decodes a decrypted payload. Refuses formats other than [`OLDEST_PAYLOAD_FORMAT`] to
+/// [`PAYLOAD_FORMAT`]: older records stay readable, and lack only what was added since.
 pub fn decode_payload(plaintext: &[u8]) -> Result<Payload<Enrolment>, UnsealError> {
     let payload: Payload<Enrolment> =
         ciborium::from_reader(plaintext).map_err(|e| UnsealError::Decode(e.to_string()))?;
-    if payload.format != PAYLOAD_FORMAT {
+    if !(OLDEST_PAYLOAD_FORMAT..=PAYLOAD_FORMAT).contains(&payload.format) {
         return Err(UnsealError::Decode(format!(
             "payload format {}",
             payload.format
