@@ -660,9 +660,9 @@ async fn standing(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let waiting = waiting_of(&headers);
-    blocking(state, move |state| {
+    let later = state.clone();
+    let (device, answer) = blocking(state, move |state| {
         let device = admit_record_call(state, &peer)?.device;
-        note_seen(state, &device, waiting);
         let head = state.store.head(&device).map_err(unavailable)?;
         let id = DeviceId::parse(&device).ok_or_else(|| bad_request("device id"))?;
         let receipt = Receipt::sign(
@@ -674,9 +674,14 @@ async fn standing(
             now(),
             None,
         );
-        Ok(octets(receipt.to_bytes()))
+        Ok((device, octets(receipt.to_bytes())))
     })
-    .await
+    .await?;
+    // Noted after the answer, not before: for a device not seen lately it is a durable
+    // commit, which the device's sync (its first batch waits on the standing) need not wait
+    // for. What it records is for operators only, and a write that fails is logged.
+    tokio::task::spawn_blocking(move || note_seen(&later, &device, waiting));
+    Ok(answer)
 }
 
 /// Query of `GET /v1/policy`.

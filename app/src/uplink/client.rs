@@ -95,9 +95,9 @@ pub enum PartOutcome {
     Partial(u64),
 }
 
-/// Connections kept open to one node between calls: one for each of the two batches a sync
-/// has on their way at once, and one for the calls around them.
-const IDLE_CONNECTIONS: usize = 3;
+/// Connections kept open to one node between calls: one for each of the four batches a sync
+/// has on their way at once on a fast link, and one for the calls around them.
+const IDLE_CONNECTIONS: usize = 5;
 
 /// The header of the standing call that tells the registry how many records the device still
 /// holds unacknowledged, for its operators.

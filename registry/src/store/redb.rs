@@ -8,7 +8,8 @@
 //! | `devices`     | device id       | JSON [`DeviceEntry`]                        |
 //! | `seen`        | device id       | last seen (i64 BE) + waiting (u64 BE)       |
 //! | `tokens`      | SHA-256 hex     | JSON [`TokenEntry`]                         |
-//! | `records`     | (device, seq)   | envelope bytes                              |
+//! | `records`     | (device, seq)   | envelope bytes (the first piece, see below) |
+//! | `record_pieces` | (device, seq, n) | the envelope's pieces after the first     |
 //! | `receipts`    | (device, seq)   | receipt bytes (the same answer to a repeat) |
 //! | `arrivals`    | (device, seq)   | received at (Unix seconds)                  |
 //! | `heads`       | device id       | seq u64 BE + envelope hash                  |
@@ -25,6 +26,12 @@
 //! | `audit`       | (device, number)| JSON [`AuditEntry`]                         |
 //! | `policies`    | centre (or none)| (version, signed policy bytes)              |
 //! | `updates`     | number          | JSON [`PublishedUpdate`]                    |
+//!
+//! A record larger than a page is stored in pieces ([`pieces`]): redb keeps a large value
+//! alone in a page of a power-of-two size, so a 176 kB envelope took a 256 kB page, and every
+//! commit wrote and forced to disk 45% more than the records weigh. A record's first piece is
+//! under `records`, the rest in order under `record_pieces`; a record stored whole (before
+//! pieces) has none there, and reads the same.
 
 use std::path::Path;
 
@@ -47,6 +54,8 @@ const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const SEEN: TableDefinition<&str, &[u8]> = TableDefinition::new("seen");
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
 const RECORDS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("records");
+const RECORD_PIECES: TableDefinition<(&str, u64, u32), &[u8]> =
+    TableDefinition::new("record_pieces");
 const RECEIPTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("receipts");
 const ARRIVALS: TableDefinition<(&str, u64), i64> = TableDefinition::new("arrivals");
 const HEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("heads");
@@ -97,6 +106,8 @@ impl RedbStore {
         txn.open_table(SEEN)?;
         txn.open_table(TOKENS)?;
         txn.open_table(RECORDS)?;
+        // A database made before records were stored in pieces gains the table here, empty.
+        txn.open_table(RECORD_PIECES)?;
         txn.open_table(RECEIPTS)?;
         txn.open_table(ARRIVALS)?;
         txn.open_table(HEADS)?;
@@ -157,6 +168,67 @@ fn read_head(
     Ok(table
         .get(device)?
         .map_or(Head::EMPTY, |v| decode_head(v.value())))
+}
+
+/// redb's page, the smallest a value is stored in.
+const PAGE: usize = 4096;
+
+/// What a leaf page holds besides its one value (its header, two offsets and the key, some 40
+/// bytes for these tables), counted high.
+const LEAF_ROOM: usize = 256;
+
+/// `bytes` cut into pieces that each fill a page of a power-of-two size (with its leaf's
+/// room): 176 kB as 128, 32, 8 and 4 kB pages and a small rest, instead of one 256 kB page.
+/// Bytes that fit a page stay whole; joined in order, the pieces are `bytes`.
+fn pieces(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut rest = bytes;
+    while rest.len() + LEAF_ROOM > PAGE {
+        // The largest power-of-two page the rest fills, then as much as fits in it.
+        let needed = rest.len() + LEAF_ROOM;
+        let page = PAGE << (needed / PAGE).ilog2();
+        let (piece, after) = rest.split_at((page - LEAF_ROOM).min(rest.len()));
+        pieces.push(piece);
+        rest = after;
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
+/// Stores record `seq` of `device`: its first piece under `records`, the others under
+/// `record_pieces`.
+fn put_record(
+    records: &mut redb::Table<'_, (&'static str, u64), &'static [u8]>,
+    more: &mut redb::Table<'_, (&'static str, u64, u32), &'static [u8]>,
+    device: &str,
+    seq: u64,
+    bytes: &[u8],
+) -> Result<()> {
+    let mut all = pieces(bytes).into_iter();
+    records.insert((device, seq), all.next().unwrap_or_default())?;
+    for (number, piece) in (1u32..).zip(all) {
+        more.insert((device, seq, number), piece)?;
+    }
+    Ok(())
+}
+
+/// Record `seq` of `device` whole, if held: its first piece and the others after it.
+fn read_record(
+    records: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    more: &impl ReadableTable<(&'static str, u64, u32), &'static [u8]>,
+    device: &str,
+    seq: u64,
+) -> Result<Option<Vec<u8>>> {
+    let Some(first) = records.get((device, seq))? else {
+        return Ok(None);
+    };
+    let mut bytes = first.value().to_vec();
+    for piece in more.range((device, seq, 1u32)..=(device, seq, u32::MAX))? {
+        bytes.extend_from_slice(piece?.1.value());
+    }
+    Ok(Some(bytes))
 }
 
 fn next_key(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
@@ -440,6 +512,7 @@ impl Store for RedbStore {
         let mut appended = Appended::default();
         {
             let mut stored = txn.open_table(RECORDS)?;
+            let mut more = txn.open_table(RECORD_PIECES)?;
             let mut receipts = txn.open_table(RECEIPTS)?;
             let mut arrivals = txn.open_table(ARRIVALS)?;
             let mut heads = txn.open_table(HEADS)?;
@@ -447,9 +520,8 @@ impl Store for RedbStore {
             let mut queue = txn.open_table(UNPROCESSED)?;
             let mut head = read_head(&heads, device)?;
             for record in records {
-                let held = stored
-                    .get((device, record.seq))?
-                    .map(|v| v.value() == record.bytes);
+                let held = read_record(&stored, &more, device, record.seq)?
+                    .map(|bytes| bytes == record.bytes);
                 match held {
                     Some(true) => {
                         let receipt = receipts
@@ -470,7 +542,7 @@ impl Store for RedbStore {
                     break;
                 }
                 let receipt = sign(record.seq, record.hash, received_at);
-                stored.insert((device, record.seq), record.bytes)?;
+                put_record(&mut stored, &mut more, device, record.seq, record.bytes)?;
                 receipts.insert((device, record.seq), receipt.as_slice())?;
                 arrivals.insert((device, record.seq), received_at)?;
                 queue.insert((device, record.seq), received_at)?;
@@ -504,9 +576,12 @@ impl Store for RedbStore {
 
     fn record(&self, device: &str, seq: u64) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(RECORDS)?;
-        let value = table.get((device, seq))?;
-        Ok(value.map(|v| v.value().to_vec()))
+        read_record(
+            &txn.open_table(RECORDS)?,
+            &txn.open_table(RECORD_PIECES)?,
+            device,
+            seq,
+        )
     }
 
     fn part_len(&self, device: &str, seq: u64) -> Result<u64> {
@@ -592,6 +667,7 @@ impl Store for RedbStore {
         let txn = self.db.begin_read()?;
         let queue = txn.open_table(UNPROCESSED)?;
         let records = txn.open_table(RECORDS)?;
+        let more = txn.open_table(RECORD_PIECES)?;
         let mut waiting = Vec::new();
         for entry in queue.iter()? {
             let (key, value) = entry?;
@@ -601,9 +677,7 @@ impl Store for RedbStore {
         waiting.sort();
         let mut arrivals = Vec::new();
         for (received_at, device, seq) in waiting.into_iter().take(limit) {
-            let bytes = records
-                .get((device.as_str(), seq))?
-                .map(|v| v.value().to_vec())
+            let bytes = read_record(&records, &more, &device, seq)?
                 .context("a queued record is not held")?;
             arrivals.push(Arrival {
                 device,
@@ -724,8 +798,12 @@ impl Store for RedbStore {
             tokens_revoked += u64::from(token.revoked);
         }
         let records = txn.open_table(RECORDS)?;
+        let more = txn.open_table(RECORD_PIECES)?;
         let mut record_bytes = 0;
         for entry in records.iter()? {
+            record_bytes += entry?.1.value().len() as u64;
+        }
+        for entry in more.iter()? {
             record_bytes += entry?.1.value().len() as u64;
         }
         let heads = txn.open_table(HEADS)?;
@@ -738,10 +816,10 @@ impl Store for RedbStore {
             let mut complete = true;
             let mut prev = [0u8; 32];
             for seq in 1..=head.seq {
-                match records.get((device.as_str(), seq))? {
+                match read_record(&records, &more, &device, seq)? {
                     Some(bytes) => {
                         held += 1;
-                        let bytes = bytes.value();
+                        let bytes = bytes.as_slice();
                         let linked = sajili_record::record::Envelope::from_bytes(bytes)
                             .map(|e| e.prev_hash == prev)
                             .unwrap_or(false);
@@ -1069,5 +1147,45 @@ impl Store for RedbStore {
             txn.abort()?;
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_join_to_the_record_and_fill_their_pages() {
+        for size in [
+            0,
+            1,
+            3_840,
+            3_841,
+            4_096,
+            65_536,
+            130_816,
+            175_800,
+            1 << 20,
+            9_000_001,
+        ] {
+            let bytes: Vec<u8> = (0..size).map(|n| (n % 251) as u8).collect();
+            let pieces = pieces(&bytes);
+            assert_eq!(pieces.concat(), bytes, "{size}");
+            // Each piece with its leaf's room fills at least half its page (no 256 kB page
+            // for 176 kB), and only the last may be small.
+            for (index, piece) in pieces.iter().enumerate() {
+                let needed = piece.len() + LEAF_ROOM;
+                let page = needed.next_power_of_two().max(PAGE);
+                assert!(
+                    needed <= PAGE || piece.len() == page - LEAF_ROOM,
+                    "{size}: piece {index} of {} bytes",
+                    piece.len()
+                );
+            }
+        }
+        // 176 kB: 128, 32, 8 and 4 kB pages and a small rest.
+        let record = vec![7u8; 175_800];
+        let sizes: Vec<usize> = pieces(&record).iter().map(|p| p.len()).collect();
+        assert_eq!(sizes, [130_816, 32_512, 7_936, 3_840, 696]);
     }
 }
