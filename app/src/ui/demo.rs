@@ -602,7 +602,11 @@ fn withdrawn(walk: &mut Walk<'_>) -> anyhow::Result<()> {
 fn institutions(walk: &mut Walk<'_>) -> anyhow::Result<()> {
     let places = [
         (CentreKind::Prison, "Kamiti Maximum Prison", "prison_number"),
-        (CentreKind::Hospital, "Kenyatta National Hospital", "hospital_file"),
+        (
+            CentreKind::Hospital,
+            "Kenyatta National Hospital",
+            "hospital_file",
+        ),
     ];
     for (version, (kind, name, stand_in)) in (2..).zip(places) {
         let mut policy = demo_policy(version, Settings::default())?;
