@@ -259,6 +259,13 @@ pub fn write_example(dir: &Path) -> PathBuf {
     path
 }
 
+/// The registration number of `sealer`'s first record.
+fn number_of_first(sealer: &sajili::record::Sealer) -> String {
+    sealer
+        .registration_number(sajili::record::ChainSlot::FIRST)
+        .to_string()
+}
+
 /// Small seed inputs for each fuzz target, one folder per target under `dir`.
 pub fn write_fuzz_seeds(dir: &Path) {
     use sajili::record::{ChainSlot, Envelope, Sealer};
@@ -372,11 +379,61 @@ pub fn write_fuzz_seeds(dir: &Path) {
         .expect("seal");
     let payload = age::decrypt(&registry.identity, &envelope.ciphertext).expect("decrypt");
     write("payload", "adult", &payload);
+    // A payload of the newer form: two parents and an amendment.
+    enrolment.demographics.guardians = vec![
+        sajili::form::Guardian {
+            relationship: sajili::form::Relationship::Mother,
+            full_name: "Halima Abdi".into(),
+            id_number: Some("22334455".into()),
+            registration_number: None,
+        },
+        sajili::form::Guardian {
+            relationship: sajili::form::Relationship::Father,
+            full_name: "Yusuf Abdi".into(),
+            id_number: None,
+            registration_number: Some(number_of_first(&sealer)),
+        },
+    ];
+    enrolment.demographics.amendment = Some(sajili::form::Amendment {
+        amends: number_of_first(&sealer),
+        fields: vec![sajili::form::AmendedField::Guardians],
+        reason: Some(sajili::form::AmendmentReason::ClericalError),
+        details: None,
+    });
+    let envelope = sealer
+        .seal(&enrolment, ChainSlot::FIRST, 1_800_000_000)
+        .expect("seal");
+    let payload = age::decrypt(&registry.identity, &envelope.ciphertext).expect("decrypt");
+    write("payload", "amendment", &payload);
 
     write("bundle", "test", registry.bundle_json.as_bytes());
     let example =
         std::fs::read(workspace_root().join("docs/examples/enrolment.json")).expect("example");
     write("enrolment_json", "example", &example);
+    // The form's newer parts: a refugee's UNHCR document and country of birth, two parents (one
+    // with a registration number), and an amendment of an earlier record.
+    let mut newer: serde_json::Value = serde_json::from_slice(&example).expect("example JSON");
+    newer["demographics"]["citizenship"] = "foreigner".into();
+    newer["demographics"]["document"] = serde_json::json!({
+        "kind": "unhcr_document", "number": "KAK-18C01234", "nationality": "SOM"
+    });
+    newer["demographics"]["place_of_birth"] = serde_json::json!({"country": "SOM"});
+    newer["demographics"]["guardians"] = serde_json::json!([
+        {"relationship": "mother", "full_name": "Halima Abdi", "id_number": "22334455"},
+        {"relationship": "father", "full_name": "Yusuf Abdi",
+         "registration_number": "HWSA-QAY5-0001-M"}
+    ]);
+    newer["demographics"]["amendment"] = serde_json::json!({
+        "amends": "HWSA-QAY5-0001-M", "fields": ["names", "place_of_birth"],
+        "reason": "other", "details": "Name as on the UNHCR document"
+    });
+    write(
+        "enrolment_json",
+        "refugee-parents-amendment",
+        serde_json::to_string_pretty(&newer)
+            .expect("seed JSON")
+            .as_bytes(),
+    );
     let number = sealer.registration_number(ChainSlot::FIRST).to_string();
     write("registration_number", "first", number.as_bytes());
 
