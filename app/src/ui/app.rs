@@ -68,6 +68,10 @@ struct DeviceTest {
 /// device).
 pub const REPRINT: &str = "reprint";
 
+/// The top bar's text size and contrast: handled here, not by the session (they are the
+/// screen's alone, like a language the session never stores).
+pub const DISPLAY: &str = "display";
+
 /// How often sealed records are offered to the uplink and its receipts taken in, besides
 /// right after each seal.
 const HANDOFF_INTERVAL_MS: u64 = 30_000;
@@ -360,7 +364,7 @@ impl App {
             return;
         }
         // The display settings are the screen's business alone; touching them is presence.
-        if name == "display" && self.display.act(value) {
+        if name == DISPLAY && self.display.act(value) {
             self.apply(Action::Touch);
             return;
         }
@@ -873,6 +877,12 @@ mod tests {
         assert!(names.len() >= 20, "{names:?}");
         for name in &names {
             if name == REPRINT {
+                continue;
+            }
+            if name == DISPLAY {
+                for value in ["open", "close", "large-text", "high-contrast"] {
+                    assert!(Display::default().act(value), "display {value:?}");
+                }
                 continue;
             }
             assert!(
