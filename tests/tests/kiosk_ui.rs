@@ -2381,6 +2381,13 @@ fn a_photo_at_a_hospital_bedside_is_taken_although_its_checks_fail_and_the_super
     let overridden = overridden.expect("an override");
     assert!(!overridden.failed.is_empty());
     k.next(Screen::Fingers);
+    // Her left index is in a cast: she comes back for it in two weeks.
+    k.press("Left index finger");
+    k.press("This finger cannot be printed");
+    k.press("2 weeks");
+    let today = sajili::clock::kenyan_date(sajili::clock::Clock::now(&SystemClock));
+    let back = today + time::Duration::weeks(2);
+    k.press("Right thumb");
     k.fingers();
     k.supervisor_seals();
     drop(k);
@@ -2411,7 +2418,21 @@ fn a_photo_at_a_hospital_bedside_is_taken_although_its_checks_fail_and_the_super
         .iter()
         .filter_map(|f| f["code"].as_str())
         .collect();
-    assert_eq!(codes, ["photo_override"], "{record}");
+    assert_eq!(codes, ["photo_override", "finger_return"], "{record}");
+    // The registry lists the finger to come back for, with its day.
+    let stats = registry.run(&["stats"]);
+    let said = sajili_tests::stdout(&stats);
+    assert!(said.contains("Come back    1 fingers"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "record 1: left_index temporarily unable: to come back on {back}"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("Flags        0 waiting for adjudication"),
+        "{said}"
+    );
 }
 
 #[test]
