@@ -1045,10 +1045,13 @@ impl Session {
                 if self.needs_supervisor() && !self.saved.draft.approval_holds() {
                     return self.login(LoginPurpose::Supervisor);
                 }
-                let problems = match self.saved.draft.enrolment(self.today) {
+                let mut problems = match self.saved.draft.enrolment(self.today) {
                     Ok(_) => Vec::new(),
                     Err(problems) => problems.0,
                 };
+                // Checked again here: a policy of another kind may have come since the route
+                // was taken.
+                problems.extend(self.saved.draft.centre_problems(self.rules.centre));
                 if !problems.is_empty() {
                     self.problems = problems;
                     return Vec::new();
@@ -2178,5 +2181,111 @@ mod tests {
         sign_off(&mut s, "SUP-1", true);
         assert_eq!(s.screen(), Screen::Review);
         assert!(s.draft().approval_holds());
+    }
+
+    #[test]
+    fn a_correction_asks_its_own_page_and_its_changes_toggle() {
+        let mut s = on_document_page();
+        s.apply(Action::Choose(Field::Citizenship, "kenyan".into()));
+        s.apply(Action::Choose(Field::DocumentKind, "national_id".into()));
+        s.apply(Action::Next);
+        assert_eq!(
+            s.screen(),
+            Screen::Form(Page::Names),
+            "a new enrolment skips it"
+        );
+        s.apply(Action::Back);
+        s.apply(Action::Choose(Field::Purpose, "correction".into()));
+        s.apply(Action::Next);
+        assert_eq!(s.screen(), Screen::Form(Page::Amendment));
+        assert_eq!(s.saved.focus, Some(Field::Amends), "the keyboard comes up");
+        // Nothing filled in: the page names the number, what changes and why.
+        s.apply(Action::Next);
+        let fields: Vec<_> = s.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["amendment.amends", "amendment.fields", "amendment.reason"]
+        );
+        for id in ["names", "sex", "names"] {
+            s.apply(Action::Choose(Field::AmendedFields, id.into()));
+        }
+        assert_eq!(
+            s.draft().value(Field::AmendedFields),
+            "sex",
+            "names twice is off"
+        );
+        let (demographics, _) = s.draft().demographics();
+        let amendment = demographics
+            .amendment
+            .unwrap_or_else(|| panic!("no amendment"));
+        assert_eq!(amendment.fields, [crate::form::AmendedField::Sex]);
+        assert_eq!(amendment.reason, None);
+    }
+
+    #[test]
+    fn one_place_of_birth_and_the_country_search_is_not_kept() {
+        let mut s = on_document_page();
+        s.apply(Action::Choose(Field::BirthCountry, "UGA".into()));
+        s.apply(Action::Search("som".into()));
+        assert_eq!(s.search, "som");
+        s.apply(Action::SearchBackspace);
+        assert_eq!(s.search, "so");
+        s.apply(Action::Choose(Field::BirthCounty, "47".into()));
+        assert_eq!(
+            s.draft().value(Field::BirthCountry),
+            "",
+            "a county clears the country"
+        );
+        assert_eq!(s.search, "", "a choice ends the search");
+        let (demographics, _) = s.draft().demographics();
+        assert_eq!(
+            demographics.place_of_birth,
+            Some(crate::form::PlaceOfBirth {
+                county: Some(47),
+                country: None
+            })
+        );
+        // Digits alone are a parent's national ID; anything else a registration number.
+        s.saved
+            .draft
+            .values
+            .insert(Field::GuardianRelationship, "mother".into());
+        s.saved
+            .draft
+            .values
+            .insert(Field::GuardianName, "GRACE".into());
+        s.saved
+            .draft
+            .values
+            .insert(Field::GuardianId, "22334455".into());
+        s.saved
+            .draft
+            .values
+            .insert(Field::Guardian2Relationship, "father".into());
+        s.saved
+            .draft
+            .values
+            .insert(Field::Guardian2Name, "PETER".into());
+        s.saved
+            .draft
+            .values
+            .insert(Field::Guardian2Id, "HWSA-QAY5-0001-Z".into());
+        let (demographics, _) = s.draft().demographics();
+        let numbers: Vec<_> = demographics
+            .guardians
+            .iter()
+            .map(|g| (g.id_number.as_deref(), g.registration_number.as_deref()))
+            .collect();
+        assert_eq!(
+            numbers,
+            [(Some("22334455"), None), (None, Some("HWSA-QAY5-0001-Z"))]
+        );
+        // The check symbol's complaint lands on the box the number was typed into.
+        let problems = s.draft().problems(s.today, Some(&[Page::Guardian]));
+        assert!(
+            problems.iter().any(|p| p.field == "guardians[1].id_number"
+                && p.kind == crate::form::ProblemKind::RegistrationNumberMistyped),
+            "{problems:?}"
+        );
     }
 }
