@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use sajili::biometrics::face::{self, FaceChecker};
 use sajili::biometrics::grey::Grey;
+use sajili::biometrics::matching::{self, Template};
 use sajili::biometrics::photo::Rgb;
 use sajili::biometrics::synth::{Flaw, Impression, PatternClass, SyntheticFinger};
 use sajili::biometrics::{quality, wsq};
@@ -62,6 +63,18 @@ pub enum BioCommand {
         /// When it passes, write the token image (240 x 320 JPEG) here.
         #[arg(long)]
         token: Option<PathBuf>,
+    },
+    /// Whether two prints (8-bit grey PNGs, 500 ppi) are of one finger: NIST's minutiae
+    /// detector and bozorth3 score, and the verdict at the kiosk's threshold. Exit 0 whatever
+    /// the verdict, 2 when a file is unreadable.
+    Match {
+        /// The first print.
+        first: PathBuf,
+        /// The second print.
+        second: PathBuf,
+        /// Print JSON: score, threshold, same_finger and each print's minutiae count.
+        #[arg(long)]
+        json: bool,
     },
     /// Compress an 8-bit grey PNG fingerprint (500 ppi) to WSQ.
     WsqEncode {
@@ -138,6 +151,11 @@ pub fn run(command: BioCommand) -> Result<(), Failure> {
         ),
         BioCommand::Quality { input, json } => quality(&input, json),
         BioCommand::FaceCheck { input, json, token } => face_check(&input, json, token.as_deref()),
+        BioCommand::Match {
+            first,
+            second,
+            json,
+        } => match_prints(&first, &second, json),
         BioCommand::WsqEncode {
             input,
             output,
@@ -254,6 +272,35 @@ fn quality(input: &Path, json: bool) -> Result<(), Failure> {
         for reason in &verdict.reasons {
             println!("  {}", reason.advice());
         }
+    }
+    Ok(())
+}
+
+fn match_prints(first: &Path, second: &Path, json: bool) -> Result<(), Failure> {
+    let template = |path: &Path| -> Result<Template, Failure> {
+        Template::new(&read_grey(path)?)
+            .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))
+    };
+    let (a, b) = (template(first)?, template(second)?);
+    let verdict = matching::compare(&a, &b);
+    if json {
+        let mut value = serde_json::to_value(verdict)
+            .map_err(|e| Failure::Failed(format!("cannot write JSON: {e}")))?;
+        value["minutiae"] = serde_json::json!([a.minutiae(), b.minutiae()]);
+        println!("{value}");
+    } else {
+        let word = if verdict.same_finger {
+            "the same finger"
+        } else {
+            "different fingers"
+        };
+        println!(
+            "score {} (threshold {}): {word}; {} and {} minutiae",
+            verdict.score,
+            verdict.threshold,
+            a.minutiae(),
+            b.minutiae()
+        );
     }
     Ok(())
 }

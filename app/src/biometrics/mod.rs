@@ -2,6 +2,7 @@
 //! with the registry), and the fingerprint and face processing done on the device.
 
 pub mod face;
+pub mod matching;
 pub mod photo;
 pub mod quality;
 

@@ -8,6 +8,7 @@ mod fields;
 mod handoff;
 mod import;
 mod journal;
+mod kept;
 mod session;
 
 pub use day::{DaySummary, summarise_day};
@@ -17,6 +18,7 @@ pub use fields::{Entry, Field, Page};
 pub use handoff::{HandoffError, HandoffReport, handoff};
 pub use import::{FingerSource, ImportError, ImportRequest, InputProblem, load};
 pub use journal::{decrypt_draft, encrypt_draft, rotate_key_if_idle};
+pub use kept::{KeptPrint, KeptTemplates, PrintCheck, Reference};
 pub use session::{
     ASSISTED_LOCK_MS, Action, Effect, FINGER_ACCEPT, FINGER_ATTEMPTS, IDLE_COUNTDOWN_MS,
     IDLE_WARN_MS, LoginOutcome, LoginPurpose, PHOTO_STEADY_FRAMES, Rules, Saved, Screen, Session,
