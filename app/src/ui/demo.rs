@@ -390,6 +390,8 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.choose(Field::AmendedFields, "names");
     walk.choose(Field::AmendedFields, "date_of_birth");
     walk.act("next", "");
+    // The keyboard hidden, so the whole page shows with its messages.
+    walk.act("focus", "-1");
     walk.shot("amendment")?;
     walk.act("back", "");
     walk.expect(Screen::Form(crate::kiosk::Page::Document))?;
@@ -422,6 +424,8 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.type_into(Field::GuardianId, "22334455");
     walk.choose(Field::Guardian2Relationship, "father");
     walk.type_into(Field::Guardian2Name, "JOSEPH KAMAU");
+    // Both parents in sight.
+    walk.act("focus", "-1");
     walk.shot("guardian")?;
     walk.next(Screen::Form(crate::kiosk::Page::About))?;
     walk.choose(Field::MaritalStatus, "single");

@@ -111,7 +111,14 @@ fn countries(session: &Session) -> Vec<Choice> {
             label: c.name_in(language).into(),
         })
         .collect();
-    found.sort_by(|a, b| a.label.cmp(&b.label));
+    // Names that begin with what is typed come first: "SO" finds Somalia before South Africa's
+    // Kiswahili name, which only holds it.
+    let typed = session.search.trim().to_lowercase();
+    found.sort_by_key(|c| {
+        let starts = c.label.to_lowercase().starts_with(&typed)
+            || c.id.to_lowercase().starts_with(&typed);
+        (!starts, c.label.clone())
+    });
     found
 }
 
