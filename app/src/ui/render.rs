@@ -115,8 +115,8 @@ fn countries(session: &Session) -> Vec<Choice> {
     // Kiswahili name, which only holds it.
     let typed = session.search.trim().to_lowercase();
     found.sort_by_key(|c| {
-        let starts = c.label.to_lowercase().starts_with(&typed)
-            || c.id.to_lowercase().starts_with(&typed);
+        let starts =
+            c.label.to_lowercase().starts_with(&typed) || c.id.to_lowercase().starts_with(&typed);
         (!starts, c.label.clone())
     });
     found
