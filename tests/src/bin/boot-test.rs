@@ -938,6 +938,10 @@ fn walk(
         &mut touch,
     )?;
     touch("Male", guest)?;
+    // The place of birth, below the keyboard: hidden first, as a person would.
+    touch("Hide keyboard", guest)?;
+    touch("Born in Kenya: county  ▾", guest)?;
+    touch("Kisumu", guest)?;
     touch("Next ›", guest)?;
     touch("Married", guest)?;
     touch("None", guest)?;
