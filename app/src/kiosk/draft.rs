@@ -281,7 +281,11 @@ impl Draft {
                 kind: kind.unwrap_or(crate::form::DocumentType::NationalId),
                 number: self.value(Field::DocumentNumber).to_owned(),
                 nationality: self.optional(Field::Nationality),
-                introducer_name: None,
+                // Only the introducer route names one; a name left from another choice is not
+                // recorded.
+                introducer_name: (self.value(Field::DocumentKind) == "introducer")
+                    .then(|| self.optional(Field::IntroducerName))
+                    .flatten(),
             },
             names: Names {
                 surname: self.value(Field::Surname).to_owned(),

@@ -90,11 +90,13 @@ pub enum Field {
     AmendReason,
     /// The reason in words.
     AmendDetails,
+    /// The introducer's full name, when an introducer vouches in place of a document.
+    IntroducerName,
 }
 
 impl Field {
     /// Every field, in index order.
-    pub const ALL: [Field; 35] = [
+    pub const ALL: [Field; 36] = [
         Self::Citizenship,
         Self::DocumentKind,
         Self::DocumentNumber,
@@ -130,6 +132,7 @@ impl Field {
         Self::AmendedFields,
         Self::AmendReason,
         Self::AmendDetails,
+        Self::IntroducerName,
     ];
 
     /// Its index: the screens name fields by it (`Fields` in ui/fields.slint).
@@ -150,6 +153,7 @@ impl Field {
             | Self::OtherNames
             | Self::GuardianName
             | Self::Guardian2Name
+            | Self::IntroducerName
             | Self::EthnicGroup
             | Self::Location => Entry::Letters,
             Self::DateOfBirth | Self::Nssf | Self::Nhif => Entry::Digits,
@@ -190,7 +194,8 @@ impl Field {
             | Self::FirstName
             | Self::OtherNames
             | Self::GuardianName
-            | Self::Guardian2Name => 60,
+            | Self::Guardian2Name
+            | Self::IntroducerName => 60,
             Self::AmendDetails => 80,
             _ => 30,
         }
@@ -234,6 +239,7 @@ impl Field {
             Self::AmendedFields => "amendment.fields",
             Self::AmendReason => "amendment.reason",
             Self::AmendDetails => "amendment.details",
+            Self::IntroducerName => "document.introducer_name",
         }
     }
 
@@ -293,6 +299,7 @@ impl Page {
                 Field::Citizenship,
                 Field::DocumentKind,
                 Field::DocumentNumber,
+                Field::IntroducerName,
                 Field::Nationality,
                 Field::Purpose,
             ],

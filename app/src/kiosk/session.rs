@@ -685,7 +685,11 @@ impl Session {
 
     /// Whether a field is on screen: nationality only for foreigners.
     fn field_shown(&self, field: Field) -> bool {
-        field != Field::Nationality || self.saved.draft.value(Field::Citizenship) == "foreigner"
+        match field {
+            Field::Nationality => self.saved.draft.value(Field::Citizenship) == "foreigner",
+            Field::IntroducerName => self.saved.draft.value(Field::DocumentKind) == "introducer",
+            _ => true,
+        }
     }
 
     fn login(&mut self, purpose: LoginPurpose) -> Vec<Effect> {
@@ -2084,6 +2088,38 @@ mod tests {
         // Back from the official's sign-in is the document page.
         s.apply(Action::Back);
         assert_eq!(s.screen(), Screen::Form(Page::Document));
+    }
+
+    #[test]
+    fn an_introducer_vouches_at_any_centre_by_number_and_name() {
+        let number = crate::record::RegistrationNumber {
+            device: crate::record::DeviceId::from_digest(&[7; 32]),
+            seq: 41,
+        }
+        .to_string();
+        let mut s = held_by_the_institution(CentreKind::PublicOffice, "introducer");
+        s.saved.draft.values.remove(&Field::DocumentNumber);
+        type_text(&mut s, Field::DocumentNumber, &number);
+        // Without the introducer's name the page stays.
+        s.apply(Action::Next);
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+        assert!(
+            s.problems
+                .iter()
+                .any(|p| p.field == "document.introducer_name"),
+            "{:?}",
+            s.problems
+        );
+        type_text(&mut s, Field::IntroducerName, "JUMA MWANGI");
+        s.apply(Action::Next);
+        // No official: a registered person vouches, not an institution.
+        assert_eq!(s.screen(), Screen::Form(Page::Names), "{:?}", s.problems);
+        let (demographics, _) = s.draft().demographics();
+        assert_eq!(
+            demographics.document.introducer_name.as_deref(),
+            Some("JUMA MWANGI")
+        );
+        assert_eq!(demographics.document.number, number);
     }
 
     #[test]
