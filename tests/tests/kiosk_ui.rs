@@ -1500,9 +1500,18 @@ fn a_withdrawn_kiosk_says_so_in_both_languages_and_starts_no_enrolment() {
     );
 
     // Nothing on it starts an enrolment: not a touch the screens could send, not a language.
+    // Larger text stays offered: the notice is for anyone to read.
     let mut in_sight = k.in_sight();
     in_sight.sort();
-    assert_eq!(in_sight, ["English", "Kiswahili", "Staff · Wafanyakazi"]);
+    assert_eq!(
+        in_sight,
+        [
+            "English",
+            "Kiswahili",
+            "Staff · Wafanyakazi",
+            "Text size and contrast"
+        ]
+    );
     let kiosk = k.window.global::<Kiosk>();
     for (name, value) in [
         ("agree", "applicant"),
