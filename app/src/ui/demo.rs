@@ -481,6 +481,55 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.act("finger", "9");
     walk.shot("fingers-not-printed")?;
     walk.act("finger", "0");
+    // A wet thumb (ridges run together): its picture beside its weak score (30), scored on
+    // the sensor's path.
+    let finger = |pixels: Vec<u8>, kept: &[crate::kiosk::KeptPrint]| {
+        let image = sajili_drivers::fingerprint::FingerImage {
+            width: 256,
+            height: 288,
+            pixels,
+        };
+        match super::devices::process_print(&image, kept) {
+            Some(super::devices::DeviceEvent::Print {
+                image,
+                score,
+                advice,
+                check,
+            }) => Ok(Action::FingerCaptured {
+                image,
+                score,
+                advice,
+                check,
+            }),
+            _ => bail!("a synthetic print was not scored"),
+        }
+    };
+    let thumb = crate::biometrics::synth::SyntheticFinger::new(1, 256, 288);
+    let wet = crate::biometrics::synth::Impression::poor(crate::biometrics::synth::Flaw::Wet, 1.0);
+    walk.app.apply(finger(thumb.render(&wet, 1), &[])?);
+    walk.shot("fingers-weak-print")?;
+    // The thumb kept, the index finger asked for, and the thumb given again: refused, and
+    // the screen names both.
+    for _ in 0..crate::kiosk::FINGER_ATTEMPTS {
+        if walk.app.session().saved.finger != 0 {
+            break;
+        }
+        walk.act("capture", "");
+        walk.wait(Duration::from_secs(30), |app| !app.session().capturing)?;
+    }
+    let kept = walk.app.session().kept_prints();
+    // Whichever of the twin's fingers was taken as the thumb, given again.
+    let again = walk.app.session().draft().fingers[0]
+        .best
+        .as_ref()
+        .and_then(|(image, _)| crate::biometrics::wsq::decode(&image.data).ok())
+        .map(|decoded| decoded.picture.pixels().to_vec())
+        .context("no thumb kept")?;
+    walk.app.apply(finger(again, &kept)?);
+    if walk.app.session().same_finger != Some(0) {
+        bail!("the thumb given again was not caught");
+    }
+    walk.shot("fingers-same-finger")?;
     let mut shot_print = false;
     for _ in 0..40 {
         let pending = walk
