@@ -1655,9 +1655,10 @@ impl Kiosk_ {
 #[test]
 fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught() {
     use sajili::kiosk::{Field, Page};
-    let dir = tempfile::tempdir().unwrap();
-    let registry = TestRegistry::new();
-    let k = new_kiosk(dir.path(), &registry);
+    use sajili_tests::registry::{RegistryProcess, SyncDevice};
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let k = open_kiosk(device.dir.path());
     k.press("English");
     k.press("I agree as the parent or guardian of the child");
     k.press("On my own: I will type my details and follow the screen");
@@ -1709,9 +1710,13 @@ fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught
     k.next(Screen::Review);
     let number = k.seal();
 
-    let (sealed, enrolment) = k.record(&registry, 1);
-    assert_eq!(sealed, number);
-    let d = &enrolment.demographics;
+    // Synced, and read back at the registry as its back office sees it.
+    let shown = synced_and_shown(&registry, &device);
+    assert_eq!(shown["registration_number"], number.as_str());
+    let d: sajili::form::Demographics =
+        serde_json::from_value(shown["enrolment"]["demographics"].clone())
+            .expect("the registry's demographics");
+    let d = &d;
     assert_eq!(d.date_of_birth, dob);
     assert_eq!(
         d.guardians,
@@ -1731,15 +1736,36 @@ fn a_child_enrols_with_both_parents_and_a_mistyped_registration_number_is_caught
         ]
     );
     assert_eq!(d.place_of_birth.as_ref().and_then(|p| p.county), Some(42));
-    assert_eq!(enrolment.consent.given_by, ConsentGiver::Guardian);
+    assert_eq!(shown["enrolment"]["consent"]["given_by"], "guardian");
+}
+
+/// Sends what `device` sealed to `registry`, has the back office process it, and returns
+/// the one record `show` gives for the device; nothing in it is flagged.
+fn synced_and_shown(
+    registry: &sajili_tests::registry::RegistryProcess,
+    device: &sajili_tests::registry::SyncDevice,
+) -> serde_json::Value {
+    let output = device.run(&["uplink", "--once"]);
+    assert!(
+        output.status.success(),
+        "uplink: {}",
+        sajili_tests::stderr(&output)
+    );
+    registry.process();
+    let mut shown = registry.show(&device.id);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let record = shown.remove(0);
+    assert_eq!(record["flags"], serde_json::json!([]), "{record}");
+    record
 }
 
 #[test]
 fn a_refugee_enrols_with_a_unhcr_document_and_a_nationality_picked_from_the_list() {
     use sajili::kiosk::{Field, Page};
-    let dir = tempfile::tempdir().unwrap();
-    let registry = TestRegistry::new();
-    let k = new_kiosk(dir.path(), &registry);
+    use sajili_tests::registry::{RegistryProcess, SyncDevice};
+    let registry = RegistryProcess::start();
+    let device = SyncDevice::provisioned(&registry, &registry.url());
+    let k = open_kiosk(device.dir.path());
     k.press("English");
     k.press("I agree");
     k.press("On my own: I will type my details and follow the screen");
@@ -1788,10 +1814,14 @@ fn a_refugee_enrols_with_a_unhcr_document_and_a_nationality_picked_from_the_list
     k.photo();
     k.fingers();
     k.next(Screen::Review);
-    k.seal();
+    let number = k.seal();
 
-    let (_, enrolment) = k.record(&registry, 1);
-    let d = &enrolment.demographics;
+    let shown = synced_and_shown(&registry, &device);
+    assert_eq!(shown["registration_number"], number.as_str());
+    let d: sajili::form::Demographics =
+        serde_json::from_value(shown["enrolment"]["demographics"].clone())
+            .expect("the registry's demographics");
+    let d = &d;
     assert_eq!(d.citizenship, Citizenship::Foreigner);
     assert_eq!(d.document.kind, DocumentType::UnhcrDocument);
     assert_eq!(d.document.number, "KAK-18C01234");
