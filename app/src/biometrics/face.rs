@@ -70,34 +70,9 @@ impl Eyes {
     }
 }
 
-/// What a check measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckKind {
-    /// Faces found (exactly one is wanted).
-    OneFace,
-    /// Pixels between the eye centres.
-    EyeDistance,
-    /// Eye midpoint's distance from the frame's vertical centre line, share of the width.
-    Centred,
-    /// Eye line's height, share of the frame height from the top.
-    EyeHeight,
-    /// Tilt of the eye line, degrees.
-    Roll,
-    /// Eye midpoint's distance from the face's centre line, share of the face width (turned
-    /// heads put the eyes off-centre in the face).
-    Frontal,
-    /// Mean grey level on the face.
-    Exposure,
-    /// Grey levels spanned on the face (1st to 99th percentile): 128 is seven bits.
-    DynamicRange,
-    /// Mean absolute Laplacian on the face relative to its contrast: blur lowers it.
-    Sharpness,
-    /// Mean grey level of the background beside the head.
-    BackgroundLight,
-    /// Grey-level deviation of the background beside the head.
-    BackgroundPlain,
-}
+/// What a check measures. The record names the checks a bedside photo failed with the same
+/// type, so what the kiosk measured is what the record says.
+pub use crate::form::FaceCheck as CheckKind;
 
 /// One measured value against its limits.
 #[derive(Debug, Clone, PartialEq, Serialize)]

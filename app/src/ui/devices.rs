@@ -431,11 +431,7 @@ pub fn forced_photo(checker: &mut FaceChecker, frame: &Frame) -> Option<(Image, 
         .checks
         .iter()
         .filter(|check| !check.passed)
-        // The kiosk's check names are the record's (`FaceCheck`), snake case both.
-        .filter_map(|check| {
-            let name = serde_json::to_value(check.kind).ok()?;
-            serde_json::from_value::<FaceCheck>(name).ok()
-        })
+        .map(|check| check.kind)
         .collect();
     let token = match &report.eyes {
         Some(eyes) => face::token_image(&rgb, eyes).ok()?,

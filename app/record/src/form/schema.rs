@@ -435,27 +435,28 @@ pub enum FingerException {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaceCheck {
-    /// Exactly one face.
+    /// Faces found (exactly one is wanted).
     OneFace,
-    /// Distance between the eyes.
+    /// Pixels between the eye centres.
     EyeDistance,
-    /// Face centred.
+    /// Eye midpoint's distance from the frame's vertical centre line, share of the width.
     Centred,
-    /// Eye line's height.
+    /// Eye line's height, share of the frame height from the top.
     EyeHeight,
-    /// Head tilt.
+    /// Tilt of the eye line, degrees.
     Roll,
-    /// Looking straight at the camera.
+    /// Eye midpoint's distance from the face's centre line, share of the face width (turned
+    /// heads put the eyes off-centre in the face).
     Frontal,
-    /// Exposure.
+    /// Mean grey level on the face.
     Exposure,
-    /// Grey levels spanned.
+    /// Grey levels spanned on the face (1st to 99th percentile): 128 is seven bits.
     DynamicRange,
-    /// Sharpness.
+    /// Mean absolute Laplacian on the face relative to its contrast: blur lowers it.
     Sharpness,
-    /// Background light.
+    /// Mean grey level of the background beside the head.
     BackgroundLight,
-    /// Plain background.
+    /// Grey-level deviation of the background beside the head.
     BackgroundPlain,
 }
 
