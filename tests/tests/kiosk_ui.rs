@@ -1612,7 +1612,10 @@ fn larger_text_and_high_contrast_are_one_persons_and_end_with_their_session() {
     k.press("Anza upya");
     k.press("Ndiyo, kifute na uanze upya");
     assert_eq!(k.screen(), Screen::Language);
-    assert_eq!((theme.get_text(), theme.get_ink(), theme.get_touch()), usual);
+    assert_eq!(
+        (theme.get_text(), theme.get_ink(), theme.get_touch()),
+        usual
+    );
 }
 
 /// A registration number as a parent would carry it (another device's, seq `seq`).

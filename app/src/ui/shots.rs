@@ -18,8 +18,8 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::{FontRef, MetadataProvider};
 use slint::ComponentHandle;
 
-use super::{KioskWindow, Theme};
 use super::demo;
+use super::{KioskWindow, Theme};
 
 const REGULAR: &[u8] = include_bytes!("../../ui/fonts/DejaVuSans.ttf");
 const BOLD: &[u8] = include_bytes!("../../ui/fonts/DejaVuSans-Bold.ttf");
@@ -135,9 +135,11 @@ fn too_small_to_touch(window: &KioskWindow) -> Vec<String> {
             if w < least || h < least {
                 let label = item
                     .parent_item(i_slint_core::item_tree::ParentItemTraversalMode::StopAtPopups)
-                    .and_then(|p| p.accessible_string_property(
-                        i_slint_core::accessibility::AccessibleStringProperty::Label,
-                    ))
+                    .and_then(|p| {
+                        p.accessible_string_property(
+                            i_slint_core::accessibility::AccessibleStringProperty::Label,
+                        )
+                    })
                     .unwrap_or_default();
                 found.push(format!(
                     "{label:?}: {w:.0} x {h:.0} px, less than {least:.0} px (9 mm)"
@@ -311,9 +313,17 @@ fn high_contrast_draws_every_colour_at_least_7_to_1_on_what_it_is_drawn_on() {
         ("ink on card", t.get_ink(), t.get_card()),
         ("muted on page", t.get_muted(), t.get_page()),
         ("muted on card", t.get_muted(), t.get_card()),
-        ("muted on a disabled button", t.get_muted(), t.get_disabled()),
+        (
+            "muted on a disabled button",
+            t.get_muted(),
+            t.get_disabled(),
+        ),
         ("text on a primary button", t.get_on_brand(), t.get_brand()),
-        ("text on a pressed primary", t.get_on_brand(), t.get_brand_dark()),
+        (
+            "text on a pressed primary",
+            t.get_on_brand(),
+            t.get_brand_dark(),
+        ),
         ("headings", t.get_brand_dark(), t.get_page()),
         ("an error", t.get_error(), t.get_error_bg()),
         ("good news", t.get_ok(), t.get_ok_bg()),
