@@ -740,7 +740,107 @@ pub fn walk_everything(
     }
     institutions(&mut walk)?;
     withdrawn(&mut walk)?;
+    // The bedside needs another camera: a kiosk of its own, drawn on the same screen.
+    let inspect = walk.inspect.take();
+    drop(walk);
+    bedside(&screen, out, &data.join("hospital"), inspect)?;
     Ok(numbers)
+}
+
+/// A hospital's kiosk at a bedside (issue 19), at each size and in each language: the
+/// camera sees someone lying down, so no face check passes; the operator takes the photo
+/// anyway with a reason, and a finger in a cast is recorded with the day to come back.
+fn bedside(
+    screen: &headless::Screen,
+    out: Option<&Path>,
+    data: &Path,
+    inspect: Option<Inspect>,
+) -> anyhow::Result<()> {
+    let device = throwaway_device(data)?;
+    let mut policy = demo_policy(2, Settings::default())?;
+    policy.centre = Some(Centre {
+        id: "DEMO-HOSPITAL".into(),
+        name: "Kenyatta National Hospital".into(),
+        kind: CentreKind::Hospital,
+    });
+    take_policy(&device, &policy)?;
+    let devices = super::devices::Devices::start(
+        Some(twins::camera_lying(15).map_err(|e| anyhow::anyhow!(e))?),
+        Some(twins::sensor(twins::prints(4)).map_err(|e| anyhow::anyhow!(e))?),
+    )
+    .without_input_list();
+    let ui = KioskWindow::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+    ui.show().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = App::new(device, devices, Box::new(SystemClock), ui);
+    let mut walk = Walk::new(app, screen, SIZES[0], out.map(Path::to_path_buf));
+    walk.inspect = inspect;
+    for size in SIZES {
+        for language in ["en", "sw"] {
+            walk.begin(size, &format!("bedside-{language}"));
+            bedside_enrolment(&mut walk, language)?;
+        }
+    }
+    Ok(())
+}
+
+/// One bedside walk, up to the finger in a cast; then the session is started over.
+fn bedside_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result<()> {
+    walk.expect(Screen::Language)?;
+    walk.act("language", language);
+    walk.act("agree", "applicant");
+    walk.act("mode", "assisted");
+    walk.login(OPERATOR);
+    walk.next(Screen::Form(Page::Document))?;
+    walk.choose(Field::Citizenship, "kenyan");
+    walk.choose(Field::DocumentKind, "national_id");
+    walk.type_into(Field::DocumentNumber, "51525354");
+    walk.choose(Field::Purpose, "new");
+    walk.next(Screen::Form(Page::Names))?;
+    walk.type_into(Field::Surname, "NJERI");
+    walk.type_into(Field::FirstName, "MARY");
+    walk.next(Screen::Form(Page::Birth))?;
+    walk.type_into(Field::DateOfBirth, "02021961");
+    walk.choose(Field::Sex, "female");
+    walk.choose(Field::BirthCounty, "47");
+    walk.next(Screen::Form(Page::About))?;
+    walk.choose(Field::MaritalStatus, "widowed");
+    walk.choose(Field::Disability, "physical");
+    walk.next(Screen::Form(Page::Work))?;
+    walk.choose(Field::Education, "secondary");
+    walk.choose(Field::Employment, "retired");
+    walk.next(Screen::Form(Page::Residence))?;
+    walk.type_into(Field::EthnicGroup, "KIKUYU");
+    walk.choose(Field::County, "47");
+    walk.choose(Field::SubCounty, "Kibra");
+    walk.type_into(Field::Location, "LAINI SABA");
+    walk.next(Screen::Form(Page::Numbers))?;
+    walk.next(Screen::Photo)?;
+    walk.wait(Duration::from_secs(30), |app| {
+        app.session().photo_advice.is_some()
+    })?;
+    walk.shot("photo-bedside")?;
+    let tr = |en: &'static str, sw: &'static str| if language == "sw" { sw } else { en };
+    walk.press(tr("Take the photo anyway", "Piga picha hata hivyo"))?;
+    walk.shot("photo-bedside-why")?;
+    walk.press(tr("Lying down", "Amelala"))?;
+    walk.wait(Duration::from_secs(30), |app| {
+        app.session().draft().photo.is_some()
+    })?;
+    walk.shot("photo-bedside-taken")?;
+    walk.next(Screen::Fingers)?;
+    // The left index finger (6) is in a cast.
+    walk.act("finger", "6");
+    walk.press(tr(
+        "This finger cannot be printed",
+        "Kidole hiki hakiwezi kutoa alama",
+    ))?;
+    walk.shot("fingers-why-not-hospital")?;
+    walk.press(tr("2 weeks", "wiki 2"))?;
+    walk.act("finger", "6");
+    walk.shot("fingers-come-back")?;
+    walk.act("start-over", "");
+    walk.act("confirm-start-over", "yes");
+    walk.expect(Screen::Language)
 }
 
 /// The kiosk in a window on the twins, until the window is closed.
