@@ -380,7 +380,20 @@ impl Draft {
     /// What this kind of centre does not offer, of what the draft holds: a prison's number
     /// only in a prison, a hospital's file number and a bedside photo only in a hospital.
     pub fn centre_problems(&self, centre: sajili_record::policy::CentreKind) -> Vec<Problem> {
-        let (demographics, _) = self.demographics();
+        self.with_application(|application| {
+            crate::form::check_centre(application, centre)
+                .map_or_else(|found| found.0, |()| Vec::new())
+        })
+        .0
+    }
+
+    /// Runs `check` on the draft as an application to the form's rules; also returns the
+    /// problems found in reading the draft's typed values (a date that is no date).
+    fn with_application<T>(
+        &self,
+        check: impl FnOnce(&crate::form::Application<'_>) -> T,
+    ) -> (T, Vec<Problem>) {
+        let (demographics, problems) = self.demographics();
         let consent = self.consent_record();
         let staff = self.staff();
         let fingers = self.finger_statuses();
@@ -391,8 +404,7 @@ impl Draft {
             fingers: &fingers,
             photo_override: self.photo_override.as_ref(),
         };
-        crate::form::check_centre(&application, centre)
-            .map_or_else(|found| found.0, |()| Vec::new())
+        (check(&application), problems)
     }
 
     /// Whether the supervisor's sign-off still covers the biometrics on screen.
@@ -403,18 +415,9 @@ impl Draft {
     /// Every problem with the form on `today`, for the fields of `pages` (all pages when
     /// `None`), each naming its field.
     pub fn problems(&self, today: Date, pages: Option<&[Page]>) -> Vec<Problem> {
-        let (demographics, mut problems) = self.demographics();
-        let consent = self.consent_record();
-        let staff = self.staff();
-        let fingers: Vec<_> = self.finger_statuses();
-        let application = crate::form::Application {
-            demographics: &demographics,
-            consent: &consent,
-            staff: &staff,
-            fingers: &fingers,
-            photo_override: self.photo_override.as_ref(),
-        };
-        if let Err(Problems(found)) = validate(&application, today) {
+        let (validated, mut problems) =
+            self.with_application(|application| validate(application, today));
+        if let Err(Problems(found)) = validated {
             for mut problem in found {
                 // One box takes a parent's national ID or registration number.
                 if let Some(index) = problem
