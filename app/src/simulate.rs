@@ -9,8 +9,6 @@ use std::time::Duration;
 use sajili_drivers::fingerprint::{Faults, Pty, Twin, TwinConfig};
 use sajili_drivers::printer::{Fonts, PrinterTwin};
 
-use crate::biometrics::synth::SyntheticFinger;
-
 /// Faults `sajili twin sensor --fault` can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SensorFault {
@@ -117,14 +115,9 @@ pub type Serve = Box<dyn FnOnce() -> std::io::Result<()>>;
 pub fn sensor_twin(options: &SensorTwinOptions) -> Result<(PathBuf, Serve), TwinError> {
     let images = match &options.images {
         Some(folder) => load_prints(folder)?,
-        // Two synthetic fingers, five impressions each: the growth of a finger's ridges is
-        // the slow part (~0.3 s), its impressions are cheap.
-        None => {
-            let fingers = [1, 2].map(|seed| SyntheticFinger::new(seed, 256, 288));
-            (0..10u32)
-                .map(|i| fingers[(i / 5) as usize].impression(i % 5))
-                .collect()
-        }
+        // The kiosk's own twin prints: ten different fingers in any ten in a row, since the
+        // kiosk refuses a finger already taken for another position.
+        None => crate::ui::twins::prints(crate::ui::twins::TWIN_FINGERS),
     };
     let faults = match options.fault {
         None => Faults::default(),
