@@ -21,8 +21,11 @@ pub struct Check {
     pub kind: &'static str,
     /// Which one (its device node, or what was looked for).
     pub device: String,
-    /// Whether it works.
+    /// Whether it works (a device that is not fitted and need not be counts as working).
     pub ok: bool,
+    /// Whether it is there at all: a receipt printer is optional (a self-service kiosk may have
+    /// none), and its absence is said, not failed.
+    pub fitted: bool,
     /// What was found, or what is wrong and what to do.
     pub detail: String,
 }
@@ -42,7 +45,19 @@ impl Check {
             kind,
             device: device.into(),
             ok,
+            fitted: true,
             detail,
+        }
+    }
+
+    /// An optional device that is not there: not a failure, but said.
+    pub fn not_fitted(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            device: "-".into(),
+            ok: true,
+            fitted: false,
+            detail: detail.into(),
         }
     }
 }
@@ -88,6 +103,18 @@ pub fn printer_paths() -> Vec<PathBuf> {
         Some(path) if !path.is_empty() => vec![PathBuf::from(path)],
         _ => sajili_drivers::printer::list_printers(Path::new("/dev")),
     }
+}
+
+/// The printers' verdicts: each one's status, or, with none, that slips are not printed (a
+/// printer is optional; the boot's self-test must not fail a kiosk that has none).
+pub fn printer_checks(paths: &[PathBuf]) -> Vec<Check> {
+    if paths.is_empty() {
+        return vec![Check::not_fitted(
+            "printer",
+            "no receipt printer: enrolments go on without a slip (if one is fitted, check its USB cable and power)",
+        )];
+    }
+    paths.iter().map(|path| printer_check(path)).collect()
 }
 
 /// Opens the printer at `path` and asks how it is: ready, or what staff must do.
@@ -155,15 +182,7 @@ pub fn check_devices() -> Vec<Check> {
         checks.push(Check::new("sensor", path, result));
     }
 
-    let printers = printer_paths();
-    if printers.is_empty() {
-        checks.push(Check::new(
-            "printer",
-            "-",
-            Err("no receipt printer found: check its USB cable and power".into()),
-        ));
-    }
-    checks.extend(printers.iter().map(|path| printer_check(path)));
+    checks.extend(printer_checks(&printer_paths()));
 
     checks.extend(check_inputs(true));
     checks
@@ -329,4 +348,25 @@ pub fn quick_checks(device: &crate::device::Device) -> Vec<StatusFact> {
         Err(error) => checks.push(StatusFact::error("disk", error)),
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kiosk_without_a_printer_is_told_so_and_does_not_fail() {
+        let checks = printer_checks(&[]);
+        assert_eq!(checks.len(), 1);
+        assert!(checks[0].ok && !checks[0].fitted, "{checks:?}");
+        assert!(checks[0].detail.contains("without a slip"), "{checks:?}");
+    }
+
+    #[test]
+    fn a_printer_that_is_not_there_at_its_path_fails() {
+        let gone = std::env::temp_dir().join(format!("sajili-no-printer-{}", std::process::id()));
+        let checks = printer_checks(&[gone]);
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].ok && checks[0].fitted, "{checks:?}");
+    }
 }

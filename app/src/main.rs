@@ -602,7 +602,11 @@ fn doctor(simulate: bool) -> Result<(), Failure> {
         sajili::doctor::check_devices()
     };
     for check in &checks {
-        let verdict = if check.ok { "OK  " } else { "FAIL" };
+        let verdict = match (check.fitted, check.ok) {
+            (false, _) => "NONE",
+            (true, true) => "OK  ",
+            (true, false) => "FAIL",
+        };
         println!(
             "{verdict} {:<8} {:<28} {}",
             check.kind, check.device, check.detail
@@ -610,7 +614,8 @@ fn doctor(simulate: bool) -> Result<(), Failure> {
     }
     let failing = checks.iter().filter(|c| !c.ok).count();
     if failing == 0 {
-        println!("Verdict: all {} device(s) working", checks.len());
+        let fitted = checks.iter().filter(|c| c.fitted).count();
+        println!("Verdict: all {fitted} device(s) working");
         Ok(())
     } else {
         Err(Failure::Failed(format!(

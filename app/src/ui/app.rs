@@ -345,7 +345,11 @@ impl App {
             )],
         };
         for check in &checks {
-            let verdict = if check.ok { "ok" } else { "FAILED" };
+            let verdict = match (check.fitted, check.ok) {
+                (false, _) => "not fitted",
+                (true, true) => "ok",
+                (true, false) => "FAILED",
+            };
             log::info!("device test: {} {verdict}: {}", check.kind, check.detail);
         }
         self.device_test = DeviceTest {

@@ -644,7 +644,11 @@ pub fn device_checks(window: &KioskWindow, running: bool, checks: &[Check]) {
             .iter()
             .map(|check| StatusFact {
                 key: check.kind,
-                word: if check.ok { "working" } else { "not-working" },
+                word: match (check.fitted, check.ok) {
+                    (false, _) => "not-fitted",
+                    (true, true) => "working",
+                    (true, false) => "not-working",
+                },
                 detail: if check.device.is_empty() {
                     check.detail.clone()
                 } else {
