@@ -2570,3 +2570,149 @@ fn the_same_finger_for_two_positions_is_refused_and_the_screen_names_the_finger_
     assert!(same_finger(&middle, &reference(&fingers[2])));
     assert!(!same_finger(&middle, &thumb));
 }
+
+/// A passport's machine-readable line 2 for `number` and `born`, its check digits computed as
+/// ICAO 9303 says (the expiry 30 June 2031).
+fn mrz_line(number: &str, born: time::Date) -> String {
+    let digit =
+        |field: &str| char::from(b'0' + sajili::form::mrz_check_digit(field.as_bytes()).unwrap());
+    let number = format!("{number:<<9}");
+    let birth = format!(
+        "{:02}{:02}{:02}",
+        born.year() % 100,
+        u8::from(born.month()),
+        born.day()
+    );
+    let mut line = format!(
+        "{number}{}UGA{birth}{}F310630{}{}<",
+        digit(&number),
+        digit(&birth),
+        digit("310630"),
+        "<".repeat(14)
+    );
+    let composite = format!("{}{}{}", &line[0..10], &line[13..20], &line[21..43]);
+    line.push(digit(&composite));
+    line
+}
+
+impl Kiosk_ {
+    /// Whether a picture labelled `label` is on screen, at a size that shows something.
+    fn shows_picture(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.window, label).any(|e| {
+            e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Image)
+                && e.size().width > 10.0
+                && e.size().height > 10.0
+        })
+    }
+}
+
+#[test]
+fn a_passport_is_photographed_its_zone_checked_and_both_sealed_and_exported() {
+    use sajili::kiosk::{Field, Page};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let k = new_kiosk(dir.path(), &registry);
+    k.press("English");
+    k.press("I agree");
+    k.press("On my own: I will type my details and follow the screen");
+    k.press("Foreign resident");
+    // No document chosen yet: nothing to photograph.
+    assert!(!k.shows("Photograph the document"));
+    k.press("Passport");
+    k.fill("Document number", "AK1234567");
+    k.pick_country("Choose the country  ▾", "UGA", "Uganda");
+    let (typed, dob) = born_years_ago(35);
+    // Later pages need the birth date for the zone's comparison: it is typed now, so the
+    // zone is checked against the number alone on this page, and against both on sealing.
+    let line = mrz_line("AK1234567", dob);
+    // The expiry's last digit mistyped: the page says which check digit fails.
+    let mut mistyped = line.clone().into_bytes();
+    mistyped[26] = if mistyped[26] == b'1' { b'2' } else { b'1' };
+    let mistyped = String::from_utf8(mistyped).unwrap();
+    k.fill("Machine-readable zone, line 2 (optional)", &mistyped);
+    k.press("Next ›");
+    assert_eq!(k.screen(), Screen::Form(Page::Document));
+    let error = k.error_of(Field::Mrz);
+    assert!(
+        error.contains("expiry date (character 28)"),
+        "the message names the digit: {error}"
+    );
+    k.press("Machine-readable zone, line 2 (optional)");
+    k.delete(44);
+    k.type_keys(&line);
+    assert_eq!(k.app.borrow().session().draft().value(Field::Mrz), line);
+
+    // The document held up to the camera: found, checked and kept by itself.
+    k.press_hidden("Photograph the document");
+    assert_eq!(k.screen(), Screen::DocumentPhoto);
+    k.wait("the document's photo to take itself", |app| {
+        app.session().draft().document_photo.is_some()
+    });
+    assert!(k.window.global::<Kiosk>().get_document_taken());
+    assert!(k.shows_picture("The document as photographed"));
+    k.next(Screen::Form(Page::Document));
+    assert!(k.shows("✓ Document photographed: look again"));
+    k.next(Screen::Form(Page::Names));
+    k.fill("Surname", "NAKATO");
+    k.fill("First name", "SARAH");
+    k.next(Screen::Form(Page::Birth));
+    k.fill("Date of birth (day/month/year)", &typed);
+    k.press("Female");
+    k.pick_country("Born abroad: country  ▾", "UGA", "Uganda");
+    k.next(Screen::Form(Page::About));
+    k.answer_life(&Life {
+        marital: "Never married",
+        disability: "None",
+        education: "Secondary",
+        work: "Self-employed",
+        ethnic_group: "MGANDA",
+        county: "Nairobi",
+        sub_county: "Westlands",
+        location: "PARKLANDS",
+    });
+    k.next(Screen::Photo);
+    k.photo();
+    k.fingers();
+    k.next(Screen::Review);
+    // The review shows the document beside the face.
+    assert!(k.shows_picture("The document as photographed"));
+    k.seal();
+
+    let (number, enrolment) = k.record(&registry, 1);
+    let d = &enrolment.demographics;
+    assert_eq!(d.document.kind, DocumentType::Passport);
+    assert_eq!(d.document.mrz.as_deref(), Some(line.as_str()));
+    let document = enrolment
+        .document_photo
+        .as_ref()
+        .expect("the document's photo in the sealed record");
+    assert!(document.data.len() <= sajili::biometrics::document::BUDGET_BYTES);
+    let picture = sajili::biometrics::photo::Rgb::decode(&document.data).unwrap();
+    assert_eq!(
+        (picture.width() as u32, picture.height() as u32),
+        (document.width, document.height)
+    );
+    // The twin holds up an ID-1 card: the cut-out has its proportions.
+    let ratio = document.width as f32 / document.height as f32;
+    assert!((ratio - 85.6 / 54.0).abs() < 0.03, "{ratio}");
+
+    // And the ABIS gets it as the transaction's Type-20 record, byte for byte.
+    let transaction = sajili::export::ansi_nist(&sajili::export::Transaction {
+        enrolment: &enrolment,
+        registration_number: &number,
+        captured_at: 1_800_000_000,
+        originating_agency: "dev-test",
+        destination_agency: "NIIMS",
+    })
+    .unwrap();
+    let start = transaction
+        .windows(7)
+        .position(|w| w == b"20.999:")
+        .expect("a Type-20 image field")
+        + 7;
+    assert_eq!(
+        &transaction[start..start + document.data.len()],
+        document.data.as_slice()
+    );
+    assert_eq!(transaction[start + document.data.len()], 0x1C);
+}

@@ -189,6 +189,10 @@ for index, record in enumerate(msg.iter(14)):
     np.array(image.convert("L")).astype(np.uint8).tofile(f"{sys.argv[1]}.{index}.grey")
     records.append({"type": 14, "fields": {str(n): text(record, n) for n in (2, 3, 6, 7, 8, 9, 10, 11, 12, 13)},
         "image": [image.format, image.size[0], image.size[1]], "sum": int(np.array(image).astype(np.int64).sum())})
+for record in msg.iter(20):
+    image = Image.open(io.BytesIO(record[999].value))
+    records.append({"type": 20, "fields": {str(n): text(record, n) for n in (2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 21)},
+        "image": [image.format, image.size[0], image.size[1]], "bytes": len(record[999].value)})
 # Each record's length field is its true length: walk the file by them.
 lengths, at = [], 0
 while at < len(raw):
@@ -293,6 +297,68 @@ fn the_ansi_nist_transaction_is_read_field_by_field_by_nistitl() {
         let theirs = dir.path().join(format!("enrolment.an2.{index}.grey"));
         assert_same_pixels(ours.pixels(), &theirs, &format!("Type-14 {position}"));
     }
+}
+
+#[test]
+fn the_documents_photo_is_a_type_20_record_read_by_nistitl() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut enrolment = sajili::fixtures::compact_enrolment(5, None);
+    let document = sajili::fixtures::document_photo(5);
+    enrolment.document_photo = Some(document.clone());
+    let transaction = export::ansi_nist(&Transaction {
+        enrolment: &enrolment,
+        registration_number: "KE-TEST-0002",
+        captured_at: 1_800_000_000,
+        originating_agency: "dev-ab12",
+        destination_agency: "NIIMS",
+    })
+    .unwrap();
+    let path = dir.path().join("enrolment.an2");
+    std::fs::write(&path, &transaction).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(run_python(READ_NIST, &[path.as_os_str()]).trim()).unwrap();
+    let records = parsed["records"].as_array().unwrap();
+    // Type-1, Type-2, Type-10, ten Type-14s and the Type-20 last.
+    assert_eq!(
+        parsed["lengths"].as_array().unwrap().len(),
+        1 + 1 + 1 + 10 + 1
+    );
+    assert_eq!(parsed["size"], transaction.len());
+    let cnt = records[0]["cnt"].as_array().unwrap();
+    assert_eq!(cnt[0], serde_json::json!(["1", "13"]));
+    assert_eq!(cnt[13], serde_json::json!(["20", "12"]));
+    let t20: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == 20).collect();
+    assert_eq!(t20.len(), 1);
+    let f = &t20[0]["fields"];
+    assert_eq!(f["2"], "12");
+    assert_eq!(f["3"], "S");
+    assert_eq!(f["4"], "dev-ab12");
+    assert_eq!(f["5"], "20270115");
+    assert_eq!(f["6"], document.width.to_string().as_str());
+    assert_eq!(f["7"], document.height.to_string().as_str());
+    assert_eq!(f["11"], "JPEGB");
+    assert_eq!(f["12"], "24");
+    assert_eq!(f["13"], "YCC");
+    assert_eq!(f["14"], export::DOCUMENT_ACQUISITION_SOURCE);
+    // One subfield of two information items: the file type and how to decode it.
+    assert_eq!(f["15"], "[['JPG', 'JPEG baseline, JFIF']]");
+    assert_eq!(f["21"], "1");
+    assert_eq!(
+        t20[0]["image"],
+        serde_json::json!(["JPEG", document.width, document.height])
+    );
+    assert_eq!(t20[0]["bytes"], document.data.len());
+    // Without a document photo, no Type-20.
+    enrolment.document_photo = None;
+    let without = export::ansi_nist(&Transaction {
+        enrolment: &enrolment,
+        registration_number: "KE-TEST-0002",
+        captured_at: 1_800_000_000,
+        originating_agency: "dev-ab12",
+        destination_agency: "NIIMS",
+    })
+    .unwrap();
+    assert!(!without.windows(7).any(|w| w == b"20.001:"));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! An enrolment as an ANSI/NIST-ITL 1-2011 transaction (traditional encoding), the file every
 //! ABIS ingests: a Type-1 record (the transaction), a Type-2 (demographics), a Type-10 (the
-//! face, JPEG) and a Type-14 per captured finger (WSQ at 0.75 bits per pixel). Fingers with an
-//! exception have no Type-14; Type-2 says which and why. Field by field: docs/ansi-nist.md.
+//! face, JPEG), a Type-14 per captured finger (WSQ at 0.75 bits per pixel) and, when the
+//! identity document was photographed, a Type-20 (source representation, JPEG) last. Fingers
+//! with an exception have no Type-14; Type-2 says which and why. Field by field:
+//! docs/ansi-nist.md.
 //!
 //! Tagged fields "T.NNN:value" are separated by GS (0x1D) and each record ends with FS (0x1C);
 //! subfields are separated by RS (0x1E) and information items by US (0x1F). A record's first
@@ -23,6 +25,8 @@ const US: char = '\u{1F}';
 pub const VERSION: &str = "0500";
 /// Transaction type: an enrolment for the national register (agreed with the receiving ABIS).
 pub const TRANSACTION_TYPE: &str = "ENR";
+/// Type-20 acquisition source type: a static digital image from a digital camera.
+pub const DOCUMENT_ACQUISITION_SOURCE: &str = "2";
 
 /// Who sends the transaction to whom.
 #[derive(Debug, Clone)]
@@ -252,6 +256,10 @@ pub fn ansi_nist(tx: &Transaction<'_>) -> Result<Vec<u8>, ExportError> {
         records.push(print);
     }
 
+    if let Some(document) = &enrolment.document_photo {
+        records.push(document_record(document, records.len(), &source, &date));
+    }
+
     let mut content = format!("1{US}{}", records.len());
     for (idc, record) in records.iter().enumerate() {
         content.push_str(&format!("{RS}{}{US}{idc}", record.kind));
@@ -275,6 +283,38 @@ pub fn ansi_nist(tx: &Transaction<'_>) -> Result<Vec<u8>, ExportError> {
         out.extend(record.encode());
     }
     Ok(out)
+}
+
+/// The Type-20 record of the identity document's photo, with IDC `idc`.
+fn document_record(
+    document: &crate::biometrics::Image,
+    idc: usize,
+    source: &str,
+    date: &str,
+) -> Record {
+    let mut record = Record::new(20);
+    record
+        .text(2, idc.to_string())
+        // The only representation of its source: nothing else in the transaction derives
+        // from the document.
+        .text(3, "S")
+        .text(4, source)
+        .text(5, date)
+        .text(6, document.width.to_string())
+        .text(7, document.height.to_string())
+        .text(8, "0")
+        .text(9, "1")
+        .text(10, "1")
+        .text(11, "JPEGB")
+        .text(12, "24")
+        .text(13, "YCC")
+        .text(14, DOCUMENT_ACQUISITION_SOURCE)
+        .text(15, format!("JPG{US}JPEG baseline, JFIF"))
+        .text(21, "1");
+    record
+        .fields
+        .push((999, Value::Binary(document.data.clone())));
+    record
 }
 
 /// The enrolment's prints as an ISO/IEC 19794-4:2011 record (WSQ) and its photo as an

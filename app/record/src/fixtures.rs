@@ -95,6 +95,7 @@ pub fn adult_demographics() -> Demographics {
             number: "23456789".into(),
             nationality: None,
             introducer_name: None,
+            mrz: None,
         },
         names: Names {
             surname: "Otieno".into(),
@@ -158,7 +159,15 @@ pub fn adult_enrolment(seed: u64) -> Enrolment {
         photo: photo.expect("photo fixture"),
         fingerprints,
         photo_override: None,
+        document_photo: None,
     }
+}
+
+/// A stand-in for the photo of an identity document: a 480 x 303 JPEG (an ID-1 card's shape),
+/// distinct by `seed`.
+pub fn document_photo(seed: u64) -> crate::biometrics::Image {
+    let bytes = face_photo_jpeg(480, 303, seed);
+    biometrics::check(bytes, ImageRole::DocumentPhoto).expect("document photo fixture")
 }
 
 /// An enrolment as the kiosk seals it: ten synthetic prints (256 x 288, WSQ at 0.75 bits per

@@ -87,6 +87,9 @@ pub struct Draft {
     pub values: BTreeMap<Field, String>,
     /// The accepted face photo (token image, JPEG).
     pub photo: Option<Image>,
+    /// The identity document as photographed: cut out, checked and compressed (JPEG).
+    #[serde(default)]
+    pub document_photo: Option<Image>,
     /// The ten fingers, in standard order.
     pub fingers: Vec<FingerSlot>,
 }
@@ -105,6 +108,7 @@ impl Default for Draft {
             photo_override: None,
             values: BTreeMap::new(),
             photo: None,
+            document_photo: None,
             fingers: FingerPosition::ALL
                 .into_iter()
                 .map(|position| FingerSlot {
@@ -286,6 +290,10 @@ impl Draft {
                 introducer_name: (self.value(Field::DocumentKind) == "introducer")
                     .then(|| self.optional(Field::IntroducerName))
                     .flatten(),
+                // Only a passport has the zone; a line left from another choice is not kept.
+                mrz: (self.value(Field::DocumentKind) == "passport")
+                    .then(|| self.optional(Field::Mrz))
+                    .flatten(),
             },
             names: Names {
                 surname: self.value(Field::Surname).to_owned(),
@@ -368,6 +376,13 @@ impl Draft {
                 self.value(Field::DocumentNumber)
             )
         })
+    }
+
+    /// Whether the document chosen is one the applicant holds and can hold up to the camera:
+    /// not an institution's reference, nor an introducer.
+    pub fn has_document_to_photograph(&self) -> bool {
+        parse_choice::<crate::form::DocumentType>(self.value(Field::DocumentKind))
+            .is_some_and(|kind| !kind.stands_in())
     }
 
     /// Whether an official's sign-off covers the institution's reference as it stands.
@@ -493,6 +508,11 @@ impl Draft {
             photo,
             fingerprints,
             photo_override: self.photo_override.clone(),
+            // A reference or an introducer standing in has no document to show.
+            document_photo: self
+                .document_photo
+                .clone()
+                .filter(|_| self.has_document_to_photograph()),
         })
     }
 }

@@ -92,11 +92,13 @@ pub enum Field {
     AmendDetails,
     /// The introducer's full name, when an introducer vouches in place of a document.
     IntroducerName,
+    /// A passport's machine-readable zone, line 2 (optional; its check digits are checked).
+    Mrz,
 }
 
 impl Field {
     /// Every field, in index order.
-    pub const ALL: [Field; 36] = [
+    pub const ALL: [Field; 37] = [
         Self::Citizenship,
         Self::DocumentKind,
         Self::DocumentNumber,
@@ -133,6 +135,7 @@ impl Field {
         Self::AmendReason,
         Self::AmendDetails,
         Self::IntroducerName,
+        Self::Mrz,
     ];
 
     /// Its index: the screens name fields by it (`Fields` in ui/fields.slint).
@@ -165,7 +168,8 @@ impl Field {
             | Self::HouseNumber
             | Self::KraPin
             | Self::Amends
-            | Self::AmendDetails => Entry::Text,
+            | Self::AmendDetails
+            | Self::Mrz => Entry::Text,
             Self::Citizenship
             | Self::DocumentKind
             | Self::Sex
@@ -197,6 +201,7 @@ impl Field {
             | Self::Guardian2Name
             | Self::IntroducerName => 60,
             Self::AmendDetails => 80,
+            Self::Mrz => sajili_record::form::MRZ_LENGTH,
             _ => 30,
         }
     }
@@ -240,11 +245,16 @@ impl Field {
             Self::AmendReason => "amendment.reason",
             Self::AmendDetails => "amendment.details",
             Self::IntroducerName => "document.introducer_name",
+            Self::Mrz => "document.mrz",
         }
     }
 
     /// Whether a keyboard character belongs in this field.
     pub fn accepts(self, c: char) -> bool {
+        // The zone is capitals, digits and the filler `<`, nothing else.
+        if self == Self::Mrz {
+            return c.is_ascii_uppercase() || c.is_ascii_digit() || c == '<';
+        }
         match self.entry() {
             Entry::Letters => c.is_alphabetic() || matches!(c, ' ' | '-' | '\''),
             Entry::Digits => c.is_ascii_digit(),
@@ -301,6 +311,7 @@ impl Page {
                 Field::DocumentNumber,
                 Field::IntroducerName,
                 Field::Nationality,
+                Field::Mrz,
                 Field::Purpose,
             ],
             Self::Amendment => &[

@@ -224,6 +224,7 @@ pub fn load(json_path: &Path, capture_date: Date) -> Result<Enrolment, ImportErr
                 photo,
                 fingerprints,
                 photo_override: request.photo_override,
+                document_photo: None,
             };
             // The file's supervisor approves what the file holds; an approval the file
             // carries itself must match it, which sealing checks.

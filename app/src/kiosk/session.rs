@@ -146,6 +146,8 @@ pub enum Screen {
     Login,
     /// A page of the form.
     Form(Page),
+    /// The identity document held up to the camera, from the document page (and back to it).
+    DocumentPhoto,
     /// The face photo.
     Photo,
     /// The ten fingers.
@@ -180,6 +182,7 @@ impl Screen {
             Self::Form(Page::Work) => "work",
             Self::Form(Page::Residence) => "residence",
             Self::Form(Page::Numbers) => "numbers",
+            Self::DocumentPhoto => "document-photo",
             Self::Photo => "photo",
             Self::Fingers => "fingers",
             Self::Review => "review",
@@ -300,6 +303,17 @@ pub enum Action {
     },
     /// Throw the photo away and take another.
     Retake,
+    /// On the document page: photograph the document.
+    PhotographDocument,
+    /// A preview frame was searched for the document: `advice` is its first problem's code.
+    DocumentChecked {
+        /// The first problem's code (`document-blurred`, ...), `None` when it passed.
+        advice: Option<String>,
+        /// The document cut out and compressed, when it passed and the frames were steady.
+        image: Option<Image>,
+    },
+    /// Throw the document's photo away and take another.
+    RetakeDocument,
     /// At a hospital's bedside, with an operator: take the photo from the next frame although
     /// its checks fail, for this reason (the supervisor's approval covers it).
     PhotoAnyway(PhotoOverrideReason),
@@ -426,6 +440,10 @@ pub struct Session {
     pub steady_frames: u32,
     /// Why the photo is being taken although its checks fail, until the frame comes back.
     pub photo_reason: Option<PhotoOverrideReason>,
+    /// The latest document advice code (`document-glare`, ...).
+    pub document_advice: Option<String>,
+    /// Consecutive frames in which the document passed.
+    pub document_steady: u32,
     /// The last print's score and advice codes.
     pub last_print: Option<(u8, Vec<String>)>,
     /// The last print's picture, shown with its score.
@@ -488,6 +506,8 @@ impl Session {
             photo_advice: None,
             steady_frames: 0,
             photo_reason: None,
+            document_advice: None,
+            document_steady: 0,
             last_print: None,
             last_picture: None,
             same_finger: None,
@@ -577,6 +597,7 @@ impl Session {
             Screen::Consent
                 | Screen::Mode
                 | Screen::Form(_)
+                | Screen::DocumentPhoto
                 | Screen::Photo
                 | Screen::Fingers
                 | Screen::Review
@@ -680,6 +701,10 @@ impl Session {
         if screen == Screen::Photo {
             self.steady_frames = 0;
         }
+        if screen == Screen::DocumentPhoto {
+            self.document_steady = 0;
+            self.document_advice = None;
+        }
         vec![Effect::Journal]
     }
 
@@ -688,6 +713,7 @@ impl Session {
         match field {
             Field::Nationality => self.saved.draft.value(Field::Citizenship) == "foreigner",
             Field::IntroducerName => self.saved.draft.value(Field::DocumentKind) == "introducer",
+            Field::Mrz => self.saved.draft.value(Field::DocumentKind) == "passport",
             _ => true,
         }
     }
@@ -761,6 +787,7 @@ impl Session {
             action,
             Action::Tick(_)
                 | Action::FaceChecked { .. }
+                | Action::DocumentChecked { .. }
                 | Action::FingerCaptured { .. }
                 | Action::LoginChecked(_)
                 | Action::Sealed(_)
@@ -889,6 +916,12 @@ impl Session {
                 if field == Field::County && self.saved.draft.value(Field::County) != value.trim() {
                     self.saved.draft.values.remove(&Field::SubCounty);
                 }
+                // Another document: the photo was of the one chosen before.
+                if field == Field::DocumentKind
+                    && self.saved.draft.value(Field::DocumentKind) != value.trim()
+                {
+                    self.saved.draft.document_photo = None;
+                }
                 // One place of birth: choosing a county clears a country, and the other way.
                 let other_place = match field {
                     Field::BirthCounty => Some(Field::BirthCountry),
@@ -951,6 +984,24 @@ impl Session {
                 advice,
                 token,
             } => self.face_checked(passed, advice, token),
+            Action::PhotographDocument => {
+                if self.saved.screen != Screen::Form(Page::Document)
+                    || !self.saved.draft.has_document_to_photograph()
+                {
+                    return Vec::new();
+                }
+                self.saved.focus = None;
+                self.go(Screen::DocumentPhoto)
+            }
+            Action::DocumentChecked { advice, image } => self.document_checked(advice, image),
+            Action::RetakeDocument => {
+                if self.saved.screen != Screen::DocumentPhoto {
+                    return Vec::new();
+                }
+                self.saved.draft.document_photo = None;
+                self.document_steady = 0;
+                vec![Effect::Journal]
+            }
             Action::Retake => {
                 self.saved.draft.photo = None;
                 self.saved.draft.photo_override = None;
@@ -1354,6 +1405,8 @@ impl Session {
         let screen = self.saved.screen;
         match screen {
             Screen::Login => return self.login_next(),
+            // The document's photo is optional: taken or not, on to the page it came from.
+            Screen::DocumentPhoto => return self.go(Screen::Form(Page::Document)),
             Screen::Declined
             | Screen::Done
             | Screen::Status
@@ -1459,6 +1512,9 @@ impl Session {
         if screen == Screen::Status {
             return self.end("session.abandoned");
         }
+        if screen == Screen::DocumentPhoto {
+            return self.go(Screen::Form(Page::Document));
+        }
         if matches!(
             screen,
             Screen::Sealing | Screen::Done | Screen::Declined | Screen::Withdrawn
@@ -1503,6 +1559,27 @@ impl Session {
                 self.saved.draft.photo = Some(token);
                 // Taken by itself: every check passed, nothing was overridden.
                 self.saved.draft.photo_override = None;
+                self.notice = None;
+                vec![Effect::Journal]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn document_checked(&mut self, advice: Option<String>, image: Option<Image>) -> Vec<Effect> {
+        if self.saved.screen != Screen::DocumentPhoto || self.saved.draft.document_photo.is_some() {
+            return Vec::new();
+        }
+        if advice.is_some() {
+            self.document_advice = advice;
+            self.document_steady = 0;
+            return Vec::new();
+        }
+        self.document_advice = None;
+        self.document_steady += 1;
+        match image {
+            Some(image) if self.document_steady >= PHOTO_STEADY_FRAMES => {
+                self.saved.draft.document_photo = Some(image);
                 self.notice = None;
                 vec![Effect::Journal]
             }
@@ -1713,6 +1790,79 @@ mod tests {
         type_text(&mut s, Field::DocumentNumber, "12345678");
         assert_eq!(s.draft().value(Field::DocumentNumber), "12345678");
         s
+    }
+
+    #[test]
+    fn the_document_is_photographed_from_its_page_once_steady_and_goes_with_its_kind() {
+        let mut s = on_document_page();
+        // No kind chosen yet: nothing to photograph.
+        assert!(s.apply(Action::PhotographDocument).is_empty());
+        s.apply(Action::Choose(Field::DocumentKind, "national_id".into()));
+        s.apply(Action::PhotographDocument);
+        assert_eq!(s.screen(), Screen::DocumentPhoto);
+        assert!(s.can_start_over());
+        s.apply(Action::DocumentChecked {
+            advice: Some("document-glare".into()),
+            image: None,
+        });
+        assert_eq!(s.document_advice.as_deref(), Some("document-glare"));
+        assert_eq!(s.draft().document_photo, None);
+        // Kept only after enough passing frames in a row.
+        for n in 1..=PHOTO_STEADY_FRAMES {
+            assert_eq!(s.draft().document_photo, None, "frame {n}");
+            s.apply(Action::DocumentChecked {
+                advice: None,
+                image: Some(print(7)),
+            });
+        }
+        assert_eq!(s.draft().document_photo, Some(print(7)));
+        assert_eq!(s.document_advice, None);
+        // A frame after it was taken changes nothing; taking it again clears it.
+        s.apply(Action::DocumentChecked {
+            advice: Some("document-blurred".into()),
+            image: None,
+        });
+        assert_eq!(s.draft().document_photo, Some(print(7)));
+        s.apply(Action::RetakeDocument);
+        assert_eq!(s.draft().document_photo, None);
+        for _ in 0..PHOTO_STEADY_FRAMES {
+            s.apply(Action::DocumentChecked {
+                advice: None,
+                image: Some(print(8)),
+            });
+        }
+        // Next goes back to the document page, as does back.
+        s.apply(Action::Next);
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+        s.apply(Action::PhotographDocument);
+        s.apply(Action::Back);
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+        assert_eq!(s.draft().document_photo, Some(print(8)));
+        // The same kind chosen again keeps it; another kind drops it.
+        s.apply(Action::Choose(Field::DocumentKind, "national_id".into()));
+        assert_eq!(s.draft().document_photo, Some(print(8)));
+        s.apply(Action::Choose(
+            Field::DocumentKind,
+            "driving_licence".into(),
+        ));
+        assert_eq!(s.draft().document_photo, None);
+        // Frames for a document page not on screen are ignored.
+        s.apply(Action::DocumentChecked {
+            advice: None,
+            image: Some(print(9)),
+        });
+        assert_eq!(s.draft().document_photo, None);
+    }
+
+    #[test]
+    fn an_introducer_has_no_document_to_photograph_and_the_record_keeps_none() {
+        let mut s = on_document_page();
+        s.apply(Action::Choose(Field::DocumentKind, "introducer".into()));
+        assert!(s.apply(Action::PhotographDocument).is_empty());
+        assert_eq!(s.screen(), Screen::Form(Page::Document));
+        // A photo left in the draft by some other path is still not sealed with a stand-in.
+        s.saved.draft.document_photo = Some(print(3));
+        assert!(!s.draft().has_document_to_photograph());
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub struct App {
     window: KioskWindow,
     started: Instant,
     seal_pending: bool,
-    shown_photo: Option<usize>,
+    /// Which photos the screens hold, so each is decoded once.
+    shown: render::Shown,
     /// What each device last did, for the status screen.
     health: Vec<StatusFact>,
     /// Where the person was when last logged: the screen, photo taken, fingers still to do.
@@ -130,6 +131,8 @@ pub fn parse_action(name: &str, value: &str) -> Option<Action> {
         "staff-tab" => Action::StaffTab(kiosk::StaffTab::from_id(value)?),
         "login-field" => Action::LoginFocus(value == "pin"),
         "retake" => Action::Retake,
+        "document-photo" => Action::PhotographDocument,
+        "retake-document" => Action::RetakeDocument,
         "capture" => Action::CaptureFinger,
         "finger" => Action::SelectFinger(value.parse().ok()?),
         "exception" => Action::Exception(match value {
@@ -198,7 +201,7 @@ impl App {
             window,
             started: Instant::now(),
             seal_pending,
-            shown_photo: None,
+            shown: render::Shown::default(),
             health: vec![
                 StatusFact::word("camera", "not-used-yet", true),
                 StatusFact::word("sensor", "not-used-yet", true),
@@ -222,10 +225,20 @@ impl App {
         if let Some(withdrawal) = withdrawal {
             app.withdraw(withdrawal);
         }
-        app.devices
-            .set_camera(app.session.screen() == Screen::Photo);
+        app.aim_camera();
         app.render();
         app
+    }
+
+    /// Streams the camera while the photo or the document's photo is wanted, looking for
+    /// what is wanted.
+    fn aim_camera(&self) {
+        let draft = self.session.draft();
+        let document =
+            self.session.screen() == Screen::DocumentPhoto && draft.document_photo.is_none();
+        let face = self.session.screen() == Screen::Photo && draft.photo.is_none();
+        self.devices.set_document_camera(document);
+        self.devices.set_camera(face || document);
     }
 
     /// The window.
@@ -381,9 +394,7 @@ impl App {
     pub fn apply(&mut self, action: Action) {
         let effects = self.session.apply(action);
         self.carry_out(effects);
-        self.devices.set_camera(
-            self.session.screen() == Screen::Photo && self.session.draft().photo.is_none(),
-        );
+        self.aim_camera();
         self.render();
     }
 
@@ -505,7 +516,7 @@ impl App {
         let rules = self.session.rules.clone();
         let language = rules.default_language();
         self.session = Session::with_rules(session_id(), today, rules);
-        self.shown_photo = None;
+        self.shown = render::Shown::default();
         self.slip = None;
         self.printing = None;
         self.display = Display::default();
@@ -602,6 +613,19 @@ impl App {
                         token,
                     }
                 }
+                DeviceEvent::Document {
+                    frame,
+                    advice,
+                    image,
+                } => {
+                    // As for the face: never a frame for a screen no longer asking for it.
+                    if self.session.screen() == Screen::DocumentPhoto
+                        && self.session.draft().document_photo.is_none()
+                    {
+                        render::preview(&self.window, &frame);
+                    }
+                    Action::DocumentChecked { advice, image }
+                }
                 DeviceEvent::Forced { token, failed } => Action::PhotoForced { token, failed },
                 DeviceEvent::Print {
                     image,
@@ -631,9 +655,9 @@ impl App {
 
     fn note_health(&mut self, event: &DeviceEvent) {
         let fact = match event {
-            DeviceEvent::Frame { .. } | DeviceEvent::Forced { .. } => {
-                StatusFact::word("camera", "working", true)
-            }
+            DeviceEvent::Frame { .. }
+            | DeviceEvent::Document { .. }
+            | DeviceEvent::Forced { .. } => StatusFact::word("camera", "working", true),
             DeviceEvent::Print { .. } => StatusFact::word("sensor", "working", true),
             DeviceEvent::Fault(Some(code)) if code == "sensor-no-finger" => return,
             DeviceEvent::Fault(Some(code)) => {
@@ -776,7 +800,7 @@ impl App {
     fn render(&mut self) {
         self.log_progress();
         self.display.show(&self.window);
-        render::session(&self.window, &self.session, &mut self.shown_photo);
+        render::session(&self.window, &self.session, &mut self.shown);
         let printing = match (&self.slip, self.printing) {
             (Some(_), Some(state)) if self.session.screen() == Screen::Done => state.code(),
             _ => "",

@@ -18,6 +18,7 @@ use sajili_drivers::printer::{PrinterError, PrinterStatus, ReceiptPrinter};
 
 use crate::doctor::Check;
 
+use crate::biometrics::document::{self, DocumentProblem};
 use crate::biometrics::face::{self, FaceChecker, FaceReport};
 use crate::biometrics::grey::Grey;
 use crate::biometrics::matching::{self, Template};
@@ -45,6 +46,16 @@ pub enum DeviceEvent {
         advice: Option<String>,
         /// The ISO token image (JPEG) when the frame passed.
         token: Option<Image>,
+    },
+    /// A camera frame searched for the identity document.
+    Document {
+        /// The frame, for the preview.
+        frame: Frame,
+        /// The first problem's code (`document-glare`, ...), `None` when it passed.
+        advice: Option<String>,
+        /// The document cut out and compressed within its budget, when it passed and an
+        /// image was wanted.
+        image: Option<Image>,
     },
     /// A photo taken from a frame whatever its checks said (a bedside override).
     Forced {
@@ -153,6 +164,10 @@ pub type FrameReader = Box<dyn FnMut() -> Result<Frame, CameraError> + Send>;
 pub struct Devices {
     camera_on: Arc<AtomicBool>,
     camera_force: Arc<AtomicBool>,
+    /// The camera looks for the identity document rather than a face.
+    camera_document: Arc<AtomicBool>,
+    /// The camera twin's applicant, who holds the document up while it is asked for.
+    twin_cue: Option<Arc<AtomicBool>>,
     camera_checks: Option<Sender<Answer>>,
     finger: Sender<SensorRequest>,
     printer: Option<Sender<PrinterRequest>>,
@@ -237,14 +252,23 @@ impl Devices {
         let (events_in, events) = sync_channel(4);
         let camera_on = Arc::new(AtomicBool::new(false));
         let camera_force = Arc::new(AtomicBool::new(false));
+        let camera_document = Arc::new(AtomicBool::new(false));
         let camera_checks = camera.map(|camera| {
             let on = Arc::clone(&camera_on);
             let force = Arc::clone(&camera_force);
+            let document = Arc::clone(&camera_document);
             let out = events_in.clone();
             let (checks, asked) = std::sync::mpsc::channel();
             thread::Builder::new()
                 .name("camera".into())
-                .spawn(move || camera_loop(camera, &on, &force, &asked, &out))
+                .spawn(move || {
+                    let asks = CameraAsks {
+                        on: &on,
+                        force: &force,
+                        document: &document,
+                    };
+                    camera_loop(camera, &asks, &asked, &out);
+                })
                 .ok();
             checks
         });
@@ -262,6 +286,8 @@ impl Devices {
         Self {
             camera_on,
             camera_force,
+            camera_document,
+            twin_cue: None,
             camera_checks,
             finger,
             printer: None,
@@ -324,6 +350,21 @@ impl Devices {
     /// Starts or stops the camera stream (it runs only while the photo screen is up).
     pub fn set_camera(&self, on: bool) {
         self.camera_on.store(on, Ordering::Relaxed);
+    }
+
+    /// Has the camera look for the identity document (true) or a face (false).
+    pub fn set_document_camera(&self, document: bool) {
+        self.camera_document.store(document, Ordering::Relaxed);
+        if let Some(cue) = &self.twin_cue {
+            cue.store(document, Ordering::Relaxed);
+        }
+    }
+
+    /// On twins: the camera twin's applicant holds the document up whenever the kiosk asks
+    /// for it (the switch is set while it does). Default: no twin to tell.
+    pub fn with_twin_cue(mut self, cue: Arc<AtomicBool>) -> Self {
+        self.twin_cue = Some(cue);
+        self
     }
 
     /// Takes the photo from the next frame whatever its checks say, answered as
@@ -469,6 +510,33 @@ fn centre_cut(frame: &Rgb) -> Option<Rgb> {
     Rgb::new(face::TOKEN_WIDTH, face::TOKEN_HEIGHT, pixels).ok()
 }
 
+/// Searches one frame for the identity document: the first problem's code, and (when
+/// `want_image` and it passed) the document cut out and compressed within its budget. The
+/// cut-out and its encoding are the costly part, so the camera thread asks for them only once
+/// the frames have been steady long enough to keep one.
+pub fn document_frame(frame: &Frame, want_image: bool) -> (Option<String>, Option<Image>) {
+    let Ok(rgb) = Rgb::new(frame.width, frame.height, frame.rgb.clone()) else {
+        return (Some(DocumentProblem::NotFound.code().into()), None);
+    };
+    let report = document::inspect(&rgb);
+    if let Some(problem) = report.problem {
+        return (Some(problem.code().into()), None);
+    }
+    if !want_image {
+        return (None, None);
+    }
+    let image = report.cut_out.as_ref().and_then(|cut| {
+        match document::compress(cut, document::BUDGET_BYTES) {
+            Ok(image) => Some(image),
+            Err(error) => {
+                log::warn!("document photo not kept: {error}");
+                None
+            }
+        }
+    });
+    (None, image)
+}
+
 /// Reads a frame for the device test: the first after opening may be partial, so a few tries.
 fn camera_check(next: &mut FrameReader) -> Result<String, String> {
     let mut last_error = String::new();
@@ -481,13 +549,23 @@ fn camera_check(next: &mut FrameReader) -> Result<String, String> {
     Err(last_error)
 }
 
+/// What the kiosk asks of the camera thread, each switch set from the screen's thread.
+struct CameraAsks<'a> {
+    /// Stream and check frames.
+    on: &'a AtomicBool,
+    /// Take the photo from the next frame whatever its checks say.
+    force: &'a AtomicBool,
+    /// Look for the identity document rather than a face.
+    document: &'a AtomicBool,
+}
+
 fn camera_loop(
     mut next: FrameReader,
-    on: &AtomicBool,
-    force: &AtomicBool,
+    asks: &CameraAsks<'_>,
     checks: &Receiver<Answer>,
     out: &SyncSender<DeviceEvent>,
 ) {
+    let (on, force) = (asks.on, asks.force);
     let Ok(mut checker) = FaceChecker::new() else {
         let _ = out.send(DeviceEvent::Fault(Some("camera-failed".into())));
         // No face checks, but the device test still reaches the camera.
@@ -498,6 +576,7 @@ fn camera_loop(
     };
     let mut faulty = false;
     let mut steady = 0u32;
+    let mut document_steady = 0u32;
     loop {
         while let Ok(answer) = checks.try_recv() {
             let _ = answer.send(camera_check(&mut next));
@@ -512,6 +591,24 @@ fn camera_loop(
                     faulty = false;
                     let _ = out.send(DeviceEvent::Fault(None));
                 }
+                if asks.document.load(Ordering::Relaxed) {
+                    let want_image = document_steady + 1 >= crate::kiosk::PHOTO_STEADY_FRAMES;
+                    let (advice, image) = document_frame(&frame, want_image);
+                    document_steady = if advice.is_none() {
+                        document_steady + 1
+                    } else {
+                        0
+                    };
+                    let event = DeviceEvent::Document {
+                        frame,
+                        advice,
+                        image,
+                    };
+                    // A slow screen drops this frame, as it does a face frame.
+                    let _ = out.try_send(event);
+                    continue;
+                }
+                document_steady = 0;
                 if force.swap(false, Ordering::Relaxed)
                     && let Some((token, failed)) = forced_photo(&mut checker, &frame)
                 {

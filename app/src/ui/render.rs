@@ -56,6 +56,7 @@ pub fn wipe(window: &KioskWindow) {
     kiosk.set_preview(SlintImage::default());
     kiosk.set_preview_live(false);
     kiosk.set_photo(SlintImage::default());
+    kiosk.set_document_photo(SlintImage::default());
 }
 
 /// The parts a correction may change, in the order of `Labels.amended-fields`, with their
@@ -227,13 +228,41 @@ fn skip_on_review(session: &Session, field: Field) -> bool {
                 && empty(Field::Guardian2Id)
         }
         Field::Purpose => !session.amends(),
+        // Optional, and a passport's alone.
+        Field::Mrz => empty(Field::Mrz) || draft.value(Field::DocumentKind) != "passport",
         _ => false,
     }
 }
 
-/// Sets every property of the screens from `session`. `shown_photo` remembers which photo the
-/// screens hold, so it is decoded once, not on every touch.
-pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option<usize>) {
+/// Which photos the screens hold (a key of each JPEG's buffer), so each is decoded once, not
+/// on every touch.
+#[derive(Debug, Default)]
+pub struct Shown {
+    photo: Option<usize>,
+    document: Option<usize>,
+}
+
+/// A picture decoded from `image`, when its key differs from `shown`'s.
+fn changed_picture(
+    image: Option<&crate::biometrics::Image>,
+    shown: &mut Option<usize>,
+) -> Option<SlintImage> {
+    let key = image.map(|p| p.data.as_ptr() as usize ^ p.data.len());
+    if key == *shown {
+        return None;
+    }
+    *shown = key;
+    Some(
+        image
+            .and_then(|p| Rgb::decode(&p.data).ok())
+            .map(|rgb| rgb_image(rgb.width(), rgb.height(), rgb.pixels()))
+            .unwrap_or_default(),
+    )
+}
+
+/// Sets every property of the screens from `session`. `pictures` remembers which photos the
+/// screens hold, so each is decoded once, not on every touch.
+pub fn session(window: &KioskWindow, session: &Session, pictures: &mut Shown) {
     let kiosk = window.global::<Kiosk>();
     let language = session.language();
     let screen = session.screen();
@@ -304,6 +333,8 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
     kiosk.set_focus(focus.map_or(-1, |f| f.index() as i32));
     kiosk.set_keyboard(
         match focus.map(Field::entry) {
+            // Capitals, digits and the zone's filler `<`.
+            _ if focus == Some(Field::Mrz) => "mrz",
             Some(Entry::Letters) => "letters",
             Some(Entry::Digits) => "digits",
             Some(Entry::Text) => "text",
@@ -388,22 +419,17 @@ pub fn session(window: &KioskWindow, session: &Session, shown_photo: &mut Option
             .into(),
     );
     kiosk.set_steady(session.steady_frames as i32);
-    if screen != Screen::Photo {
+    if !matches!(screen, Screen::Photo | Screen::DocumentPhoto) {
         kiosk.set_preview_live(false);
     }
-    let photo_key = draft
-        .photo
-        .as_ref()
-        .map(|p| p.data.as_ptr() as usize ^ p.data.len());
-    if photo_key != *shown_photo {
-        *shown_photo = photo_key;
-        let image = draft
-            .photo
-            .as_ref()
-            .and_then(|p| Rgb::decode(&p.data).ok())
-            .map(|rgb| rgb_image(rgb.width(), rgb.height(), rgb.pixels()))
-            .unwrap_or_default();
+    if let Some(image) = changed_picture(draft.photo.as_ref(), &mut pictures.photo) {
         kiosk.set_photo(image);
+    }
+    kiosk.set_document_advice(session.document_advice.clone().unwrap_or_default().into());
+    kiosk.set_document_taken(draft.document_photo.is_some());
+    kiosk.set_document_photographable(draft.has_document_to_photograph());
+    if let Some(image) = changed_picture(draft.document_photo.as_ref(), &mut pictures.document) {
+        kiosk.set_document_photo(image);
     }
 
     let fingers = draft

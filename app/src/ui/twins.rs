@@ -1,5 +1,5 @@
-//! The kiosk on its devices' simulated twins: a camera serving a public-domain face photo, a
-//! fingerprint sensor on a pseudo-terminal serving synthetic prints, and a receipt printer on
+//! The kiosk on its devices' simulated twins: a camera serving a public-domain face photo (or a
+//! drawn specimen identity card, while the kiosk asks for the document), a fingerprint sensor on a pseudo-terminal serving synthetic prints, and a receipt printer on
 //! another that prints slips into PNG pages. The kiosk's own driver
 //! code runs unchanged against them.
 
@@ -14,6 +14,7 @@ use sajili_drivers::printer::{EscPosPrinter, PrinterTwin, ReceiptPrinter};
 
 use super::devices::{Devices, FrameReader, PrinterOpener, SensorOpener};
 use crate::biometrics::photo::Rgb;
+use crate::biometrics::specimen;
 use crate::biometrics::synth::SyntheticFinger;
 
 /// Head and shoulders of NASA's public-domain portrait of Eileen Collins (scikit-image's
@@ -32,6 +33,14 @@ pub fn camera_at(fps: u32) -> Result<FrameReader, String> {
 
 /// The camera twin and its cable: set the switch to unplug it, clear it to plug it back.
 pub fn camera_with_plug(fps: u32) -> Result<(FrameReader, Arc<AtomicBool>), String> {
+    camera_with_cue(fps).map(|(reader, plug, _)| (reader, plug))
+}
+
+/// The camera twin, its cable, and its cue: while the cue is set, the applicant holds a
+/// drawn specimen identity card up to the camera instead of looking into it.
+pub fn camera_with_cue(
+    fps: u32,
+) -> Result<(FrameReader, Arc<AtomicBool>, Arc<AtomicBool>), String> {
     let face = Rgb::decode(DEMO_FACE).map_err(|e| e.to_string())?;
     camera_of(&face, fps)
 }
@@ -50,11 +59,15 @@ pub fn camera_lying(fps: u32) -> Result<FrameReader, String> {
         }
     }
     let turned = Rgb::new(height, width, turned).map_err(|e| e.to_string())?;
-    camera_of(&turned, fps).map(|(reader, _)| reader)
+    camera_of(&turned, fps).map(|(reader, _, _)| reader)
 }
 
-/// The camera twin serving `face`, swaying by a few pixels, as MJPEG at `fps`; and its cable.
-fn camera_of(face: &Rgb, fps: u32) -> Result<(FrameReader, Arc<AtomicBool>), String> {
+/// The camera twin serving `face`, swaying by a few pixels, as MJPEG at `fps`; its cable; and
+/// its cue to hold the specimen card up instead.
+fn camera_of(
+    face: &Rgb,
+    fps: u32,
+) -> Result<(FrameReader, Arc<AtomicBool>, Arc<AtomicBool>), String> {
     let (width, height) = (face.width(), face.height());
     // Slight shifts, as a person standing in front of the camera sways.
     let frames: Vec<Vec<u8>> = [0i32, 2, 4, 2, 0, -2]
@@ -71,6 +84,21 @@ fn camera_of(face: &Rgb, fps: u32) -> Result<(FrameReader, Arc<AtomicBool>), Str
             shifted
         })
         .collect();
+    // The card held in a hand: turned a little one way and the other.
+    let held: Vec<Vec<u8>> = [1.5f32, 2.0, 2.5, 2.0]
+        .iter()
+        .map(|&tilt_degrees| {
+            specimen::held_up(
+                width,
+                height,
+                &specimen::Held {
+                    tilt_degrees,
+                    ..specimen::Held::default()
+                },
+            )
+        })
+        .collect();
+    let cue = Arc::new(AtomicBool::new(false));
     let twin = CameraTwin::new(
         PixelFormat::Mjpeg,
         width as u32,
@@ -78,10 +106,11 @@ fn camera_of(face: &Rgb, fps: u32) -> Result<(FrameReader, Arc<AtomicBool>), Str
         &frames,
         fps,
         CameraFaults::default(),
-    );
+    )
+    .with_alternate(&held, Arc::clone(&cue));
     let plug = twin.unplug_switch();
     let mut camera = Camera::new(twin);
-    Ok((Box::new(move || camera.next_frame()), plug))
+    Ok((Box::new(move || camera.next_frame()), plug, cue))
 }
 
 /// Fewest fingers the twin serves: one per position, so that an enrolment never gets one
@@ -163,8 +192,10 @@ pub fn devices(fingers: u64) -> Result<Devices, String> {
 /// Every twin, running, and the printer twin's switches and pages.
 pub fn devices_with_printer(fingers: u64) -> Result<(Devices, PrinterTwin), String> {
     let (printer, twin) = printer()?;
-    let devices = Devices::start(Some(camera()?), Some(sensor(prints(fingers))?))
+    let (camera, _, cue) = camera_with_cue(15)?;
+    let devices = Devices::start(Some(camera), Some(sensor(prints(fingers))?))
         .without_input_list()
-        .with_printer(printer);
+        .with_printer(printer)
+        .with_twin_cue(cue);
     Ok((devices, twin))
 }

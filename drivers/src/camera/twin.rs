@@ -26,6 +26,9 @@ pub struct CameraTwin {
     count: u32,
     faults: CameraFaults,
     unplugged: Arc<AtomicBool>,
+    /// Frames served instead while its switch is set: something else is in front of the
+    /// camera (a document held up to it).
+    alternate: Option<(Vec<Vec<u8>>, Arc<AtomicBool>)>,
 }
 
 impl CameraTwin {
@@ -38,36 +41,26 @@ impl CameraTwin {
         fps: u32,
         faults: CameraFaults,
     ) -> Self {
-        let frames = rgb_frames
-            .iter()
-            .map(|rgb| match format {
-                PixelFormat::Yuyv => rgb_to_yuyv(rgb, width as usize, height as usize),
-                PixelFormat::Mjpeg => {
-                    let mut jpeg = Vec::new();
-                    let encoded = jpeg_encoder::Encoder::new(&mut jpeg, 85).encode(
-                        rgb,
-                        width as u16,
-                        height as u16,
-                        jpeg_encoder::ColorType::Rgb,
-                    );
-                    match encoded {
-                        Ok(()) => strip_huffman_tables(&jpeg).unwrap_or(jpeg),
-                        Err(_) => Vec::new(),
-                    }
-                }
-            })
-            .collect();
         Self {
             format,
             width,
             height,
-            frames,
+            frames: encode(format, width, height, rgb_frames),
             interval: Duration::from_secs(1) / fps.max(1),
             started: Instant::now(),
             count: 0,
             faults,
             unplugged: Arc::new(AtomicBool::new(false)),
+            alternate: None,
         }
+    }
+
+    /// Serves `rgb_frames` (the same size as the others) instead while `switch` is set, as
+    /// when someone holds a document up to the camera; returns the twin.
+    pub fn with_alternate(mut self, rgb_frames: &[Vec<u8>], switch: Arc<AtomicBool>) -> Self {
+        let frames = encode(self.format, self.width, self.height, rgb_frames);
+        self.alternate = Some((frames, switch));
+        self
     }
 
     /// A twin serving JPEG files (all the same size) in turn at `fps`.
@@ -135,6 +128,29 @@ impl CameraTwin {
     }
 }
 
+/// Each RGB frame in the twin's pixel format: YUYV, or MJPEG without Huffman tables.
+fn encode(format: PixelFormat, width: u32, height: u32, rgb_frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    rgb_frames
+        .iter()
+        .map(|rgb| match format {
+            PixelFormat::Yuyv => rgb_to_yuyv(rgb, width as usize, height as usize),
+            PixelFormat::Mjpeg => {
+                let mut jpeg = Vec::new();
+                let encoded = jpeg_encoder::Encoder::new(&mut jpeg, 85).encode(
+                    rgb,
+                    width as u16,
+                    height as u16,
+                    jpeg_encoder::ColorType::Rgb,
+                );
+                match encoded {
+                    Ok(()) => strip_huffman_tables(&jpeg).unwrap_or(jpeg),
+                    Err(_) => Vec::new(),
+                }
+            }
+        })
+        .collect()
+}
+
 impl FrameSource for CameraTwin {
     fn format(&self) -> (PixelFormat, u32, u32) {
         (self.format, self.width, self.height)
@@ -163,9 +179,13 @@ impl FrameSource for CameraTwin {
                 timestamp,
             });
         }
-        let index = (self.count as usize - 1) % self.frames.len();
+        let frames = match &self.alternate {
+            Some((frames, switch)) if switch.load(Ordering::SeqCst) && !frames.is_empty() => frames,
+            _ => &self.frames,
+        };
+        let index = (self.count as usize - 1) % frames.len();
         Ok(RawFrame {
-            bytes: self.frames[index].clone(),
+            bytes: frames[index].clone(),
             timestamp,
         })
     }

@@ -38,6 +38,8 @@ pub enum ImageRole {
     FacePhoto,
     /// A fingerprint: 8-bit grey PNG or WSQ, at least 150 x 150 pixels.
     Fingerprint,
+    /// The identity document, cut out of a camera frame: JPEG, at least 160 x 100.
+    DocumentPhoto,
 }
 
 /// A checked image file.
@@ -175,7 +177,7 @@ fn inspect(bytes: &[u8], role: ImageRole) -> Result<(ImageFormat, u32, u32), Ima
     }
     let found = sniff(bytes).ok_or(ImageError::NotAnImage)?;
     let expected = match role {
-        ImageRole::FacePhoto => ImageFormat::Jpeg,
+        ImageRole::FacePhoto | ImageRole::DocumentPhoto => ImageFormat::Jpeg,
         ImageRole::Fingerprint if found == ImageFormat::Wsq => ImageFormat::Wsq,
         ImageRole::Fingerprint => ImageFormat::Png,
     };
@@ -190,6 +192,7 @@ fn inspect(bytes: &[u8], role: ImageRole) -> Result<(ImageFormat, u32, u32), Ima
     let (min_width, min_height) = match role {
         ImageRole::FacePhoto => (240, 320),
         ImageRole::Fingerprint => (150, 150),
+        ImageRole::DocumentPhoto => (160, 100),
     };
     let fits = (min_width..=MAX_SIDE).contains(&width) && (min_height..=MAX_SIDE).contains(&height);
     // Face photos may be landscape camera frames: compare the shorter side with the smaller minimum.

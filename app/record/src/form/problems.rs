@@ -128,6 +128,20 @@ pub enum ProblemKind {
     OverrideReasonRequired,
     /// A photo taken despite failed checks without a supervisor's sign-off.
     OverrideSupervisorRequired,
+    /// A machine-readable line that is not 44 characters of digits, capitals and `<`.
+    MrzBadFormat,
+    /// A machine-readable line's check digit does not match its part: a character mistyped.
+    MrzCheckDigit {
+        /// The part whose digit fails.
+        part: super::MrzPart,
+    },
+    /// A sound machine-readable line that names another number or birth date than the form.
+    MrzDisagrees {
+        /// The part that differs.
+        part: super::MrzPart,
+    },
+    /// A machine-readable line for a document that is not a passport.
+    MrzNotAPassport,
 }
 
 /// One problem with one field.
@@ -326,8 +340,66 @@ impl Problem {
                  havikufaulu."
                     .into()
             }
+            (K::MrzBadFormat, En) => "The machine-readable line has 44 characters: capital \
+                letters, digits and <."
+                .into(),
+            (K::MrzBadFormat, Sw) => "Mstari unaosomwa na mashine una herufi 44: herufi \
+                kubwa, tarakimu na <."
+                .into(),
+            (K::MrzCheckDigit { part }, En) => format!(
+                "The check digit of the {} (character {}) does not match: a character is \
+                 mistyped.",
+                mrz_part(*part, En),
+                part.check_position()
+            ),
+            (K::MrzCheckDigit { part }, Sw) => format!(
+                "Tarakimu ya kuthibitisha ya {} (herufi ya {}) hailingani: herufi moja \
+                 imekosewa.",
+                mrz_part(*part, Sw),
+                part.check_position()
+            ),
+            (K::MrzDisagrees { part }, En) => format!(
+                "The {} in the machine-readable line is not the one on this form.",
+                mrz_part(*part, En)
+            ),
+            (K::MrzDisagrees { part }, Sw) => format!(
+                "{} katika mstari unaosomwa na mashine si ile iliyo kwenye fomu hii.",
+                capitalised(mrz_part(*part, Sw))
+            ),
+            (K::MrzNotAPassport, En) => {
+                "Only a passport has this machine-readable line: leave it empty.".into()
+            }
+            (K::MrzNotAPassport, Sw) => {
+                "Pasipoti pekee ina mstari huu unaosomwa na mashine: uache wazi.".into()
+            }
         }
     }
+}
+
+/// A part of a passport's machine-readable line, as the messages name it.
+fn mrz_part(part: super::MrzPart, language: Language) -> &'static str {
+    use super::MrzPart as P;
+    match (part, language) {
+        (P::DocumentNumber, Language::English) => "passport number",
+        (P::DocumentNumber, Language::Kiswahili) => "nambari ya pasipoti",
+        (P::DateOfBirth, Language::English) => "date of birth",
+        (P::DateOfBirth, Language::Kiswahili) => "tarehe ya kuzaliwa",
+        (P::Expiry, Language::English) => "expiry date",
+        (P::Expiry, Language::Kiswahili) => "tarehe ya mwisho wa matumizi",
+        (P::PersonalNumber, Language::English) => "personal number",
+        (P::PersonalNumber, Language::Kiswahili) => "nambari binafsi",
+        (P::Composite, Language::English) => "whole line",
+        (P::Composite, Language::Kiswahili) => "mstari mzima",
+    }
+}
+
+/// `words` with its first letter a capital.
+fn capitalised(words: &str) -> String {
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Every problem found in one form: never empty.

@@ -228,6 +228,29 @@ fn check_document(d: &Demographics, problems: &mut Vec<Problem>) {
         let name = document.introducer_name.as_deref().unwrap_or("");
         check_name("document.introducer_name", name, true, problems);
     }
+    // Only a passport has the zone; an empty line is a line not typed.
+    if let Some(line) = document
+        .mrz
+        .as_deref()
+        .filter(|line| !line.trim().is_empty())
+    {
+        let kind = if document.kind != DocumentType::Passport {
+            Some(ProblemKind::MrzNotAPassport)
+        } else {
+            // A date of birth that is no date has its own problem: compare the number alone.
+            let born = (d.date_of_birth != Date::MIN).then_some(d.date_of_birth);
+            super::mrz::check(line, &document.number, born)
+                .err()
+                .map(|error| match error {
+                    super::mrz::MrzError::BadFormat => ProblemKind::MrzBadFormat,
+                    super::mrz::MrzError::CheckDigit(part) => ProblemKind::MrzCheckDigit { part },
+                    super::mrz::MrzError::Disagrees(part) => ProblemKind::MrzDisagrees { part },
+                })
+        };
+        if let Some(kind) = kind {
+            problems.push(Problem::new("document.mrz", kind));
+        }
+    }
     if d.citizenship == Citizenship::Foreigner {
         match document.nationality.as_deref().map(str::trim) {
             None | Some("KEN") => problems.push(Problem::new(

@@ -80,6 +80,10 @@ pub struct IdentityDocument {
     /// The introducer's full name, for [`DocumentType::Introducer`] only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introducer_name: Option<String>,
+    /// A passport's machine-readable zone, line 2 (44 characters), when the operator typed it:
+    /// its check digits are checked, and it must name the number and birth date on the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mrz: Option<String>,
 }
 
 /// The applicant's names as they appear on the document.

@@ -13,9 +13,10 @@ use crate::form::{
 };
 
 /// The payload format this build writes. 2 added the place of birth, a second parent or
-/// guardian, parents' registration numbers, refugees' documents and amendments; every one of
-/// them is optional in the encoding, so a format 1 payload reads as format 2 without them.
-pub const PAYLOAD_FORMAT: u16 = 2;
+/// guardian, parents' registration numbers, refugees' documents and amendments; 3 the photo
+/// of the identity document and a passport's machine-readable line. Every one of them is
+/// optional in the encoding, so an older payload reads as format 3 without them.
+pub const PAYLOAD_FORMAT: u16 = 3;
 
 /// The oldest payload format this build still reads.
 pub const OLDEST_PAYLOAD_FORMAT: u16 = 1;
@@ -60,6 +61,12 @@ pub struct Enrolment {
     /// bedside); absent in records from before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_override: Option<PhotoOverride>,
+    /// The identity document as the kiosk's camera saw it, cut out and straightened (JPEG
+    /// within the kiosk's byte budget); absent for documents with nothing to photograph (an
+    /// institution's reference, an introducer), when none was taken, and in records of
+    /// format 2 and earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_photo: Option<Image>,
 }
 
 impl Enrolment {
@@ -102,7 +109,11 @@ impl Enrolment {
                 FingerCapture::Exception(_) => 0,
             })
             .sum();
-        self.photo.data.len() + fingers
+        let document = self
+            .document_photo
+            .as_ref()
+            .map_or(0, |image| image.data.len());
+        self.photo.data.len() + fingers + document
     }
 }
 
@@ -149,7 +160,13 @@ mod tests {
         assert_eq!(read.format, 1);
         assert_eq!(read.enrolment.demographics.place_of_birth, None);
         assert_eq!(read.enrolment.demographics.amendment, None);
-        let new = crate::fixtures::adult_enrolment(3);
+        assert_eq!(read.enrolment.document_photo, None);
+        // Format 2 had no document photo: one without it reads as format 3.
+        let read = decode_payload(&encoded(2, &old)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((read.format, read.enrolment.document_photo), (2, None));
+        let mut new = crate::fixtures::adult_enrolment(3);
+        new.document_photo = Some(crate::fixtures::document_photo(3));
+        new.demographics.document.mrz = Some("L898902C36UTO7408122F1204159ZE184226B<<<<<10".into());
         let read = decode_payload(&encoded(PAYLOAD_FORMAT, &new)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read.enrolment, new);
         assert!(decode_payload(&encoded(PAYLOAD_FORMAT + 1, &new)).is_err());

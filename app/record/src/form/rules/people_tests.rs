@@ -356,3 +356,65 @@ fn records_from_before_read_without_the_new_fields_and_new_ones_round_trip() {
     let smuggled = json.replace(r#""fields":"#, r#""dna":"x","fields":"#);
     assert!(serde_json::from_str::<Demographics>(&smuggled).is_err());
 }
+
+/// A passport's machine-readable line 2 naming `number` and `born`, its check digits computed.
+fn mrz_line(number: &str, born: Date) -> String {
+    let digit = |field: &str| {
+        char::from(b'0' + crate::form::mrz_check_digit(field.as_bytes()).unwrap_or(0))
+    };
+    let number = format!("{number:<<9}");
+    let birth = format!(
+        "{:02}{:02}{:02}",
+        born.year() % 100,
+        u8::from(born.month()),
+        born.day()
+    );
+    let mut line = format!(
+        "{number}{}UGA{birth}{}F310630{}{}<",
+        digit(&number),
+        digit(&birth),
+        digit("310630"),
+        "<".repeat(14)
+    );
+    let composite = format!("{}{}{}", &line[0..10], &line[13..20], &line[21..43]);
+    line.push(digit(&composite));
+    line
+}
+
+#[test]
+fn a_passports_machine_readable_line_is_checked_digit_by_digit_and_against_the_form() {
+    use crate::form::MrzPart;
+    let mut d = refugee(DocumentType::Passport, "AK1234567", "UGA");
+    let line = mrz_line("AK1234567", d.date_of_birth);
+    d.document.mrz = Some(line.clone());
+    assert_eq!(check(&d), Ok(()));
+    // The expiry's last digit mistyped: its check digit (character 28) is named.
+    let mut mistyped = line.clone().into_bytes();
+    mistyped[26] = if mistyped[26] == b'1' { b'2' } else { b'1' };
+    d.document.mrz = Some(String::from_utf8_lossy(&mistyped).into_owned());
+    let problems = problems_of(check(&d));
+    let expiry = ProblemKind::MrzCheckDigit {
+        part: MrzPart::Expiry,
+    };
+    assert!(problems.has("document.mrz", &expiry));
+    let message = problems.0[0].message(crate::form::Language::English);
+    assert!(message.contains("expiry date (character 28)"), "{message}");
+    // A sound line for another passport than the number typed.
+    d.document.mrz = Some(line.clone());
+    d.document.number = "AK7654321".into();
+    let problems = problems_of(check(&d));
+    let other = ProblemKind::MrzDisagrees {
+        part: MrzPart::DocumentNumber,
+    };
+    assert!(problems.has("document.mrz", &other));
+    // Too short, and on a document that has no such line.
+    d.document.number = "AK1234567".into();
+    d.document.mrz = Some(line[..40].to_owned());
+    assert!(problems_of(check(&d)).has("document.mrz", &ProblemKind::MrzBadFormat));
+    let mut card = refugee(DocumentType::RefugeeId, "1234567", "SSD");
+    card.document.mrz = Some(line);
+    assert!(problems_of(check(&card)).has("document.mrz", &ProblemKind::MrzNotAPassport));
+    // An empty line is one not typed.
+    d.document.mrz = Some("  ".into());
+    assert_eq!(check(&d), Ok(()));
+}

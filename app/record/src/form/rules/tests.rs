@@ -16,6 +16,7 @@ fn child(date_of_birth: Date) -> Demographics {
             number: "123456789".into(),
             nationality: None,
             introducer_name: None,
+            mrz: None,
         },
         date_of_birth,
         guardians: vec![Guardian {
@@ -137,6 +138,7 @@ fn a_citizen_must_give_a_citizens_document() {
         number: "AK1234567".into(),
         nationality: None,
         introducer_name: None,
+        mrz: None,
     };
     let problems = problems_of(check(&d, &consent(ConsentGiver::Applicant), &staff()));
     assert!(problems.has("document.kind", &ProblemKind::DocumentNotForCitizenship));
@@ -154,6 +156,7 @@ fn a_driving_licence_is_a_citizens_document() {
         number: "DLA123456".into(),
         nationality: None,
         introducer_name: None,
+        mrz: None,
     };
     assert_eq!(
         check(&d, &consent(ConsentGiver::Applicant), &staff()),
@@ -170,6 +173,7 @@ fn a_foreigner_gives_an_alien_id_or_passport_with_nationality() {
         number: "B1234567".into(),
         nationality: Some("UGA".into()),
         introducer_name: None,
+        mrz: None,
     };
     assert_eq!(
         check(&d, &consent(ConsentGiver::Applicant), &staff()),
@@ -199,6 +203,7 @@ fn a_foreigner_without_a_valid_nationality_is_refused() {
             number: "B1234567".into(),
             nationality: nationality.map(String::from),
             introducer_name: None,
+            mrz: None,
         };
         let problems = problems_of(check(&d, &consent(ConsentGiver::Applicant), &staff()));
         assert!(
@@ -450,6 +455,7 @@ fn held_by(kind: DocumentType, number: &str) -> Demographics {
         number: number.into(),
         nationality: None,
         introducer_name: None,
+        mrz: None,
     };
     d
 }
