@@ -3,7 +3,8 @@
 //! in the same run (nbis-py's NFIQ 2, NIST's WSQ through the `wsq` package), with the ratios;
 //! the document check on a frame of the specimen card; and the bytes a whole enrolment costs
 //! on the uplink (ten WSQ prints, the token face, the document, demographics, the sealed
-//! envelope).
+//! envelope); and the quality score's rank agreement with NFIQ 2 on
+//! `sajili_tests::quality_set` (training, held-out and clean parts, per kind of spoil).
 //!
 //! `cargo bench -p sajili-tests --bench biometrics -- [--prints N] [--frames N]`.
 //! Goals: quality under 10 ms per 256x288 print; the face pipeline at 30 frames per second on
@@ -20,6 +21,8 @@ use sajili::biometrics::photo::Rgb;
 use sajili::biometrics::synth::SyntheticFinger;
 use sajili::biometrics::{quality, wsq};
 use sajili::record::{ChainSlot, Sealer};
+use sajili_tests::nfiq2::{nfiq2, spearman};
+use sajili_tests::quality_set::{Split, Spoil, quality_set};
 use sajili_tests::{TestRegistry, run_python, workspace_root};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -112,6 +115,64 @@ fn astronaut_frame() -> Option<Rgb> {
         }
     }
     Rgb::new(640, 480, pixels).ok()
+}
+
+/// The quality score against NFIQ 2 on the quality set, per part and per kind of spoil, and
+/// the time per print over the whole set.
+fn quality_agreement() {
+    let start = Instant::now();
+    let set = quality_set(&[Split::Train, Split::HeldOut, Split::Clean]);
+    let drawn = start.elapsed();
+    let pictures: Vec<&Grey> = set.iter().map(|p| &p.picture).collect();
+    let references = nfiq2(&pictures);
+    let mut times = Vec::new();
+    let ours: Vec<f64> = set
+        .iter()
+        .map(|p| {
+            let start = Instant::now();
+            let score = quality::assess(&p.picture).score;
+            times.push(start.elapsed());
+            f64::from(score)
+        })
+        .collect();
+    println!(
+        "quality against NFIQ 2 on the quality set ({} prints of 256x288, drawn in {:.0} s; \
+         quality {:.2} ms per print, median):",
+        set.len(),
+        drawn.as_secs_f64(),
+        median(times)
+    );
+    println!("part       kind             prints  left out  Spearman  NFIQ 2 mean  ours mean");
+    for split in [Split::Train, Split::HeldOut, Split::Clean] {
+        for kind in Spoil::ALL.map(Some).into_iter().chain([None]) {
+            let mut pairs = Vec::new();
+            let mut left_out = 0;
+            for ((print, reference), ours) in set.iter().zip(&references).zip(&ours) {
+                if print.split != split || kind.is_some_and(|k| k != print.spoil) {
+                    continue;
+                }
+                match reference.score() {
+                    Some(score) => pairs.push((score, *ours)),
+                    None => left_out += 1,
+                }
+            }
+            if pairs.is_empty() {
+                continue;
+            }
+            let (reference, ours): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+            println!(
+                "{:<10} {:<16} {:>6} {:>9} {:>9.3} {:>12.1} {:>10.1}",
+                format!("{split:?}"),
+                kind.map_or("all", Spoil::name),
+                reference.len(),
+                left_out,
+                spearman(&ours, &reference),
+                mean(&reference),
+                mean(&ours)
+            );
+        }
+    }
 }
 
 fn main() {
@@ -273,4 +334,6 @@ fn main() {
         enrolment.photo.data.len(),
         total - prints_bytes - enrolment.photo.data.len() - document_bytes
     );
+
+    quality_agreement();
 }

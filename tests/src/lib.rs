@@ -3,8 +3,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod driver;
+pub mod nfiq2;
 pub mod postgres;
 pub mod proxy;
+pub mod quality_set;
 pub mod registry;
 
 use std::path::{Path, PathBuf};

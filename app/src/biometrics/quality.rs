@@ -4,11 +4,12 @@
 //! Like NFIQ 2 (ISO/IEC 29794-4) it measures the print block by block (32 x 32 pixels at
 //! 500 ppi): how much of the picture is finger, how clear the ridge-valley structure is (the
 //! share of each block's cross-ridge profile at a ridge frequency), how certain and how smooth
-//! the ridge orientation is, the contrast, and whether ridges and valleys are as wide as each
-//! other. NFIQ 2 feeds its 69 features to a random forest; we combine four of ours with weights
-//! fitted against NFIQ 2 itself (`nbis-py` 0.1.3) on synthetic prints of seeds 100-175, none of
-//! which the agreement test uses. Ridge endings and forks are counted too (false ones betray a
-//! dry or noisy print), for the reasons and for integrators.
+//! the ridge orientation is, how far apart the ridges are, and whether the valleys are still
+//! open. NFIQ 2 feeds its 69 features to a random forest; we combine six of ours with weights
+//! fitted against NFIQ 2 itself (`nbis-py` 0.1.3) on the training part of the tests' quality
+//! set only, so that the tests can judge the score on spoils and clean prints the fit never saw
+//! (`scripts/fit-quality`, `tests/tests/quality.rs`). Ridge endings and forks are counted too,
+//! for integrators.
 
 use std::f32::consts::PI;
 use std::fmt;
@@ -19,8 +20,11 @@ use super::grey::Grey;
 
 /// Block side, pixels.
 const BLOCK: usize = 32;
+/// The bare glass of an R30x optical sensor, grey level: taken when no block of the picture
+/// shows the glass itself.
+const GLASS: f32 = 236.0;
 /// Ridge periods counted as ridges, pixels at 500 ppi (0.2-0.6 mm... a child's to a labourer's).
-const PERIODS: (f32, f32) = (4.5, 16.0);
+const PERIODS: (f32, f32) = (3.8, 16.0);
 
 /// What was measured, each a plain number the reasons and the score come from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -39,6 +43,12 @@ pub struct Features {
     pub certainty: f32,
     /// Mean change of ridge direction between neighbouring blocks, radians.
     pub flow_change: f32,
+    /// Area of finger weighted by how clear its ridges are (each block counts from 0 for no
+    /// ridge structure to 1 for clear, certain ridges), in units of 100,000 pixels.
+    pub clear_area: f32,
+    /// Median ridge period over the blocks with clear ridges, pixels (0 when there are none):
+    /// about 9 for an adult at 500 ppi, 5-6 for a young child.
+    pub ridge_period: f32,
     /// Mean contrast (grey-level standard deviation) over the finger.
     pub contrast: f32,
     /// Share of the finger's pixels darker than their block's mean: ~0.5 when ridges and
@@ -50,6 +60,18 @@ pub struct Features {
     pub background_noise: f32,
     /// Mean grey level over the finger: dark when wet (valleys filled), light when dry.
     pub finger_grey: f32,
+    /// Grey level of the bare glass (the median of the blocks that are not finger; the R30x's
+    /// 236 when the finger covers the picture).
+    pub glass_grey: f32,
+    /// Ridge depth: the finger's contrast against how much darker than the glass it is, about
+    /// 0.8-1.0 for a clean print whether firm or faint, low when a slide or blur mixes ridges
+    /// into valleys (or wet skin fills them), high when thin dry ridges leave the finger
+    /// nearly glass-light between sharp dark lines.
+    pub ridge_depth: f32,
+    /// Share of the finger darker than halfway between its valleys' and ridges' grey: 0.5 when
+    /// ridges and valleys are as wide as each other, high when wet (valleys filled), low when
+    /// dry (ridges thin and broken).
+    pub dark_share: f32,
     /// Ridge endings and forks found inside the finger (minutiae, real and false).
     pub minutiae: u32,
     /// Minutiae per finger block: a clean print has a few, a dry or noisy one many false ones.
@@ -76,8 +98,8 @@ pub enum Reason {
     },
     /// Ridges thin and broken: dry skin or too light a touch.
     TooDry {
-        /// Mean grey level over the finger.
-        grey: f32,
+        /// Ridge depth (contrast against the finger's darkness below the glass).
+        depth: f32,
         /// Above this is dry.
         threshold: f32,
     },
@@ -90,8 +112,8 @@ pub enum Reason {
     },
     /// Ridges blurred: the finger moved.
     Smudged {
-        /// Mean contrast over the finger (grey-level standard deviation).
-        contrast: f32,
+        /// Ridge depth (contrast against the finger's darkness below the glass).
+        depth: f32,
         /// Below this is smudged.
         threshold: f32,
     },
@@ -139,16 +161,18 @@ impl fmt::Display for Quality {
     }
 }
 
-/// Less of the picture than this is finger: too little contact.
-const LITTLE_CONTACT_BELOW: f32 = 0.35;
+/// Less of the picture than this is finger: too little contact (a whole adult fingertip
+/// covers 0.65-0.9 of an R30x's glass, a young child's about half).
+const LITTLE_CONTACT_BELOW: f32 = 0.45;
 /// The finger's centre further than this from the picture's (share of the half-diagonal).
 const OFF_CENTRE_ABOVE: f32 = 0.22;
-/// Mean grey over the finger above this: dry.
-const DRY_ABOVE: f32 = 200.0;
+/// Ridge depth above this: dry (clean prints 0.8-1.05, firm or faint; dry ones 1.5 and up).
+const DRY_ABOVE: f32 = 1.35;
 /// Mean grey over the finger below this: wet.
 const WET_BELOW: f32 = 135.0;
-/// Contrast over the finger below this (at a normal grey): smudged.
-const SMUDGED_BELOW: f32 = 62.0;
+/// Ridge depth below this (not wet): smudged (a slid finger 0.6-0.75, a blur of 1.5 pixels
+/// about 0.5).
+const SMUDGED_BELOW: f32 = 0.78;
 /// Background noise above this (grey levels): a dirty sensor.
 const NOISY_ABOVE: f32 = 12.0;
 
@@ -165,7 +189,11 @@ struct Block {
     /// Ridge direction's normal (the gradient's), radians, doubled-angle vector.
     normal: (f32, f32),
     clarity: f32,
+    /// Ridge period across the block, pixels.
+    period: f32,
     ridge_share: f32,
+    /// Share darker than halfway between the profile's ridge and valley.
+    dark_share: f32,
 }
 
 /// The picture blurred (two passes of a 3 x 3 box, about a Gaussian of 1.2 pixels): sweat pores
@@ -204,8 +232,6 @@ fn measure_block(picture: &Grey, smooth: &[f32], ridges: &[f32], bx: usize, by: 
     let width = picture.width();
     let pixels = picture.pixels();
     let at = |x: usize, y: usize| f32::from(pixels[y * width + x]);
-    let soft = |x: usize, y: usize| smooth[y * width + x];
-    let broad = |x: usize, y: usize| ridges[y * width + x];
     let n = (BLOCK * BLOCK) as f32;
     let (mut sum, mut squares) = (0.0f32, 0.0f32);
     for y in y0..y0 + BLOCK {
@@ -227,32 +253,27 @@ fn measure_block(picture: &Grey, smooth: &[f32], ridges: &[f32], bx: usize, by: 
     if deviation <= 12.0 {
         return block;
     }
-    // Structure tensor from central differences (inside the picture).
-    let (mut gxx, mut gyy, mut gxy) = (0.0f32, 0.0f32, 0.0f32);
-    let mut darker = 0usize;
-    for y in y0..y0 + BLOCK {
-        for x in x0..x0 + BLOCK {
-            let gx = broad((x + 1).min(width - 1), y) - broad(x.saturating_sub(1), y);
-            let gy = broad(x, (y + 1).min(picture.height() - 1)) - broad(x, y.saturating_sub(1));
-            gxx += gx * gx;
-            gyy += gy * gy;
-            gxy += gx * gy;
-            darker += usize::from(at(x, y) < mean);
-        }
-    }
-    let energy = gxx + gyy;
-    let (c2, s2) = (gxx - gyy, 2.0 * gxy);
-    let anisotropy = (c2 * c2 + s2 * s2).sqrt();
-    block.certainty = if energy > 0.0 {
-        anisotropy / energy
+    // Ridge direction from the structure tensor at two scales: ridges smoothed to their own
+    // width (ragged edges otherwise read as uncertain direction), and barely smoothed (the
+    // first scale blurs away a child's fine ridges, 5 pixels apart). The surer one counts.
+    let broad_tensor = tensor(ridges, width, picture.height(), x0, y0);
+    let fine_tensor = tensor(smooth, width, picture.height(), x0, y0);
+    let (c2, s2, certainty) = if fine_tensor.2 > broad_tensor.2 {
+        fine_tensor
     } else {
-        0.0
+        broad_tensor
     };
+    let anisotropy = (c2 * c2 + s2 * s2).sqrt();
+    block.certainty = certainty;
     block.normal = if anisotropy > 0.0 {
         (c2 / anisotropy, s2 / anisotropy)
     } else {
         (1.0, 0.0)
     };
+    let darker = (y0..y0 + BLOCK)
+        .flat_map(|y| (x0..x0 + BLOCK).map(move |x| (x, y)))
+        .filter(|&(x, y)| at(x, y) < mean)
+        .count();
     block.ridge_share = darker as f32 / n;
     // The cross-ridge profile: mean grey at each distance along the normal.
     let angle = 0.5 * s2.atan2(c2);
@@ -268,7 +289,7 @@ fn measure_block(picture: &Grey, smooth: &[f32], ridges: &[f32], bx: usize, by: 
             let along = t * cos + u * sin + BINS as f32 / 2.0;
             let bin = along as usize;
             if bin < BINS {
-                profile[bin] += soft(x, y);
+                profile[bin] += at(x, y);
                 counts[bin] += 1;
             }
         }
@@ -280,22 +301,62 @@ fn measure_block(picture: &Grey, smooth: &[f32], ridges: &[f32], bx: usize, by: 
         .filter(|(_, c)| **c >= 8)
         .map(|(p, c)| p / f32::from(*c))
         .collect();
-    block.clarity = ridge_clarity(&used);
+    (block.clarity, block.period) = ridge_clarity(&used);
+    // Ridge width against valley width: the share of the block darker than halfway between
+    // the profile's darkest and lightest (a ridge's and a valley's mean grey), judged on the
+    // lightly smoothed picture so that grain does not decide.
+    let (dark, light) = used
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(d, l), &v| (d.min(v), l.max(v)));
+    if light > dark {
+        let halfway = 0.5 * (dark + light);
+        let darker = (y0..y0 + BLOCK)
+            .flat_map(|y| (x0..x0 + BLOCK).map(move |x| y * width + x))
+            .filter(|&i| smooth[i] < halfway)
+            .count();
+        block.dark_share = darker as f32 / n;
+    }
     block.finger = mean < 210.0 || block.clarity > 0.45;
     block
 }
 
-/// Share of a profile's variation at ridge frequencies: near 1 for clean ridges, near 0 for
-/// noise or a blur.
-fn ridge_clarity(profile: &[f32]) -> f32 {
+/// The block's structure tensor from central differences of `image`: the doubled-angle
+/// vector of the ridges' normal, (gxx - gyy, 2 gxy), and its certainty (0 for no direction,
+/// 1 for perfectly parallel ridges).
+fn tensor(image: &[f32], width: usize, height: usize, x0: usize, y0: usize) -> (f32, f32, f32) {
+    let (mut gxx, mut gyy, mut gxy) = (0.0f32, 0.0f32, 0.0f32);
+    for y in y0..y0 + BLOCK {
+        let (up, down) = (y.saturating_sub(1), (y + 1).min(height - 1));
+        for x in x0..x0 + BLOCK {
+            let (left, right) = (x.saturating_sub(1), (x + 1).min(width - 1));
+            let gx = image[y * width + right] - image[y * width + left];
+            let gy = image[down * width + x] - image[up * width + x];
+            gxx += gx * gx;
+            gyy += gy * gy;
+            gxy += gx * gy;
+        }
+    }
+    let (c2, s2) = (gxx - gyy, 2.0 * gxy);
+    let energy = gxx + gyy;
+    let certainty = if energy > 0.0 {
+        (c2 * c2 + s2 * s2).sqrt() / energy
+    } else {
+        0.0
+    };
+    (c2, s2, certainty)
+}
+
+/// Share of a profile's variation at ridge frequencies (near 1 for clean ridges, near 0 for
+/// noise or a blur), and the ridge period there, pixels (0 when there is no profile).
+fn ridge_clarity(profile: &[f32]) -> (f32, f32) {
     let len = profile.len();
     if len < 16 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let mean = profile.iter().sum::<f32>() / len as f32;
     let total: f32 = profile.iter().map(|v| (v - mean) * (v - mean)).sum();
     if total <= f32::EPSILON {
-        return 0.0;
+        return (0.0, 0.0);
     }
     // Power at each whole number of cycles across the profile, the best ridge frequency's
     // with its neighbours (a period between two bins spreads over both).
@@ -311,14 +372,18 @@ fn ridge_clarity(profile: &[f32]) -> f32 {
     let lowest = (len as f32 / PERIODS.1).ceil() as usize;
     let highest = (len as f32 / PERIODS.0).floor() as usize;
     let powers: Vec<f32> = (1..=len / 2).map(power).collect();
-    let mut best = 0.0f32;
+    let (mut best, mut period) = (0.0f32, 0.0f32);
     for k in lowest.max(1)..=highest.min(len / 2) {
-        let around: f32 = (k.saturating_sub(1).max(1)..=(k + 1).min(len / 2))
-            .map(|j| powers[j - 1])
-            .sum();
-        best = best.max(around);
+        let band = k.saturating_sub(1).max(1)..=(k + 1).min(len / 2);
+        let around: f32 = band.clone().map(|j| powers[j - 1]).sum();
+        if around > best {
+            best = around;
+            // The band's frequency weighted by its power: between the whole numbers of cycles.
+            let cycles: f32 = band.map(|j| j as f32 * powers[j - 1]).sum::<f32>();
+            period = len as f32 * around / cycles.max(f32::EPSILON);
+        }
     }
-    (best / total).min(1.0)
+    ((best / total).min(1.0), period)
 }
 
 /// Measures a 500 ppi print.
@@ -350,6 +415,22 @@ pub fn features(picture: &Grey) -> Features {
         .iter()
         .filter(|(_, b)| b.clarity > 0.55 && b.certainty > 0.45)
         .count() as f32;
+    let grade = |value: f32| ((value - 0.35) / 0.4).clamp(0.0, 1.0);
+    // Ridges that have spread over most of the valleys (wet skin, pressing hard) leave no
+    // valley to follow: a block whose dark half-tone covers 0.5 of it counts whole, 0.7 not
+    // at all. A principle, not a fit: the fit's prints have no wet ones.
+    let open_valleys = |dark: f32| (1.0 - (dark - 0.5) / 0.2).clamp(0.0, 1.0);
+    let clear: f32 = finger
+        .iter()
+        .map(|(_, b)| grade(b.clarity) * grade(b.certainty) * open_valleys(b.dark_share))
+        .sum();
+    let mut periods: Vec<f32> = finger
+        .iter()
+        .filter(|(_, b)| b.clarity > 0.55 && b.certainty > 0.45)
+        .map(|(_, b)| b.period)
+        .collect();
+    periods.sort_by(f32::total_cmp);
+    let ridge_period = periods.get(periods.len() / 2).copied().unwrap_or(0.0);
     // Orientation flow: the angle between each finger block's ridges and its right and lower
     // neighbours' (doubled-angle vectors, so 0 and 180 degrees agree).
     let (mut change, mut pairs) = (0.0f32, 0.0f32);
@@ -382,14 +463,41 @@ pub fn features(picture: &Grey) -> Features {
         let (dx, dy) = (cx / count - w / 2.0, cy / count - h / 2.0);
         (dx * dx + dy * dy).sqrt() / (0.5 * (w * w + h * h).sqrt())
     };
-    let mut background: Vec<f32> = blocks
-        .iter()
-        .filter(|b| !b.finger && b.mean > 200.0)
-        .map(|b| b.deviation)
+    // Bare glass: light blocks that are not finger and have no finger beside them (a block at
+    // the finger's rim is textured by the rim, not by noise).
+    let glass_only = |i: usize| -> bool {
+        let (bx, by) = (i % across.max(1), i / across.max(1));
+        let beside = [
+            bx.checked_sub(1).map(|x| by * across + x),
+            (bx + 1 < across).then(|| i + 1),
+            by.checked_sub(1).map(|y| y * across + bx),
+            (by + 1 < down).then(|| i + across),
+        ];
+        !blocks[i].finger
+            && blocks[i].mean > 200.0
+            && beside.into_iter().flatten().all(|j| !blocks[j].finger)
+    };
+    let mut background: Vec<f32> = (0..blocks.len())
+        .filter(|&i| glass_only(i))
+        .map(|i| blocks[i].deviation)
         .collect();
-    // The median: blocks at the finger's rim are textured but not noise.
+    // The median, so that a stray textured block does not decide.
     background.sort_by(f32::total_cmp);
     let background_noise = background.get(background.len() / 2).copied().unwrap_or(0.0);
+    let mut glass: Vec<f32> = blocks
+        .iter()
+        .filter(|b| !b.finger && b.mean > 200.0)
+        .map(|b| b.mean)
+        .collect();
+    glass.sort_by(f32::total_cmp);
+    let glass_grey = glass.get(glass.len() / 2).copied().unwrap_or(GLASS);
+    let finger_grey = mean_of(|b| b.mean);
+    let contrast = mean_of(|b| b.deviation);
+    let ridge_depth = if finger.is_empty() {
+        0.0
+    } else {
+        contrast / (glass_grey - finger_grey).max(1.0)
+    };
     let (minutiae, inner_blocks) = count_minutiae(
         &smooth,
         picture.width(),
@@ -410,17 +518,22 @@ pub fn features(picture: &Grey) -> Features {
         clarity: mean_of(|b| b.clarity),
         usable_share: usable / total,
         usable_area: usable * (BLOCK * BLOCK) as f32 / 100_000.0,
+        clear_area: clear * (BLOCK * BLOCK) as f32 / 100_000.0,
+        ridge_period,
         certainty: mean_of(|b| b.certainty),
         flow_change: if pairs > 0.0 {
             change / pairs
         } else {
             PI / 2.0
         },
-        contrast: mean_of(|b| b.deviation),
+        contrast,
         ridge_share: mean_of(|b| b.ridge_share),
+        dark_share: mean_of(|b| b.dark_share),
         off_centre,
         background_noise,
-        finger_grey: mean_of(|b| b.mean),
+        finger_grey,
+        glass_grey,
+        ridge_depth,
     }
 }
 
@@ -556,19 +669,26 @@ fn thin(image: &mut [bool], width: usize, height: usize) {
 }
 
 /// NFIQ 2's score predicted from our features: a least-squares fit against `nbis-py` 0.1.3 on
-/// synthetic prints (seeds 100-175: clean, re-placed, and each flaw at three severities;
-/// 256x288, 400x500 and 500x500), the features chosen by five-fold cross-validation. The
-/// original set of 316 prints was not recorded and `scripts/fit-quality` does not reproduce
-/// these weights exactly (see docs/design.md); `tests/tests/quality.rs` holds them to it. The clear
-/// ridge area counts on a log scale: the first square centimetre matters more than the second.
-/// The fit is then stretched to NFIQ 2's spread on those prints (a least-squares fit shrinks
-/// towards the mean), so thresholds such as [`ACCEPT`] mean what they mean for NFIQ 2.
+/// the training part of `sajili_tests::quality_set` (103 prints: clean at three ridge spacings
+/// and sizes, blur, noise and fading at some strengths; `scripts/fit-quality` reproduces these
+/// weights), then stretched to NFIQ 2's spread there (a least-squares fit shrinks towards the
+/// mean), so thresholds such as [`ACCEPT`] mean what they mean for NFIQ 2. The clear area
+/// counts on a log scale (the first square centimetre matters more than the second).
+/// Clarity's own weight is negative because the clear area already counts it: the mean takes
+/// back what barely clear blocks add. Ridges far from an adult's 9 pixels apart cost a little,
+/// as NFIQ 2 marks down very fine and very coarse ridges; noise on the glass costs too, as
+/// NFIQ 2 marks down noisy pictures more than our ridge measures do.
 fn predicted(f: &Features) -> f32 {
-    -37.89
-        + 20.61 * (f.usable_area + 0.02).ln()
-        + 66.16 * f.clarity
-        + 55.84 * f.certainty
-        + 27.91 * f.flow_change
+    let period_misfit = if f.ridge_period > 0.0 {
+        (f.ridge_period / 9.0).ln().powi(2)
+    } else {
+        0.0
+    };
+    103.05 + 27.25 * (f.clear_area + 0.02).ln() - 41.83 * f.clarity
+        + 2.77 * f.certainty
+        + 10.27 * f.flow_change
+        - 6.0 * period_misfit
+        - 2.87 * f.background_noise.ln_1p()
 }
 
 /// Scores a 500 ppi print and says what would make it better.
@@ -593,26 +713,28 @@ pub fn assess(picture: &Grey) -> Quality {
             threshold: OFF_CENTRE_ABOVE,
         });
     }
-    // Wet prints are dark (valleys filled), dry ones light (ridges broken): clean ones sit near
-    // 155 on an optical sensor, real ink-on-white prints near 170.
+    // Wet prints are dark (valleys filled). Dry ones have thin sharp ridges on a finger nearly
+    // as light as the glass: deep ridges for their grey. A faint but whole print keeps a
+    // clean print's depth, so a light touch alone is not called dry.
     let finger = f.area_share > 0.0;
-    if finger && f.finger_grey > DRY_ABOVE {
+    if finger && f.ridge_depth > DRY_ABOVE {
         reasons.push(Reason::TooDry {
-            grey: f.finger_grey,
+            depth: f.ridge_depth,
             threshold: DRY_ABOVE,
         });
     }
-    if finger && f.finger_grey < WET_BELOW {
+    let wet = finger && f.finger_grey < WET_BELOW;
+    if wet {
         reasons.push(Reason::TooWet {
             grey: f.finger_grey,
             threshold: WET_BELOW,
         });
     }
-    // A slid finger blurs ridges into valleys: little contrast at a normal grey level.
-    let normal_grey = (WET_BELOW..=DRY_ABOVE).contains(&f.finger_grey);
-    if finger && normal_grey && f.contrast < SMUDGED_BELOW && f.background_noise <= NOISY_ABOVE {
+    // A slid finger mixes ridges into valleys: shallow ridges for the finger's grey. Noise
+    // adds contrast, so a noisy picture is judged by its noise alone.
+    if finger && !wet && f.ridge_depth < SMUDGED_BELOW && f.background_noise <= NOISY_ABOVE {
         reasons.push(Reason::Smudged {
-            contrast: f.contrast,
+            depth: f.ridge_depth,
             threshold: SMUDGED_BELOW,
         });
     }
@@ -626,5 +748,105 @@ pub fn assess(picture: &Grey) -> Quality {
         score,
         reasons,
         features,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::biometrics::synth::SyntheticFinger;
+
+    /// Whorl-like rings `period` pixels apart inside an upright ellipse, on bare glass.
+    fn rings(period: f32, depth: f32) -> Grey {
+        let (w, h) = (256usize, 288usize);
+        let mut pixels = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let (dx, dy) = (x as f32 - 128.0, y as f32 - 144.0);
+                let inside = (dx / 110.0).powi(2) + (dy / 135.0).powi(2) <= 1.0;
+                let grey = if inside {
+                    let r = (dx * dx + dy * dy).sqrt();
+                    GLASS - depth * (0.5 + 0.5 * (2.0 * PI * r / period).cos())
+                } else {
+                    GLASS
+                };
+                pixels.push(grey as u8);
+            }
+        }
+        Grey::new(w, h, pixels).expect("a valid size")
+    }
+
+    #[test]
+    fn ridge_clarity_finds_the_period_of_clean_profiles() {
+        for period in [5.5f32, 9.0, 12.0] {
+            let profile: Vec<f32> = (0..44)
+                .map(|i| 150.0 + 60.0 * (2.0 * PI * i as f32 / period).cos())
+                .collect();
+            let (clarity, found) = ridge_clarity(&profile);
+            assert!(clarity > 0.8, "clarity {clarity} at period {period}");
+            assert!((found - period).abs() < 1.0, "{found} for {period}");
+        }
+        assert_eq!(ridge_clarity(&[150.0; 44]), (0.0, 0.0));
+        assert_eq!(ridge_clarity(&[1.0, 2.0]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn blank_tiny_and_black_pictures_score_zero_without_panicking() {
+        let pictures = [
+            Grey::new(1, 1, vec![0]),
+            Grey::new(10, 10, vec![255; 100]),
+            Grey::new(256, 288, vec![236; 256 * 288]),
+            Grey::new(256, 288, vec![0; 256 * 288]),
+            Grey::new(
+                33,
+                300,
+                (0..33 * 300).map(|i| (i * 37 % 256) as u8).collect(),
+            ),
+        ];
+        for picture in pictures {
+            let picture = picture.expect("a valid size");
+            let quality = assess(&picture);
+            assert!(quality.features.ridge_depth.is_finite());
+            if quality.features.area_share == 0.0 {
+                assert_eq!(quality.score, 0);
+            }
+        }
+    }
+
+    #[test]
+    fn fine_and_coarse_clean_ridges_score_near_an_adults() {
+        let adult = assess(&rings(9.0, 150.0));
+        assert!(adult.score >= ACCEPT, "adult ridges scored {}", adult.score);
+        for period in [5.5, 13.0] {
+            let other = assess(&rings(period, 150.0));
+            assert!(
+                other.score + 12 >= adult.score,
+                "ridges {period} px apart scored {} against {}",
+                other.score,
+                adult.score
+            );
+            assert!(other.reasons.is_empty(), "{period}: {:?}", other.reasons);
+        }
+    }
+
+    #[test]
+    fn a_faint_print_keeps_its_ridge_depth_and_is_not_called_dry_or_smudged() {
+        let finger = SyntheticFinger::new(7, 256, 288);
+        let firm = finger.impression(0);
+        let faint: Vec<u8> = firm
+            .iter()
+            .map(|&g| (GLASS - (GLASS - f32::from(g)) * 0.4).round() as u8)
+            .collect();
+        let firm = assess(&Grey::new(256, 288, firm).expect("a valid size"));
+        let faint = assess(&Grey::new(256, 288, faint).expect("a valid size"));
+        let (a, b) = (firm.features.ridge_depth, faint.features.ridge_depth);
+        assert!((a - b).abs() < 0.15 * a, "depth {a} firm, {b} faint");
+        assert!(faint.reasons.is_empty(), "{:?}", faint.reasons);
+        assert!(
+            faint.score + 8 >= firm.score,
+            "faint {} against firm {}",
+            faint.score,
+            firm.score
+        );
     }
 }
