@@ -347,6 +347,34 @@ fn high_contrast_draws_every_colour_at_least_7_to_1_on_what_it_is_drawn_on() {
 }
 
 #[test]
+fn the_print_quality_bar_and_its_label_read_in_both_themes() {
+    let _screen = super::headless::install().expect("headless backend");
+    let window = KioskWindow::new().expect("window");
+    let theme = window.global::<Theme>();
+    for high_contrast in [false, true] {
+        theme.set_high_contrast(high_contrast);
+        // The label sits on the page above the bar, never on the fill.
+        let label = contrast(theme.get_ink(), theme.get_page());
+        assert!(
+            label >= 4.5,
+            "label {label:.2} (high contrast {high_contrast})"
+        );
+        // The fill against the track (fingers.slint: ok or warn on bar), as WCAG asks of
+        // the parts of a graphic: 3:1.
+        for (what, fill) in [("good", theme.get_ok()), ("weak", theme.get_warn())] {
+            let ratio = contrast(fill, theme.get_bar());
+            assert!(
+                ratio >= 3.0,
+                "a {what} print's fill on the track: {ratio:.2} (high contrast {high_contrast})"
+            );
+        }
+    }
+    // The check sees the colours the bar once had: yellow on the grey line colour.
+    theme.set_high_contrast(false);
+    assert!(contrast(theme.get_accent(), theme.get_line()) < 3.0);
+}
+
+#[test]
 fn nine_millimetres_is_47_pixels_on_the_small_panel_and_53_on_the_large() {
     assert_eq!((TOUCH_MM * pixels_per_mm(800.0, 480.0)).round(), 47.0);
     assert_eq!((TOUCH_MM * pixels_per_mm(1280.0, 800.0)).round(), 53.0);
