@@ -3,6 +3,7 @@
 //! 2 the input was wrong (nothing was stored).
 
 mod bio_cli;
+mod bundle_cli;
 mod kiosk_cli;
 mod update_cli;
 
@@ -37,9 +38,14 @@ enum Command {
     /// Make this device's keys (here, never copied in), pin the registry's trust bundle, and
     /// create the store. Refuses a data dir that is already initialised.
     Init {
-        /// The registry's trust bundle (JSON from `sajili-registry init --bundle-out`).
+        /// The provisioning bundle: a trust bundle (JSON from `sajili-registry init
+        /// --bundle-out`), signed with `sajili bundle sign` when the device has a provisioning key.
         #[arg(long)]
         bundle: PathBuf,
+        /// The provisioning key's public half (hex; the image's is
+        /// /usr/lib/sajili/provisioning-key.pub): a bundle it did not sign is refused.
+        #[arg(long)]
+        provisioning_key: Option<PathBuf>,
     },
     /// Seal one enrolment given as JSON (see docs/enrolment-json.md) and print its
     /// registration number. Exits 2, listing every problem, if the enrolment is not valid.
@@ -124,6 +130,9 @@ enum Command {
     /// Signed software updates: make a bundle, install one into the inactive slot.
     #[command(subcommand)]
     Update(update_cli::UpdateCommand),
+    /// Provisioning bundles: sign one with the ministry's provisioning key, or check one.
+    #[command(subcommand)]
+    Bundle(bundle_cli::BundleCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +189,7 @@ impl Command {
             Self::Kiosk { .. } | Self::Demo { .. } => "kiosk",
             Self::Staff(_) => "staff",
             Self::Update(_) => "update",
+            Self::Bundle(_) => "bundle",
         }
     }
 }
@@ -195,9 +205,9 @@ enum Failure {
 impl From<DeviceError> for Failure {
     fn from(error: DeviceError) -> Self {
         match error {
-            DeviceError::Bundle { .. } | DeviceError::ReadBundle { .. } => {
-                Self::Input(error.to_string())
-            }
+            DeviceError::Bundle { .. }
+            | DeviceError::ReadBundle { .. }
+            | DeviceError::Provisioning { .. } => Self::Input(error.to_string()),
             other => Self::Failed(other.to_string()),
         }
     }
@@ -214,7 +224,10 @@ fn main() -> ExitCode {
     sajili::logging::init(cli.command.component());
     let data = DataDir::new(cli.data);
     let result = match cli.command {
-        Command::Init { bundle } => init(&data, &bundle),
+        Command::Init {
+            bundle,
+            provisioning_key,
+        } => init(&data, &bundle, provisioning_key.as_deref()),
         Command::Enrol { json } => enrol(&data, &json),
         Command::Status { json } => status(&data, json),
         Command::Verify => verify(&data),
@@ -239,6 +252,7 @@ fn main() -> ExitCode {
         Command::Demo { screenshots } => kiosk_cli::demo(screenshots),
         Command::Staff(command) => kiosk_cli::staff(&data, command),
         Command::Update(command) => update_cli::run(command),
+        Command::Bundle(command) => bundle_cli::run(command),
         Command::Twin(TwinCommand::Sensor {
             link,
             images,
@@ -269,8 +283,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init(data: &DataDir, bundle: &std::path::Path) -> Result<(), Failure> {
-    let report = device::init(data, bundle, &SystemClock)?;
+fn init(
+    data: &DataDir,
+    bundle: &std::path::Path,
+    provisioning_key: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let key = provisioning_key.map(bundle_cli::public_key).transpose()?;
+    let report = device::init_provisioned(data, bundle, key.as_ref(), &SystemClock)?;
     println!(
         "Initialised device {} in {}",
         report.device_id,

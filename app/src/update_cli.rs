@@ -147,10 +147,10 @@ pub fn run(command: UpdateCommand) -> Result<(), Failure> {
     }
 }
 
-fn read_seed(key: &Path) -> Result<ed25519_dalek::SigningKey, Failure> {
+pub fn read_seed(key: &Path) -> Result<ed25519_dalek::SigningKey, Failure> {
     let seed = zeroize::Zeroizing::new(
         std::fs::read(key)
-            .map_err(|e| Failure::Input(format!("the update key {}: {e}", key.display())))?,
+            .map_err(|e| Failure::Input(format!("the key {}: {e}", key.display())))?,
     );
     let seed: [u8; 32] = seed
         .as_slice()

@@ -75,6 +75,121 @@ fn init_refuses_a_bad_bundle_and_writes_nothing() {
     assert!(!data.exists(), "nothing may be written for a bad bundle");
 }
 
+/// A provisioning key's seed and public half, as `image-build/build` makes them.
+fn provisioning_key(dir: &Path, name: &str, seed: u8) -> (std::path::PathBuf, std::path::PathBuf) {
+    let secret = dir.join(format!("{name}.key"));
+    std::fs::write(&secret, [seed; 32]).unwrap();
+    let output = sajili(
+        &dir.join("unused"),
+        &["bundle", "public-key", "--key", secret.to_str().unwrap()],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let public = dir.join(format!("{name}.pub"));
+    std::fs::write(&public, stdout(&output)).unwrap();
+    (secret, public)
+}
+
+#[test]
+fn init_with_a_provisioning_key_takes_only_a_bundle_that_key_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = TestRegistry::new();
+    let plain = dir.path().join("trust.json");
+    std::fs::write(&plain, &registry.bundle_json).unwrap();
+    let (ministry, ministry_pub) = provisioning_key(dir.path(), "ministry", 7);
+    let (stranger, _) = provisioning_key(dir.path(), "stranger", 8);
+    let sign = |key: &Path, out: &str| {
+        let out = dir.path().join(out);
+        let output = sajili(
+            &dir.path().join("unused"),
+            &[
+                "bundle",
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                "--bundle",
+                plain.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        out
+    };
+    let genuine = sign(&ministry, "genuine.json");
+    let foreign = sign(&stranger, "foreign.json");
+    let key = ministry_pub.to_str().unwrap();
+
+    // Refused before anything is written: an unsigned bundle, and one another key signed.
+    for (bundle, says) in [
+        (&plain, "is not signed"),
+        (
+            &foreign,
+            "not signed by the provisioning key this device was built with",
+        ),
+    ] {
+        let data = dir.path().join("refused");
+        let output = sajili(
+            &data,
+            &[
+                "init",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--provisioning-key",
+                key,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+        assert!(
+            !data.exists(),
+            "nothing may be written for a refused bundle"
+        );
+        let check = sajili(
+            &data,
+            &[
+                "bundle",
+                "check",
+                "--provisioning-key",
+                key,
+                bundle.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    }
+
+    // The genuine one: checked, taken, and the trust bundle inside is what the device pins.
+    let check = sajili(
+        &dir.path().join("unused"),
+        &[
+            "bundle",
+            "check",
+            "--provisioning-key",
+            key,
+            genuine.to_str().unwrap(),
+        ],
+    );
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("signed by the provisioning key"),
+        "{}",
+        stdout(&check)
+    );
+    let data = dir.path().join("data");
+    let output = sajili(
+        &data,
+        &[
+            "init",
+            "--bundle",
+            genuine.to_str().unwrap(),
+            "--provisioning-key",
+            key,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pinned = std::fs::read_to_string(data.join("trust-bundle.json")).unwrap();
+    assert_eq!(pinned, registry.bundle_json);
+}
+
 #[test]
 fn an_enrolment_is_sealed_counted_and_verified() {
     let device = TestDevice::init();

@@ -178,3 +178,116 @@ fn a_bundle_and_token_reach_the_fat_partition_and_mistakes_are_refused() {
         stderr(&output)
     );
 }
+
+/// Writes `text` to `name` on the disk's FAT partition, as image-build/build puts the
+/// provisioning key's public half there.
+fn put_on_esp(image: &Path, dir: &Path, name: &str, text: &str) {
+    let file = dir.join("esp-file");
+    std::fs::write(&file, text).unwrap();
+    let fat = format!("{}@@{}", image.display(), MIB);
+    let _ = Command::new("mmd")
+        .args(["-i", &fat, "::/sajili"])
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output();
+    run("mcopy", &["-o", "-i", &fat, file.to_str().unwrap(), name]);
+}
+
+/// `sajili bundle sign` with the seed `seed`; returns the signed bundle and the key's public
+/// half (hex).
+fn signed_with(dir: &Path, trust: &str, seed: u8) -> (PathBuf, String) {
+    let key = dir.join(format!("key-{seed}"));
+    std::fs::write(&key, [seed; 32]).unwrap();
+    let out = dir.join(format!("signed-{seed}.json"));
+    let unused = dir.join("unused");
+    let sign = sajili_tests::sajili(
+        &unused,
+        &[
+            "bundle",
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            "--bundle",
+            trust,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(sign.status.success(), "{}", stderr(&sign));
+    let public = sajili_tests::sajili(
+        &unused,
+        &["bundle", "public-key", "--key", key.to_str().unwrap()],
+    );
+    assert!(public.status.success(), "{}", stderr(&public));
+    let public = String::from_utf8(public.stdout).unwrap().trim().to_string();
+    (out, public)
+}
+
+#[test]
+fn an_image_with_a_provisioning_key_takes_only_bundles_that_key_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = disk(dir.path(), "sajili-esp");
+    let registry = RegistryProcess::init();
+    let trust = registry.bundle.to_str().unwrap();
+    let (genuine, key) = signed_with(dir.path(), trust, 5);
+    let (foreign, _) = signed_with(dir.path(), trust, 6);
+    put_on_esp(
+        &image,
+        dir.path(),
+        "::/sajili/provisioning-key.pub",
+        &format!("{key}\n"),
+    );
+    let img = image.to_str().unwrap();
+    let token = registry.token();
+
+    // Refused before anything is written: unsigned, and signed by another key.
+    for (bundle, says) in [
+        (trust, "is not signed"),
+        (
+            foreign.to_str().unwrap(),
+            "not signed by this image's provisioning key",
+        ),
+    ] {
+        let output = provision(&["--bundle", bundle, "--token", &token, img]);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(says), "{}", stderr(&output));
+        assert!(bundle_on(&image).is_none(), "written after a refusal");
+    }
+
+    // The genuine one, with this device's token beside the signature.
+    let output = provision(&[
+        "--bundle",
+        genuine.to_str().unwrap(),
+        "--token",
+        &token,
+        img,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written = bundle_on(&image).expect("bundle on the FAT partition");
+    assert_eq!(written["enrolment_token"], token.as_str());
+    assert_eq!(written["provisioning_bundle"], 1);
+    // The device takes it at first boot as `sajili init --provisioning-key` does, and pins the
+    // trust bundle with the token.
+    let staged = dir.path().join("taken.json");
+    std::fs::write(&staged, serde_json::to_string(&written).unwrap()).unwrap();
+    let public = dir.path().join("provisioning-key.pub");
+    std::fs::write(&public, format!("{key}\n")).unwrap();
+    let device = dir.path().join("device");
+    let output = sajili_tests::sajili(
+        &device,
+        &[
+            "init",
+            "--bundle",
+            staged.to_str().unwrap(),
+            "--provisioning-key",
+            public.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pinned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(device.join("trust-bundle.json")).unwrap())
+            .unwrap();
+    assert_eq!(pinned["enrolment_token"], token.as_str());
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(trust).unwrap()).unwrap();
+    assert_eq!(pinned["registry_url"], original["registry_url"]);
+}

@@ -16,6 +16,8 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 
+pub mod signed;
+
 /// The bundle format this build reads.
 pub const BUNDLE_FORMAT: u32 = 1;
 

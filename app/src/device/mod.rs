@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use age::secrecy::ExposeSecret;
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
+pub use sajili_record::bundle::signed::{self, ProvisioningError};
 pub use sajili_record::bundle::{BUNDLE_FORMAT, BundleError, TrustBundle};
 pub use sajili_record::files::{ensure_dir, read_untrusted, write_atomic, write_replaceable};
 
@@ -94,6 +95,13 @@ pub enum DeviceError {
         /// Why.
         source: std::io::Error,
     },
+    /// The provisioning bundle was refused: unsigned, signed by another key, or malformed.
+    Provisioning {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: ProvisioningError,
+    },
     /// The trust bundle is not valid.
     Bundle {
         /// The file.
@@ -142,6 +150,7 @@ impl fmt::Display for DeviceError {
                 )
             }
             Self::Bundle { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Provisioning { path, error } => write!(f, "{}: {error}", path.display()),
             Self::Key { path, reason } => write!(f, "signing key {}: {reason}", path.display()),
             Self::DeviceMismatch { key, store } => write!(
                 f,
@@ -175,6 +184,10 @@ fn read_bundle(path: &Path) -> Result<(Vec<u8>, TrustBundle), DeviceError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_bundle(path, json)
+}
+
+fn parse_bundle(path: &Path, json: Vec<u8>) -> Result<(Vec<u8>, TrustBundle), DeviceError> {
     let bundle = TrustBundle::parse(&json).map_err(|error| DeviceError::Bundle {
         path: path.to_path_buf(),
         error,
@@ -189,15 +202,62 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DeviceError + '_ {
     }
 }
 
+/// Reads what field staff provisioned: with the image's provisioning `key`, only a bundle it
+/// signed; without one (a development build, a test), a plain trust bundle too.
+fn read_provisioning(
+    path: &Path,
+    key: Option<&VerifyingKey>,
+) -> Result<(Vec<u8>, TrustBundle), DeviceError> {
+    let bytes = std::fs::read(path).map_err(|source| DeviceError::ReadBundle {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let refused = |error| DeviceError::Provisioning {
+        path: path.to_path_buf(),
+        error,
+    };
+    match key {
+        Some(key) => signed::open(&bytes, key).map_err(refused),
+        None if signed::is_signed(&bytes) => {
+            log::warn!("no provisioning key in this build: the bundle's signature is not checked");
+            let outer: signed::ProvisioningBundle = serde_json::from_slice(&bytes)
+                .map_err(|e| refused(ProvisioningError::Malformed(e.to_string())))?;
+            let (json, mut bundle) = parse_bundle(path, outer.bundle.into_bytes())?;
+            match outer.enrolment_token {
+                None => Ok((json, bundle)),
+                Some(token) => {
+                    bundle.enrolment_token = Some(token);
+                    let json = serde_json::to_vec_pretty(&bundle)
+                        .map_err(|e| refused(ProvisioningError::Malformed(e.to_string())))?;
+                    Ok((json, bundle))
+                }
+            }
+        }
+        None => parse_bundle(path, bytes),
+    }
+}
+
 /// Initialises a device in `data`: generates its keys here, pins the trust bundle at
-/// `bundle_path`, creates the store.
+/// `bundle_path`, creates the store. See [`init_provisioned`].
+pub fn init(
+    data: &DataDir,
+    bundle_path: &Path,
+    clock: &dyn Clock,
+) -> Result<InitReport, DeviceError> {
+    init_provisioned(data, bundle_path, None, clock)
+}
+
+/// Initialises a device in `data` from the provisioning bundle at `bundle_path`, which must be
+/// signed by `provisioning_key` when one is given (the image's): generates its keys here, pins
+/// the trust bundle, creates the store.
 ///
 /// Checks the bundle before writing anything. Refuses a data dir that already has a store.
 /// The store is made last, so an `init` cut short by a power cut can simply be run again
 /// (an existing key file is kept, not regenerated).
-pub fn init(
+pub fn init_provisioned(
     data: &DataDir,
     bundle_path: &Path,
+    provisioning_key: Option<&VerifyingKey>,
     clock: &dyn Clock,
 ) -> Result<InitReport, DeviceError> {
     let store_path = data.store_path();
@@ -206,7 +266,7 @@ pub fn init(
             root: data.root().to_path_buf(),
         });
     }
-    let (bundle_json, _) = read_bundle(bundle_path)?;
+    let (bundle_json, _) = read_provisioning(bundle_path, provisioning_key)?;
     ensure_dir(data.root(), 0o750).map_err(io_error(data.root()))?;
     let keys = data.keys_dir();
     ensure_dir(&keys, 0o700).map_err(io_error(&keys))?;
