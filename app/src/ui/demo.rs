@@ -382,6 +382,14 @@ pub fn scripted_enrolment(walk: &mut Walk<'_>, language: &str) -> anyhow::Result
     walk.type_into(Field::DocumentNumber, "40912345");
     walk.choose(Field::Purpose, "new");
     walk.shot("document-filled")?;
+    // The certificate held up to the camera, kept by itself: the review shows it. (The
+    // passport walk photographs each step of this.)
+    walk.act("document-photo", "");
+    walk.expect(Screen::DocumentPhoto)?;
+    walk.wait(Duration::from_secs(30), |app| {
+        app.session().draft().document_photo.is_some()
+    })?;
+    walk.next(Screen::Form(crate::kiosk::Page::Document))?;
     // The page a correction of an earlier enrolment asks, with its rules' messages; this
     // enrolment is a new one, so the walk goes back and says so.
     walk.choose(Field::Purpose, "correction");
@@ -699,6 +707,61 @@ fn institutions(walk: &mut Walk<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A foreign resident's passport (issue 18), at each size and in each language: its
+/// machine-readable line typed with a digit wrong and the message naming it, then the
+/// passport held up to the camera, found and kept. Each walk starts over after the document
+/// page.
+fn passport(walk: &mut Walk<'_>) -> anyhow::Result<()> {
+    // A line for passport AK1234567 (Uganda, born 1 January 1990, expiring 30 June 2031),
+    // its check digits right, and the same with the expiry's last digit mistyped.
+    const LINE: &str = "AK12345678UGA9001011F3106305<<<<<<<<<<<<<<<6";
+    const MISTYPED: &str = "AK12345678UGA9001011F3106315<<<<<<<<<<<<<<<6";
+    for size in SIZES {
+        for language in ["en", "sw"] {
+            walk.begin(size, &format!("passport-{language}"));
+            walk.act("language", language);
+            walk.expect(Screen::Consent)?;
+            walk.act("agree", "applicant");
+            walk.act("mode", "self_service");
+            walk.expect(Screen::Form(Page::Document))?;
+            walk.choose(Field::Citizenship, "foreigner");
+            walk.choose(Field::DocumentKind, "passport");
+            walk.type_into(Field::DocumentNumber, "AK1234567");
+            walk.choose(Field::Nationality, "UGA");
+            walk.type_into(Field::Mrz, MISTYPED);
+            walk.act("next", "");
+            walk.expect(Screen::Form(Page::Document))?;
+            walk.shot("document-zone-mistyped")?;
+            walk.act("focus", &Field::Mrz.index().to_string());
+            for _ in 0..MISTYPED.len() {
+                walk.act("backspace", "");
+            }
+            walk.type_into(Field::Mrz, LINE);
+            walk.act("focus", "-1");
+            walk.act("document-photo", "");
+            walk.expect(Screen::DocumentPhoto)?;
+            // The first frame in which the passport is found, before it is kept.
+            walk.wait(Duration::from_secs(30), |app| {
+                app.session().document_steady > 0 || app.session().document_advice.is_some()
+            })?;
+            if walk.app.session().draft().document_photo.is_none() {
+                walk.shot("document-photo-live")?;
+            }
+            walk.wait(Duration::from_secs(30), |app| {
+                app.session().draft().document_photo.is_some()
+            })?;
+            walk.shot("document-photo-taken")?;
+            walk.next(Screen::Form(Page::Document))?;
+            walk.shot("document-photographed")?;
+            walk.next(Screen::Form(Page::Names))?;
+            walk.act("start-over", "");
+            walk.act("confirm-start-over", "yes");
+            walk.expect(Screen::Language)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the demo headless: every screen, both languages, both sizes, into `out`.
 pub fn screenshots(out: &Path, data: &Path) -> anyhow::Result<Vec<String>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -739,6 +802,7 @@ pub fn walk_everything(
         numbers.push(number);
     }
     institutions(&mut walk)?;
+    passport(&mut walk)?;
     withdrawn(&mut walk)?;
     // The bedside needs another camera: a kiosk of its own, drawn on the same screen.
     let inspect = walk.inspect.take();

@@ -402,15 +402,16 @@ impl Devices {
     }
 
     /// Every event waiting, oldest first; prints and faults are never dropped, only the
-    /// newest frame of a run of frames is kept.
+    /// newest frame of a run of frames (of a face or of the document) is kept.
     pub fn drain(&self) -> Vec<DeviceEvent> {
         let mut events: Vec<DeviceEvent> = Vec::new();
         loop {
             match self.events.try_recv() {
                 Ok(event) => {
-                    if matches!(event, DeviceEvent::Frame { .. })
-                        && matches!(events.last(), Some(DeviceEvent::Frame { .. }))
-                    {
+                    let preview = |e: &DeviceEvent| {
+                        matches!(e, DeviceEvent::Frame { .. } | DeviceEvent::Document { .. })
+                    };
+                    if preview(&event) && events.last().is_some_and(preview) {
                         events.pop();
                     }
                     events.push(event);
