@@ -22,7 +22,7 @@ use sajili::biometrics::synth::SyntheticFinger;
 use sajili::biometrics::{quality, wsq};
 use sajili::record::{ChainSlot, Sealer};
 use sajili_tests::nfiq2::{nfiq2, spearman};
-use sajili_tests::quality_set::{Split, Spoil, quality_set};
+use sajili_tests::quality_set::{Split, Spoil, clean_placed_again, quality_set};
 use sajili_tests::{TestRegistry, run_python, workspace_root};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -173,6 +173,32 @@ fn quality_agreement() {
             );
         }
     }
+    // The ceiling on clean prints: NFIQ 2 against itself, each clean finger placed again.
+    let again = clean_placed_again();
+    let again_pictures: Vec<&Grey> = again.iter().map(|p| &p.picture).collect();
+    let again_references = nfiq2(&again_pictures);
+    let first = set
+        .iter()
+        .zip(&references)
+        .zip(&ours)
+        .filter(|((p, _), _)| p.split == Split::Clean);
+    let (mut first_nfiq, mut again_nfiq, mut again_ours) = (Vec::new(), Vec::new(), Vec::new());
+    for (((_, reference), _), (print, again_reference)) in
+        first.zip(again.iter().zip(&again_references))
+    {
+        if let (Some(a), Some(b)) = (reference.score(), again_reference.score()) {
+            first_nfiq.push(a);
+            again_nfiq.push(b);
+            again_ours.push(f64::from(quality::assess(&print.picture).score));
+        }
+    }
+    println!(
+        "clean prints placed again ({} pairs): NFIQ 2 against itself {:.3}; ours against NFIQ 2 \
+         on the second placements {:.3}",
+        first_nfiq.len(),
+        spearman(&first_nfiq, &again_nfiq),
+        spearman(&again_ours, &again_nfiq)
+    );
 }
 
 fn main() {

@@ -172,15 +172,34 @@ pub fn quality_set(parts: &[Split]) -> Vec<SetPrint> {
         0..0
     };
     for seed in clean {
-        // Spacing, contrast and size spread evenly over their ranges, none in step.
-        let k = (seed - 400) as f32;
-        let spacing = 0.55 + 1.05 * (k * 0.618).fract();
-        let contrast = 0.2 + 0.8 * (k * 0.382 + 0.3).fract();
-        let size = 0.65 + 0.55 * (k * 0.7549 + 0.6).fract();
+        let (spacing, contrast, size) = clean_range(seed);
         let base = clean_print(seed, spacing, contrast, size, (seed % 5) as u32);
         prints.push(set_print(seed, Split::Clean, Spoil::Clean, spacing, base));
     }
     prints
+}
+
+/// Ridge spacing, contrast and size of the clean part's finger `seed`: spread evenly over
+/// their ranges, none in step with another.
+fn clean_range(seed: u64) -> (f32, f32, f32) {
+    let k = seed.saturating_sub(400) as f32;
+    let spacing = 0.55 + 1.05 * (k * 0.618).fract();
+    let contrast = 0.2 + 0.8 * (k * 0.382 + 0.3).fract();
+    let size = 0.65 + 0.55 * (k * 0.7549 + 0.6).fract();
+    (spacing, contrast, size)
+}
+
+/// The clean part again, each finger at the same spacing, contrast and size but placed
+/// otherwise (another impression's rotation and shift): how well NFIQ 2 agrees with itself
+/// across the clean range is the most any score can agree with it there.
+pub fn clean_placed_again() -> Vec<SetPrint> {
+    (400..400 + CLEAN_FINGERS)
+        .map(|seed| {
+            let (spacing, contrast, size) = clean_range(seed);
+            let again = clean_print(seed, spacing, contrast, size, (seed % 5) as u32 + 5);
+            set_print(seed, Split::Clean, Spoil::Clean, spacing, again)
+        })
+        .collect()
 }
 
 fn set_print(seed: u64, split: Split, spoil: Spoil, strength: f32, pixels: Vec<f32>) -> SetPrint {
