@@ -167,7 +167,15 @@ fn v4l_camera() -> ui::devices::FrameReader {
                 .into_iter()
                 .next()
                 .ok_or(CameraError::Disconnected)?;
-            camera = Some(Camera::new(V4lSource::open(&found.path, (640, 480))?));
+            let source = V4lSource::open(&found.path, (640, 480))?;
+            let (format, width, height) = sajili_drivers::camera::FrameSource::format(&source);
+            log::info!(
+                "camera: {} ({}), {width}x{height} {}",
+                found.path.display(),
+                found.name,
+                String::from_utf8_lossy(&format.fourcc())
+            );
+            camera = Some(Camera::new(source));
         }
         let result = camera
             .as_mut()

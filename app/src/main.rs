@@ -171,6 +171,11 @@ enum TwinCommand {
         #[arg(long)]
         pages: Option<PathBuf>,
     },
+    /// The kernel's vivid test driver as a camera showing the demo face: turns its video loop
+    /// on and writes the face to its HDMI output until stopped, so `sajili kiosk` captures it
+    /// through the real V4L2 driver (vivid loaded with num_inputs=1 input_types=0x3
+    /// num_outputs=1 output_types=0x1 ccs_cap_mode=4; the boot test's guest).
+    Vivid,
 }
 
 impl Command {
@@ -268,6 +273,9 @@ fn main() -> ExitCode {
         }),
         Command::Twin(TwinCommand::Printer { link, fault, pages }) => {
             twin_printer(&sajili::simulate::PrinterTwinOptions { link, fault, pages })
+        }
+        Command::Twin(TwinCommand::Vivid) => {
+            sajili::simulate::vivid_twin().map_err(|e| Failure::Failed(format!("vivid: {e}")))
         }
     };
     match result {

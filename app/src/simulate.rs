@@ -231,3 +231,24 @@ pub fn printer_twin(options: &PrinterTwinOptions) -> Result<Serve, TwinError> {
     });
     Ok(serve)
 }
+
+/// `sajili twin vivid`: the kernel's vivid test driver made a camera that shows the demo face
+/// (the camera twin's, [`crate::ui::twins::DEMO_FACE`]) through its video loop, so the kiosk
+/// captures it with its real V4L2 code where no camera is plugged in (the boot test's guest).
+/// Runs until the process is stopped.
+#[cfg(feature = "ui")]
+pub fn vivid_twin() -> Result<(), String> {
+    use sajili_drivers::camera::{feed_vivid, find_vivid, loop_frame};
+    let nodes = find_vivid().map_err(|e| e.to_string())?;
+    let face = crate::biometrics::photo::Rgb::decode(crate::ui::twins::DEMO_FACE)
+        .map_err(|e| e.to_string())?;
+    let frame = loop_frame(face.pixels(), face.width(), face.height())
+        .ok_or("the demo face is not a picture")?;
+    log::info!(
+        "vivid: showing the demo face on {} through its loop to {}",
+        nodes.output.display(),
+        nodes.capture.display()
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    feed_vivid(&nodes, &[frame], 1, &stop).map_err(|e| e.to_string())
+}

@@ -9,6 +9,7 @@ mod format;
 mod mjpeg;
 mod twin;
 mod v4l_source;
+mod vivid;
 
 use std::fmt;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use format::{Offer, PixelFormat, choose};
 pub use mjpeg::{MjpegError, STANDARD_DHT, has_huffman_tables, repair, strip_huffman_tables};
 pub use twin::{CameraFaults, CameraTwin};
 pub use v4l_source::{CameraInfo, V4lSource, list_cameras};
+pub use vivid::{LOOP_SIZE, VividNodes, feed as feed_vivid, find_vivid, loop_frame};
 
 /// One decoded frame.
 #[derive(Clone, PartialEq, Eq)]
