@@ -366,22 +366,47 @@ fn corners_of(region: &Region, step: usize) -> Corners {
     let outer = |(x, y): (usize, usize), dx: f32, dy: f32| {
         ((x as f32 + dx) * scale, (y as f32 + dy) * scale)
     };
-    Corners([
+    let corners = [
         outer(top_left, 0.0, 0.0),
         outer(top_right, 1.0, 0.0),
         outer(bottom_right, 1.0, 1.0),
         outer(bottom_left, 0.0, 1.0),
-    ])
+    ];
+    // In by one small pixel on each side: the outline is only known to within one, and a
+    // sliver of background along the cut-out's edges is worse than a sliver of card margin.
+    let centre = (
+        corners.iter().map(|c| c.0).sum::<f32>() / 4.0,
+        corners.iter().map(|c| c.1).sum::<f32>() / 4.0,
+    );
+    Corners(corners.map(|(x, y)| {
+        (
+            x + scale * (centre.0 - x).signum(),
+            y + scale * (centre.1 - y).signum(),
+        )
+    }))
 }
 
 /// Finds the document: its corners in `frame` and its shape, or why there is none.
 pub fn find(frame: &Rgb) -> Result<(Corners, Shape), DocumentProblem> {
     let step = frame.width().div_ceil(WORKING_WIDTH).max(1);
-    let (grey, width, height) = shrink(frame, step);
+    let (mut grey, width, height) = shrink(frame, step);
+    let found = locate(frame, &grey, (width, height), step);
+    // A small copy, but still a picture of someone's document.
+    grey.zeroize();
+    found
+}
+
+/// [`find`] on `grey`, the frame shrunk by `step` to `size`.
+fn locate(
+    frame: &Rgb,
+    grey: &[f32],
+    (width, height): (usize, usize),
+    step: usize,
+) -> Result<(Corners, Shape), DocumentProblem> {
     if width < 8 || height < 8 {
         return Err(DocumentProblem::NotFound);
     }
-    let (threshold, contrast) = otsu(&grey);
+    let (threshold, contrast) = otsu(grey);
     if contrast < MIN_CONTRAST {
         return Err(DocumentProblem::NotFound);
     }
