@@ -874,3 +874,65 @@ fn printer_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::biometrics::specimen::{Held, held_up};
+
+    fn frame(rgb: Vec<u8>) -> Frame {
+        Frame {
+            width: 640,
+            height: 480,
+            rgb,
+            timestamp: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_held_up_card_is_kept_within_budget_only_when_an_image_is_wanted() {
+        let card = frame(held_up(640, 480, &Held::default()));
+        assert_eq!(document_frame(&card, false), (None, None));
+        let (advice, image) = document_frame(&card, true);
+        assert_eq!(advice, None);
+        let image = image.unwrap_or_else(|| panic!("no image"));
+        assert_eq!(image.format, ImageFormat::Jpeg);
+        assert!(image.data.len() <= document::BUDGET_BYTES);
+        // What the record checks of a document photo, it passes.
+        let checked = crate::biometrics::check(
+            image.data.clone(),
+            crate::biometrics::ImageRole::DocumentPhoto,
+        );
+        assert!(checked.is_ok(), "{checked:?}");
+    }
+
+    #[test]
+    fn a_face_a_glared_card_or_a_broken_frame_keeps_nothing_and_says_why() {
+        let face = Rgb::decode(super::super::twins::DEMO_FACE).unwrap_or_else(|e| panic!("{e}"));
+        let (advice, image) = document_frame(&frame(face.pixels().to_vec()), true);
+        assert!(advice.is_some_and(|code| code.starts_with("document-")));
+        assert_eq!(image, None);
+        let glared = frame(held_up(
+            640,
+            480,
+            &Held {
+                glare: true,
+                ..Held::default()
+            },
+        ));
+        assert_eq!(
+            document_frame(&glared, true),
+            (Some("document-glare".into()), None)
+        );
+        let broken = Frame {
+            width: 640,
+            height: 480,
+            rgb: vec![0; 10],
+            timestamp: Duration::ZERO,
+        };
+        assert_eq!(
+            document_frame(&broken, true),
+            (Some("document-not-found".into()), None)
+        );
+    }
+}
