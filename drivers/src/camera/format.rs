@@ -35,6 +35,38 @@ pub struct Offer {
     pub fourcc: [u8; 4],
     /// Sizes, width by height.
     pub sizes: Vec<(u32, u32)>,
+    /// Ranges of sizes, for a camera that scales (V4L2's stepwise and continuous sizes):
+    /// kept as ranges, since spelt out one by one a range can be millions of sizes.
+    pub ranges: Vec<SizeRange>,
+}
+
+impl Offer {
+    /// Whether it has `size`, listed or within a range.
+    pub fn has(&self, size: (u32, u32)) -> bool {
+        self.sizes.contains(&size) || self.ranges.iter().any(|range| range.contains(size))
+    }
+}
+
+/// Sizes from `min` to `max` in steps of `step`, width by height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeRange {
+    /// The smallest.
+    pub min: (u32, u32),
+    /// The largest.
+    pub max: (u32, u32),
+    /// The step (0 is taken as 1).
+    pub step: (u32, u32),
+}
+
+impl SizeRange {
+    /// Whether `size` is one of its sizes.
+    pub fn contains(&self, (width, height): (u32, u32)) -> bool {
+        let on = |value: u32, min: u32, max: u32, step: u32| {
+            (min..=max).contains(&value) && (value - min).is_multiple_of(step.max(1))
+        };
+        on(width, self.min.0, self.max.0, self.step.0)
+            && on(height, self.min.1, self.max.1, self.step.1)
+    }
 }
 
 /// Chooses MJPEG at `size` if offered, else YUYV at `size`; `None` if neither is.
@@ -44,7 +76,7 @@ pub fn choose(offers: &[Offer], size: (u32, u32)) -> Option<PixelFormat> {
         .find(|format| {
             offers
                 .iter()
-                .any(|offer| offer.fourcc == format.fourcc() && offer.sizes.contains(&size))
+                .any(|offer| offer.fourcc == format.fourcc() && offer.has(size))
         })
 }
 
@@ -56,7 +88,34 @@ mod tests {
         Offer {
             fourcc: *fourcc,
             sizes: sizes.to_vec(),
+            ranges: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_scaling_camera_offers_a_range_and_its_sizes_are_found_in_it() {
+        // vivid's HDMI input with its scaler: 16x16 to 4096x2160 in steps of 2.
+        let scaler = Offer {
+            fourcc: *b"YUYV",
+            sizes: Vec::new(),
+            ranges: vec![SizeRange {
+                min: (16, 16),
+                max: (4096, 2160),
+                step: (2, 2),
+            }],
+        };
+        assert_eq!(
+            choose(std::slice::from_ref(&scaler), (640, 480)),
+            Some(PixelFormat::Yuyv)
+        );
+        assert!(!scaler.has((641, 480)));
+        assert!(!scaler.has((640, 4800)));
+        let continuous = SizeRange {
+            min: (1, 1),
+            max: (10, 10),
+            step: (0, 0),
+        };
+        assert!(continuous.contains((7, 3)));
     }
 
     #[test]

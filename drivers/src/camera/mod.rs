@@ -20,7 +20,7 @@ use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
 pub use convert::{cut_to_bytesused, rgb_to_luma, rgb_to_yuyv, yuyv_to_rgb};
-pub use format::{Offer, PixelFormat, choose};
+pub use format::{Offer, PixelFormat, SizeRange, choose};
 pub use mjpeg::{MjpegError, STANDARD_DHT, has_huffman_tables, repair, strip_huffman_tables};
 pub use twin::{CameraFaults, CameraTwin};
 pub use v4l_source::{CameraInfo, V4lSource, list_cameras};

@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use v4l::FourCC;
 use v4l::buffer::Type;
+use v4l::framesize::FrameSizeEnum;
 use v4l::io::mmap::Stream;
 use v4l::io::traits::CaptureStream;
 use v4l::video::Capture;
 
-use super::{CameraError, FrameSource, Offer, PixelFormat, RawFrame, choose, cut_to_bytesused};
+use super::{
+    CameraError, FrameSource, Offer, PixelFormat, RawFrame, SizeRange, choose, cut_to_bytesused,
+};
 
 /// A capture device found on the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,16 +32,22 @@ fn offers(device: &v4l::Device) -> Vec<Offer> {
     formats
         .iter()
         .map(|format| {
-            let sizes = device
-                .enum_framesizes(format.fourcc)
-                .unwrap_or_default()
-                .into_iter()
-                .flat_map(|size| size.size.to_discrete())
-                .map(|discrete| (discrete.width, discrete.height))
-                .collect();
+            let (mut sizes, mut ranges) = (Vec::new(), Vec::new());
+            for size in device.enum_framesizes(format.fourcc).unwrap_or_default() {
+                match size.size {
+                    FrameSizeEnum::Discrete(d) => sizes.push((d.width, d.height)),
+                    // Never spelt out: a scaler's range is millions of sizes.
+                    FrameSizeEnum::Stepwise(s) => ranges.push(SizeRange {
+                        min: (s.min_width, s.min_height),
+                        max: (s.max_width, s.max_height),
+                        step: (s.step_width, s.step_height),
+                    }),
+                }
+            }
             Offer {
                 fourcc: format.fourcc.repr,
                 sizes,
+                ranges,
             }
         })
         .collect()
@@ -65,6 +74,9 @@ pub fn list_cameras() -> Vec<CameraInfo> {
         })
         .collect()
 }
+
+/// The longest wait for one frame: a camera gives one every 33-66 ms.
+const FRAME_WAIT: Duration = Duration::from_secs(3);
 
 /// A streaming V4L2 camera.
 pub struct V4lSource {
@@ -127,8 +139,10 @@ impl V4lSource {
                 offered: vec![format!("{}x{}", set.width, set.height)],
             });
         }
-        let stream = Stream::with_buffers(&device, Type::VideoCapture, 4)
+        let mut stream = Stream::with_buffers(&device, Type::VideoCapture, 4)
             .map_err(|e| open_error(&self.path, e))?;
+        // A camera that streams nothing must not hang the preview or the self-test.
+        stream.set_timeout(FRAME_WAIT);
         self.format = format;
         self.stream = Some(stream);
         Ok(())
@@ -150,6 +164,12 @@ impl FrameSource for V4lSource {
                     (metadata.timestamp.usec.clamp(0, 999_999) * 1_000) as u32,
                 ),
             }),
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                Err(CameraError::BadFrame(format!(
+                    "no frame within {} s: the camera streams nothing",
+                    FRAME_WAIT.as_secs()
+                )))
+            }
             // ENODEV: the camera is gone. Drop the stream; reopen() brings it back.
             Err(_) => {
                 self.stream = None;

@@ -26,6 +26,9 @@ use super::{CameraError, rgb_to_yuyv};
 /// The size vivid's HDMI ends run at by default (CEA 1280x720p60).
 pub const LOOP_SIZE: (usize, usize) = (1280, 720);
 
+/// Output buffers in the stream.
+const BUFFERS: usize = 4;
+
 /// vivid's capture and output nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VividNodes {
@@ -119,9 +122,19 @@ pub fn feed(
         ));
     }
     loop_video(&nodes.capture, true)?;
-    let mut stream =
-        Stream::with_buffers(&output, Type::VideoOutput, 4).map_err(|e| error(&nodes.output, e))?;
-    let mut shown = 0usize;
+    let mut stream = Stream::with_buffers(&output, Type::VideoOutput, BUFFERS as u32)
+        .map_err(|e| error(&nodes.output, e))?;
+    // The first call starts the stream and hands out buffer 0 to fill; vivid starts taking
+    // output only once two buffers are queued (its queue's minimum), and the stream's own
+    // queue-one-take-one rhythm would wait for ever on the first: queue the others now.
+    let (buffer, meta) = OutputStream::next(&mut stream).map_err(|e| error(&nodes.output, e))?;
+    let n = buffer.len().min(frames[0].len());
+    buffer[..n].copy_from_slice(&frames[0][..n]);
+    meta.bytesused = n as u32;
+    for index in 1..BUFFERS {
+        OutputStream::queue(&mut stream, index).map_err(|e| error(&nodes.output, e))?;
+    }
+    let mut shown = 1usize;
     while !stop.load(Ordering::Relaxed) {
         let frame = &frames[(shown / repeat.max(1)) % frames.len()];
         let (buffer, meta) =
