@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod driver;
+pub mod face_set;
 pub mod nfiq2;
 pub mod postgres;
 pub mod proxy;

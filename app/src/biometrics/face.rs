@@ -6,8 +6,14 @@
 //! level line 144 pixels down, centred) is cut and encoded as JPEG.
 //!
 //! Faces are found by SeetaFace's cascade (the `rustface` crate, model embedded), on the frame
-//! scaled down to about 320 x 240: fast enough for a live preview on one core. Eyes are the
-//! darkest spots, after smoothing, in the two upper quarters of the face's box.
+//! scaled down to about 320 x 240: fast enough for a live preview on one core; grey levels are
+//! lifted first, and a frame with no face found is tried again seen relative to its
+//! surroundings, so deep skin tones on a light wall are found as often as light ones. Eyes are
+//! where relative contrast gathers in each upper quarter of the face's box, then the iris
+//! within it; light is judged on the face's own histogram (clipping, contrast against its own
+//! highlights) and on the wall, never on fixed grey levels of the face: the same photo of a
+//! person of any skin tone gets the same verdict (issue 18; tests/tests/face.rs measures it
+//! per Monk Skin Tone group).
 
 use serde::Serialize;
 
@@ -24,6 +30,8 @@ pub const TOKEN_HEIGHT: usize = 320;
 const TOKEN_EYES: f32 = 60.0;
 /// Eye line in the token image, pixels from the top (0.6 of the width).
 const TOKEN_EYE_LINE: f32 = 144.0;
+/// Grey level from which a pixel counts as blown out.
+const CLIPPED: u8 = 250;
 /// JPEG quality of the token image: ~10 KB, faces still crisp at this size.
 pub const TOKEN_QUALITY: u8 = 80;
 
@@ -143,6 +151,26 @@ impl FaceReport {
     }
 }
 
+/// Grey levels as the detector sees them: the square root of the light (gamma 0.5). The
+/// cascade missed most faces of the deepest skin tones on a light wall, whose features it saw
+/// in the bottom few dozen grey levels; lifted, they span as many levels as a light face's
+/// (issue 18). Built at compile time.
+static LIFT: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut level = 0;
+    while level < 256 {
+        // Integer square root of level * 255, the largest r with r * r <= level * 255.
+        let target = level * 255;
+        let mut root = 0;
+        while (root + 1) * (root + 1) <= target {
+            root += 1;
+        }
+        table[level] = root as u8;
+        level += 1;
+    }
+    table
+};
+
 /// Finds and checks faces; keep one for the whole preview (it holds the detector's buffers).
 pub struct FaceChecker {
     detector: Box<dyn rustface::Detector>,
@@ -211,6 +239,9 @@ impl FaceChecker {
 
     /// Face boxes in `frame`, in frame pixels.
     pub fn find_faces(&mut self, grey: &[u8], width: usize, height: usize) -> Vec<Region> {
+        if width == 0 || height == 0 || grey.len() < width * height {
+            return Vec::new();
+        }
         // Detect at about 320 x 240: four times fewer windows than at 640 x 480.
         let step = (width.min(height) / 240).max(1);
         let (w, h) = (width / step, height / step);
@@ -225,13 +256,27 @@ impl FaceChecker {
                         .map(|&v| u32::from(v))
                         .sum::<u32>();
                 }
-                small.push((sum / (step * step) as u32) as u8);
+                small.push((sum / (step * step) as u32).min(255) as u8);
             }
         }
-        let image = rustface::ImageData::new(&small, w as u32, h as u32);
+        let lifted: Vec<u8> = small.iter().map(|&v| LIFT[usize::from(v)]).collect();
+        let mut found = self
+            .detector
+            .detect(&rustface::ImageData::new(&lifted, w as u32, h as u32));
+        // Still nothing: a deep-toned face against a light wall can stay too dark even lifted.
+        // Seen relative to its surroundings it has a light face's contrast; three sizes of
+        // surroundings, as the face's own size is not known yet.
+        for part in [16, 10, 24] {
+            if !found.is_empty() {
+                break;
+            }
+            let relative = relative_to_surroundings(&small, w, h, (w / part).max(1));
+            found = self
+                .detector
+                .detect(&rustface::ImageData::new(&relative, w as u32, h as u32));
+        }
         let scale = step as f32;
-        self.detector
-            .detect(&image)
+        found
             .iter()
             .map(|face| {
                 let b = face.bbox();
@@ -263,11 +308,17 @@ impl FaceChecker {
             "Only one person in the picture, please.",
         );
         let [face] = faces[..] else {
+            // A face bleached or sunk into black is not found at all: say what is wrong with
+            // the light before asking the person to look at the camera.
+            let mut checks = frame_light(&grey);
+            // After the count: an empty kiosk's plain wall is flat too, and the advice to give
+            // then is to look at the camera.
+            checks.insert(checks.len() - 1, count);
             return FaceReport {
                 faces: faces.len(),
                 face: None,
                 eyes: None,
-                checks: vec![count],
+                checks,
             };
         };
         let eyes = find_eyes(&luma, face);
@@ -282,44 +333,231 @@ impl FaceChecker {
     }
 }
 
-/// The darkest spot (after a box blur) in each upper quarter of the face's box.
+/// Each pixel of a `width` x `height` grey picture divided by the mean of its surroundings
+/// (`reach` pixels each way), so a face's features show at the same contrast whatever its
+/// skin's reflectance.
+fn relative_to_surroundings(grey: &[u8], width: usize, height: usize, reach: usize) -> Vec<u8> {
+    let stride = width + 1;
+    let mut sums = vec![0u32; stride * (height + 1)];
+    for y in 0..height {
+        let mut line = 0u32;
+        for x in 0..width {
+            line += u32::from(grey[y * width + x]);
+            sums[(y + 1) * stride + x + 1] = sums[y * stride + x + 1] + line;
+        }
+    }
+    let mut out = Vec::with_capacity(width * height);
+    for y in 0..height {
+        let (y0, y1) = (y.saturating_sub(reach), (y + reach + 1).min(height));
+        for x in 0..width {
+            let (x0, x1) = (x.saturating_sub(reach), (x + reach + 1).min(width));
+            let total = sums[y1 * stride + x1] + sums[y0 * stride + x0]
+                - sums[y0 * stride + x1]
+                - sums[y1 * stride + x0];
+            let mean = total as f32 / ((x1 - x0) * (y1 - y0)) as f32;
+            let value = 128.0 * f32::from(grey[y * width + x]) / (mean + 4.0);
+            out.push(value.min(255.0) as u8);
+        }
+    }
+    out
+}
+
+/// The whole frame's light, for when no face is found: too dim, mostly blown out, or washed
+/// out.
+fn frame_light(grey: &[u8]) -> Vec<Check> {
+    // A histogram, not a sort: this runs on every frame while nobody stands at the kiosk.
+    let mut counts = [0usize; 256];
+    for &v in grey {
+        counts[usize::from(v)] += 1;
+    }
+    let total = grey.len().max(1);
+    let level = |share: f32| -> f32 {
+        let wanted = (share * total as f32) as usize;
+        let mut seen = 0;
+        for (value, &count) in counts.iter().enumerate() {
+            seen += count;
+            if seen > wanted {
+                return value as f32;
+            }
+        }
+        255.0
+    };
+    let (shadows, highlights) = (level(0.01), level(0.99));
+    let clipped = counts[usize::from(CLIPPED)..].iter().sum::<usize>() as f32 / total as f32;
+    vec![
+        // The scene's light as on a face: its brightest points.
+        check(
+            CheckKind::Exposure,
+            highlights,
+            Some(110.0),
+            None,
+            "More light on your face, please.",
+            "",
+        ),
+        check(
+            CheckKind::Exposure,
+            clipped,
+            None,
+            Some(0.5),
+            "",
+            "Too much light on your face.",
+        ),
+        check(
+            CheckKind::DynamicRange,
+            (highlights - shadows) / highlights.max(1.0),
+            Some(0.5),
+            None,
+            "The picture is too flat: more light, please.",
+            "",
+        ),
+    ]
+}
+
+/// Eye-finding scale: the face box is sampled about this many times across.
+const EYE_SAMPLES: f32 = 96.0;
+
+/// Finds the eyes by what every eye has whatever the skin's tone: the strongest cluster of
+/// relative contrast (iris against sclera, sclera against eyelids) in each upper quarter of
+/// the face's box. Contrast is taken as a ratio (|a - b| / (a + b)), so scaling the skin's
+/// reflectance, as a deeper tone or dimmer light does, leaves it unchanged; the darkest spot,
+/// which this replaces, moved to the brows and hairline on dark skin (issue 18).
 fn find_eyes(luma: &Luma<'_>, face: Region) -> Eyes {
-    let radius = ((face.width / 30.0) as usize).max(1);
-    let darkest = |x0: f32, x1: f32| -> (f32, f32) {
-        let region = Region {
-            x: face.x + x0 * face.width,
-            y: face.y + 0.28 * face.height,
-            width: (x1 - x0) * face.width,
-            height: 0.27 * face.height,
-        };
+    let step = (face.width / EYE_SAMPLES).max(1.0);
+    let region = Region {
+        x: face.x + 0.08 * face.width,
+        y: face.y + 0.18 * face.height,
+        width: 0.84 * face.width,
+        height: 0.42 * face.height,
+    };
+    let energy = ContrastMap::new(luma, region, step);
+    // An eye opening is about a fifth of the face wide and a fifteenth high.
+    let window = (
+        ((0.2 * face.width / step) as usize).max(3),
+        ((0.07 * face.width / step) as usize).max(2),
+    );
+    let middle = face.x + face.width / 2.0;
+    // The detector's box is about 2.6 eye distances wide, an iris a fifth of one across.
+    let iris = 0.036 * face.width;
+    Eyes {
+        left: find_iris(luma, energy.peak(window, region.x, middle), iris),
+        right: find_iris(
+            luma,
+            energy.peak(window, middle, region.x + region.width),
+            iris,
+        ),
+    }
+}
+
+/// The iris near `around`: the spot most darker than the sclera on both its sides (a ratio
+/// again, so the skin's tone does not move it), `radius` being the iris's expected radius.
+fn find_iris(luma: &Luma<'_>, around: (f32, f32), radius: f32) -> (f32, f32) {
+    let half = (radius / 2.0).max(1.0) as usize;
+    let mean = |x: f32, y: f32| -> f32 {
+        let (x, y) = (x.max(0.0) as usize, y.max(0.0) as usize);
+        let (mut sum, mut n) = (0u32, 0u32);
+        for yy in y.saturating_sub(half)..(y + half + 1).min(luma.height) {
+            for xx in x.saturating_sub(half)..(x + half + 1).min(luma.width) {
+                sum += u32::from(luma.at(xx, yy));
+                n += 1;
+            }
+        }
+        sum as f32 / n.max(1) as f32
+    };
+    // The sclera, between the iris's edge and the eye's corners.
+    let reach = 1.5 * radius;
+    let step = (radius / 4.0).max(1.0);
+    let mut best = (f32::MIN, around);
+    let mut dy = -0.7 * radius;
+    while dy <= 0.7 * radius {
+        let mut dx = -1.5 * radius;
+        while dx <= 1.5 * radius {
+            let (x, y) = (around.0 + dx, around.1 + dy);
+            let centre = mean(x, y);
+            let sides = mean(x - reach, y).min(mean(x + reach, y));
+            let score = (sides - centre) / (sides + centre + 24.0);
+            if score > best.0 {
+                best = (score, (x, y));
+            }
+            dx += step;
+        }
+        dy += step;
+    }
+    best.1
+}
+
+/// Relative horizontal contrast on a coarse grid over a region, with its summed-area table.
+struct ContrastMap {
+    /// Frame position of grid cell (0, 0).
+    origin: (f32, f32),
+    /// Frame pixels per grid cell.
+    step: f32,
+    columns: usize,
+    rows: usize,
+    /// Summed-area table, (columns + 1) x (rows + 1).
+    sums: Vec<f32>,
+}
+
+impl ContrastMap {
+    fn new(luma: &Luma<'_>, region: Region, step: f32) -> Self {
         let (xs, ys) = luma.clip(region);
-        let mut best = (
-            f32::MAX,
-            (
-                region.x + region.width / 2.0,
-                region.y + region.height / 2.0,
-            ),
-        );
-        for y in ys.clone().step_by(2) {
-            for x in xs.clone().step_by(2) {
-                let (mut sum, mut n) = (0u32, 0u32);
-                for yy in y.saturating_sub(radius)..(y + radius + 1).min(luma.height) {
-                    for xx in x.saturating_sub(radius)..(x + radius + 1).min(luma.width) {
-                        sum += u32::from(luma.at(xx, yy));
-                        n += 1;
-                    }
+        let columns = (xs.len() as f32 / step) as usize;
+        let rows = (ys.len() as f32 / step) as usize;
+        let reach = (step.round() as usize).max(1);
+        let mut sums = vec![0.0f32; (columns + 1) * (rows + 1)];
+        for row in 0..rows {
+            let y = ys.start + (row as f32 * step) as usize;
+            let mut line = 0.0;
+            for column in 0..columns {
+                let x = xs.start + (column as f32 * step) as usize;
+                let (a, b) = (
+                    f32::from(luma.at(x.saturating_sub(reach), y)),
+                    f32::from(luma.at((x + reach).min(luma.width - 1), y)),
+                );
+                // The floor keeps sensor noise in near-black from reading as contrast.
+                line += (a - b).abs() / (a + b + 24.0);
+                sums[(row + 1) * (columns + 1) + column + 1] =
+                    sums[row * (columns + 1) + column + 1] + line;
+            }
+        }
+        Self {
+            origin: (xs.start as f32, ys.start as f32),
+            step,
+            columns,
+            rows,
+            sums,
+        }
+    }
+
+    /// Sum over cells [x0, x1) x [y0, y1).
+    fn sum(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> f32 {
+        let at = |x: usize, y: usize| self.sums[y * (self.columns + 1) + x];
+        at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0)
+    }
+
+    /// Centre, in frame pixels, of the `window` (cells) holding the most contrast, among
+    /// windows centred between frame columns `from` and `to`.
+    fn peak(&self, window: (usize, usize), from: f32, to: f32) -> (f32, f32) {
+        let (width, height) = (window.0.min(self.columns), window.1.min(self.rows));
+        let cell = |x: f32| ((x - self.origin.0) / self.step).max(0.0) as usize;
+        let (first, last) = (cell(from), cell(to));
+        let mut best = (f32::MIN, (from + to) / 2.0, self.origin.1);
+        for y0 in 0..=(self.rows - height) {
+            for x0 in 0..=(self.columns - width) {
+                let centre = x0 + width / 2;
+                if centre < first || centre >= last {
+                    continue;
                 }
-                let mean = sum as f32 / n.max(1) as f32;
-                if mean < best.0 {
-                    best = (mean, (x as f32, y as f32));
+                let total = self.sum(x0, y0, x0 + width, y0 + height);
+                if total > best.0 {
+                    best = (
+                        total,
+                        self.origin.0 + (x0 as f32 + width as f32 / 2.0) * self.step,
+                        self.origin.1 + (y0 as f32 + height as f32 / 2.0) * self.step,
+                    );
                 }
             }
         }
-        best.1
-    };
-    Eyes {
-        left: darkest(0.12, 0.48),
-        right: darkest(0.52, 0.88),
+        (best.1, best.2)
     }
 }
 
@@ -342,9 +580,16 @@ fn measure(luma: &Luma<'_>, face: Region, eyes: &Eyes) -> Vec<Check> {
         height: 0.7 * face.height,
     };
     let mut values = luma.values(inner);
-    let (exposure, _) = mean_deviation(&values);
     values.sort_unstable();
-    let range = percentile(&values, 0.99) - percentile(&values, 0.01);
+    let (shadows, highlights) = (percentile(&values, 0.01), percentile(&values, 0.99));
+    let range = highlights - shadows;
+    // Contrast on the face's own scale: a deep-toned face spans fewer grey levels than a
+    // light one under the same light, but the same share of its own brightest.
+    let contrast = range / highlights.max(1.0);
+    // Blown highlights: what a fixed ceiling on the mean grey level meant, without calling
+    // a light-skinned face in good light too bright.
+    let clipped =
+        values.iter().filter(|&&v| v >= CLIPPED).count() as f32 / values.len().max(1) as f32;
     let sharpness = {
         // The Laplacian's reach grows with the face, so a close face (or one scaled up) is
         // judged at the same detail as a small one.
@@ -388,6 +633,15 @@ fn measure(luma: &Luma<'_>, face: Region, eyes: &Eyes) -> Vec<Check> {
     } else {
         mean_deviation(&background)
     };
+    // The scene's light, read on the wall and on the face's highlights together: a deep
+    // skin tone darkens the face, not the wall, nor (much) the face's brightest points,
+    // while too little light darkens all three. The face's mean grey level, used before,
+    // read deep skin as darkness (issue 18).
+    let scene = if background.len() < 400 {
+        highlights
+    } else {
+        light.max(highlights)
+    };
     vec![
         check(
             CheckKind::EyeDistance,
@@ -425,22 +679,30 @@ fn measure(luma: &Luma<'_>, face: Region, eyes: &Eyes) -> Vec<Check> {
             CheckKind::Frontal,
             (mx - (face.x + face.width / 2.0)).abs() / face.width,
             None,
-            Some(0.08),
+            Some(0.12),
             "",
             "Face the camera straight on.",
         ),
         check(
             CheckKind::Exposure,
-            exposure,
-            Some(80.0),
-            Some(200.0),
+            scene,
+            Some(110.0),
+            None,
             "More light on your face, please.",
+            "",
+        ),
+        check(
+            CheckKind::Exposure,
+            clipped,
+            None,
+            Some(0.15),
+            "",
             "Too much light on your face.",
         ),
         check(
             CheckKind::DynamicRange,
-            range,
-            Some(128.0),
+            contrast,
+            Some(0.5),
             None,
             "The picture is too flat: more light, please.",
             "",
@@ -448,7 +710,7 @@ fn measure(luma: &Luma<'_>, face: Region, eyes: &Eyes) -> Vec<Check> {
         check(
             CheckKind::Sharpness,
             sharpness,
-            Some(4.0),
+            Some(6.3),
             None,
             "Hold still for the picture.",
             "",
