@@ -763,3 +763,99 @@ pub fn token_image(frame: &Rgb, eyes: &Eyes) -> Result<Rgb, PhotoError> {
     }
     Rgb::new(TOKEN_WIDTH, TOKEN_HEIGHT, pixels)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lift_is_the_square_root_of_the_light() {
+        assert_eq!((LIFT[0], LIFT[255]), (0, 255));
+        assert_eq!(LIFT[64], 127);
+        assert!(LIFT.windows(2).all(|pair| pair[0] <= pair[1]));
+    }
+
+    #[test]
+    fn relative_grey_levels_do_not_depend_on_the_skins_reflectance() {
+        // A patch with a pattern in it on a light wall, once light and once at a third.
+        let picture = |gain: f32| -> Vec<u8> {
+            (0..80 * 60)
+                .map(|i| {
+                    let (x, y) = (i % 80, i / 80);
+                    let inside = (20..60).contains(&x) && (15..45).contains(&y);
+                    let level = if !inside {
+                        210.0
+                    } else if x % 8 < 4 {
+                        gain * 180.0
+                    } else {
+                        gain * 90.0
+                    };
+                    level as u8
+                })
+                .collect()
+        };
+        let light = relative_to_surroundings(&picture(1.0), 80, 60, 5);
+        let deep = relative_to_surroundings(&picture(0.33), 80, 60, 5);
+        for (x, y) in [(32, 30), (37, 30), (45, 25)] {
+            let (a, b) = (light[y * 80 + x], deep[y * 80 + x]);
+            // Within 7%: the divisor's floor (kept against noise in black) weighs more on dark.
+            assert!(a.abs_diff(b) <= 12, "({x}, {y}): {a} against {b}");
+        }
+    }
+
+    /// A drawn face: skin of `tone`, brows at half of it, eyes with white sclera and a dark
+    /// iris at (70, 80) and (130, 80) in a 200 x 200 box.
+    fn drawn_face(tone: f32) -> Vec<u8> {
+        (0..200 * 200)
+            .map(|i| {
+                let (x, y) = ((i % 200) as f32, (i / 200) as f32);
+                let mut level = tone;
+                for eye in [70.0, 130.0] {
+                    if (y - 60.0).abs() < 5.0 && (x - eye).abs() < 22.0 {
+                        level = tone * 0.5;
+                    }
+                    let (dx, dy) = ((x - eye) / 18.0, (y - 80.0) / 7.0);
+                    if dx * dx + dy * dy <= 1.0 {
+                        level = if (x - eye).abs() < 6.0 { 30.0 } else { 215.0 };
+                    }
+                }
+                level as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn eyes_are_found_on_a_drawn_face_of_any_tone() {
+        let face = Region {
+            x: 0.0,
+            y: 0.0,
+            width: 200.0,
+            height: 200.0,
+        };
+        for tone in [225.0, 140.0, 60.0, 35.0] {
+            let pixels = drawn_face(tone);
+            let luma = Luma {
+                width: 200,
+                height: 200,
+                pixels: &pixels,
+            };
+            let eyes = find_eyes(&luma, face);
+            for (found, expected) in [(eyes.left, (70.0, 80.0)), (eyes.right, (130.0, 80.0))] {
+                let off = ((found.0 - expected.0).powi(2) + (found.1 - expected.1).powi(2)).sqrt();
+                assert!(
+                    off < 6.0,
+                    "tone {tone}: eye at {found:?}, expected {expected:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_buffer_finds_no_face_and_does_not_panic() {
+        let Ok(mut checker) = FaceChecker::new() else {
+            panic!("the embedded model loads");
+        };
+        assert!(checker.find_faces(&[0; 10], 640, 480).is_empty());
+        assert!(checker.find_faces(&[], 0, 0).is_empty());
+    }
+}

@@ -452,9 +452,12 @@ pub enum FaceCheck {
     /// Eye midpoint's distance from the face's centre line, share of the face width (turned
     /// heads put the eyes off-centre in the face).
     Frontal,
-    /// Mean grey level on the face.
+    /// The light: the scene's (the wall's or the face's highlights, whichever is brighter)
+    /// and the share of the face blown out. Never the face's mean grey level, which reads deep
+    /// skin as darkness (issue 18).
     Exposure,
-    /// Grey levels spanned on the face (1st to 99th percentile): 128 is seven bits.
+    /// Contrast on the face: its 1st to 99th percentile span as a share of the 99th, so a
+    /// deep-toned face is held to the same standard as a light one.
     DynamicRange,
     /// Mean absolute Laplacian on the face relative to its contrast: blur lowers it.
     Sharpness,
