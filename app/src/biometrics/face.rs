@@ -174,7 +174,16 @@ static LIFT: [u8; 256] = {
 /// Finds and checks faces; keep one for the whole preview (it holds the detector's buffers).
 pub struct FaceChecker {
     detector: Box<dyn rustface::Detector>,
+    /// The view of the frame (an index into [`VIEWS`]) that last showed a face: the preview
+    /// is one person for many frames, so it is tried first and a deep-toned face costs one
+    /// detection per frame, as a light one does.
+    last_view: usize,
 }
+
+/// How the detector is shown a frame, in the order tried: lifted grey levels (`None`), then
+/// the frame relative to its surroundings, which reach a sixteenth, a tenth and a
+/// twenty-fourth of its width each way (the face's own size is not known yet).
+const VIEWS: [Option<usize>; 4] = [None, Some(16), Some(10), Some(24)];
 
 impl std::fmt::Debug for FaceChecker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -234,7 +243,10 @@ impl FaceChecker {
         detector.set_score_thresh(2.0);
         detector.set_pyramid_scale_factor(0.8);
         detector.set_slide_window_step(4, 4);
-        Ok(Self { detector })
+        Ok(Self {
+            detector,
+            last_view: 0,
+        })
     }
 
     /// Face boxes in `frame`, in frame pixels.
@@ -259,21 +271,23 @@ impl FaceChecker {
                 small.push((sum / (step * step) as u32).min(255) as u8);
             }
         }
-        let lifted: Vec<u8> = small.iter().map(|&v| LIFT[usize::from(v)]).collect();
-        let mut found = self
-            .detector
-            .detect(&rustface::ImageData::new(&lifted, w as u32, h as u32));
-        // Still nothing: a deep-toned face against a light wall can stay too dark even lifted.
-        // Seen relative to its surroundings it has a light face's contrast; three sizes of
-        // surroundings, as the face's own size is not known yet.
-        for part in [16, 10, 24] {
-            if !found.is_empty() {
-                break;
-            }
-            let relative = relative_to_surroundings(&small, w, h, (w / part).max(1));
+        // A deep-toned face against a light wall can stay too dark for the cascade even
+        // lifted; seen relative to its surroundings it has a light face's contrast.
+        let order = std::iter::once(self.last_view)
+            .chain((0..VIEWS.len()).filter(|&view| view != self.last_view));
+        let mut found = Vec::new();
+        for view in order {
+            let shown: Vec<u8> = match VIEWS.get(view).copied().flatten() {
+                None => small.iter().map(|&v| LIFT[usize::from(v)]).collect(),
+                Some(part) => relative_to_surroundings(&small, w, h, (w / part).max(1)),
+            };
             found = self
                 .detector
-                .detect(&rustface::ImageData::new(&relative, w as u32, h as u32));
+                .detect(&rustface::ImageData::new(&shown, w as u32, h as u32));
+            if !found.is_empty() {
+                self.last_view = view;
+                break;
+            }
         }
         let scale = step as f32;
         found
