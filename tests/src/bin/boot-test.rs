@@ -996,9 +996,14 @@ fn walk(
 
     // The photo takes itself once the face has been steady.
     guest.wait_screen("photo", Duration::from_secs(60))?;
-    guest.wait_for("the photo", Duration::from_secs(300), |line| {
+    let taken = guest.wait_for("the photo", Duration::from_secs(240), |line| {
         line.contains("photo taken")
-    })?;
+    });
+    if let Err(error) = taken {
+        // What the camera showed and which check held the photo back.
+        guest.shot("photo-not-taken")?;
+        return Err(error);
+    }
     guest.shot("photo")?;
     check_camera(guest)?;
     planner.wait("the host's photo", |app| {
