@@ -10,24 +10,19 @@
 //! the kiosk asks for 640x480 as from any camera. The pictures are therefore written at
 //! 1280x720, stretched from 640x480, and come back at 640x480 as they were.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use v4l::FourCC;
-use v4l::buffer::Type;
 use v4l::capability::Flags;
 use v4l::control::{Control, Value};
-use v4l::io::mmap::Stream;
-use v4l::io::traits::OutputStream;
 use v4l::video::Output;
 
 use super::{CameraError, rgb_to_yuyv};
 
 /// The size vivid's HDMI ends run at by default (CEA 1280x720p60).
 pub const LOOP_SIZE: (usize, usize) = (1280, 720);
-
-/// Output buffers in the stream.
-const BUFFERS: usize = 4;
 
 /// vivid's capture and output nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +90,8 @@ pub fn loop_frame(rgb: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
 
 /// Turns vivid's loop on and writes `frames` (YUYV at [`LOOP_SIZE`], from [`loop_frame`]) to
 /// its output in turn, each for `repeat` output frames, until `stop` is set. vivid takes
-/// output frames at its own rate (60 a second), which paces the loop.
+/// output frames at its own rate (60 a second): a write waits for a free buffer, which paces
+/// the loop.
 pub fn feed(
     nodes: &VividNodes,
     frames: &[Vec<u8>],
@@ -122,26 +118,19 @@ pub fn feed(
         ));
     }
     loop_video(&nodes.capture, true)?;
-    let mut stream = Stream::with_buffers(&output, Type::VideoOutput, BUFFERS as u32)
+    // write() rather than mmap streaming: the kernel's read/write emulation queues each frame
+    // written and starts the stream once vivid has the two it needs, where the v4l crate's
+    // output stream waits for a finished buffer before queueing its first.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&nodes.output)
         .map_err(|e| error(&nodes.output, e))?;
-    // The first call starts the stream and hands out buffer 0 to fill; vivid starts taking
-    // output only once two buffers are queued (its queue's minimum), and the stream's own
-    // queue-one-take-one rhythm would wait for ever on the first: queue the others now.
-    let (buffer, meta) = OutputStream::next(&mut stream).map_err(|e| error(&nodes.output, e))?;
-    let n = buffer.len().min(frames[0].len());
-    buffer[..n].copy_from_slice(&frames[0][..n]);
-    meta.bytesused = n as u32;
-    for index in 1..BUFFERS {
-        OutputStream::queue(&mut stream, index).map_err(|e| error(&nodes.output, e))?;
-    }
-    let mut shown = 1usize;
+    let mut shown = 0usize;
     while !stop.load(Ordering::Relaxed) {
         let frame = &frames[(shown / repeat.max(1)) % frames.len()];
-        let (buffer, meta) =
-            OutputStream::next(&mut stream).map_err(|e| error(&nodes.output, e))?;
-        let n = buffer.len().min(frame.len());
-        buffer[..n].copy_from_slice(&frame[..n]);
-        meta.bytesused = n as u32;
+        writer
+            .write_all(frame)
+            .map_err(|e| error(&nodes.output, e))?;
         shown = shown.wrapping_add(1);
     }
     Ok(())
