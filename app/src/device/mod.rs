@@ -220,18 +220,7 @@ fn read_provisioning(
         Some(key) => signed::open(&bytes, key).map_err(refused),
         None if signed::is_signed(&bytes) => {
             log::warn!("no provisioning key in this build: the bundle's signature is not checked");
-            let outer: signed::ProvisioningBundle = serde_json::from_slice(&bytes)
-                .map_err(|e| refused(ProvisioningError::Malformed(e.to_string())))?;
-            let (json, mut bundle) = parse_bundle(path, outer.bundle.into_bytes())?;
-            match outer.enrolment_token {
-                None => Ok((json, bundle)),
-                Some(token) => {
-                    bundle.enrolment_token = Some(token);
-                    let json = serde_json::to_vec_pretty(&bundle)
-                        .map_err(|e| refused(ProvisioningError::Malformed(e.to_string())))?;
-                    Ok((json, bundle))
-                }
-            }
+            signed::open_unchecked(&bytes).map_err(refused)
         }
         None => parse_bundle(path, bytes),
     }
